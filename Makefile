@@ -1,0 +1,32 @@
+# Two commands set everything up on a fresh machine with only Python >= 3.11 and make:
+#   make compare   creates .venv, installs, runs the main job on the embedded database
+#   make test      same set-up, runs the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: compare test bench install clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (found %s)" % sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -qq --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -qq --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+compare: $(STAMP)
+	$(BIN)/harness compare $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(ARGS)
+
+# Micro-benchmarks of the hot path (pytest-benchmark); never part of `make test`'s pass/fail.
+bench: $(STAMP)
+	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable --benchmark-only $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks
