@@ -26,6 +26,7 @@ from contract import (
 )
 
 __all__ = [
+    "DEFAULT_TOKEN_SEED",
     "SeedPlan",
     "SeedReport",
     "access_token_for",
@@ -35,11 +36,14 @@ __all__ = [
     "seed_businesses",
 ]
 
+DEFAULT_TOKEN_SEED = "whatsapp-migration-bench"
+
+
 @dataclass(frozen=True, slots=True)
 class SeedPlan:
     businesses: int = 50
     phones_per_business: int = 2
-    token_seed: str = "whatsapp-migration-bench"
+    token_seed: str = DEFAULT_TOKEN_SEED
 
     def active_phone_ids(self) -> list[str]:
         return [
