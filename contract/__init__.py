@@ -27,7 +27,7 @@ from .payload import (
     parse_webhook,
 )
 from .replies import (
-    UpstreamReplyError,
+    DeliveryError,
     graph_message_request,
     graph_message_url,
     llm_reply_text,
@@ -57,6 +57,7 @@ __all__ = [
     "STATUS_VALUES",
     "Business",
     "Claim",
+    "DeliveryError",
     "ClaimState",
     "InboundMessage",
     "InboundStatus",
@@ -66,7 +67,6 @@ __all__ = [
     "Status",
     "TokenCipher",
     "TokenDecryptionError",
-    "UpstreamReplyError",
     "WebhookEnvelope",
     "WebhookOutcome",
     "WebhookPayloadError",

@@ -7,10 +7,12 @@ A request rejected here has had no effect at all.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException
 
 from .handshake import subscription_challenge
 from .outcome import WebhookOutcome
@@ -22,10 +24,12 @@ __all__ = [
     "MAX_BODY_BYTES",
     "WEBHOOK_PATH",
     "ServiceUnavailable",
+    "SubscriptionRequest",
     "WebhookRejected",
     "handshake_response",
     "install_error_handlers",
     "outcome_response",
+    "subscription_request",
     "webhook_envelope",
 ]
 
@@ -80,11 +84,26 @@ async def webhook_envelope(request: Request) -> WebhookEnvelope:
         raise WebhookRejected(400, error.reason) from None
 
 
-def handshake_response(
-    mode: str | None, token: str | None, challenge: str | None, settings: Settings
-) -> Response:
+@dataclass(frozen=True, slots=True)
+class SubscriptionRequest:
+    mode: str | None
+    token: str | None
+    challenge: str | None
+
+
+async def subscription_request(
+    mode: str | None = Query(None, alias="hub.mode"),
+    token: str | None = Query(None, alias="hub.verify_token"),
+    challenge: str | None = Query(None, alias="hub.challenge"),
+) -> SubscriptionRequest:
+    """FastAPI dependency: the query of Meta's GET verification handshake."""
+    return SubscriptionRequest(mode, token, challenge)
+
+
+def handshake_response(query: SubscriptionRequest, settings: Settings) -> Response:
+    """200 with the challenge as text/plain when the verify token matches, else 403."""
     verify_token = settings.whatsapp_verify_token.get_secret_value()
-    answer = subscription_challenge(mode, token, challenge, verify_token)
+    answer = subscription_challenge(query.mode, query.token, query.challenge, verify_token)
     if answer is None:
         return JSONResponse({"error": "verification failed"}, status_code=403)
     return PlainTextResponse(answer)
@@ -105,6 +124,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceUnavailable)
     async def _unavailable(_: Request, error: ServiceUnavailable) -> JSONResponse:
         return JSONResponse({"error": error.reason}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": error.detail}, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -13,7 +13,7 @@ from .business import Business
 from .payload import Message
 
 __all__ = [
-    "UpstreamReplyError",
+    "DeliveryError",
     "graph_message_request",
     "graph_message_url",
     "llm_reply_text",
@@ -26,8 +26,11 @@ __all__ = [
 _MAX_QUOTE = 200
 
 
-class UpstreamReplyError(RuntimeError):
-    """An upstream answered in a shape we cannot use. Carries no token or message text."""
+class DeliveryError(RuntimeError):
+    """A reply could not be delivered (upstream error, timeout, or an answer we cannot use).
+
+    The message says what failed in a few words; it never carries a token or message text.
+    """
 
 
 def describe(message: Message) -> str:
@@ -81,9 +84,9 @@ def llm_reply_text(response: Any) -> str:
     try:
         text = response["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
-        raise UpstreamReplyError("LLM answer has no choices[0].message.content") from None
+        raise DeliveryError("LLM answer has no choices[0].message.content") from None
     if not isinstance(text, str) or not text.strip():
-        raise UpstreamReplyError("LLM answer is empty")
+        raise DeliveryError("LLM answer is empty")
     return text.strip()
 
 
@@ -107,4 +110,4 @@ def sent_message_id(response: Any) -> str:
     try:
         return str(response["messages"][0]["id"])
     except (KeyError, IndexError, TypeError):
-        raise UpstreamReplyError("Graph API answer has no messages[0].id") from None
+        raise DeliveryError("Graph API answer has no messages[0].id") from None

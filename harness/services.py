@@ -1,0 +1,121 @@
+"""The services under test, run as real server processes exactly as a user would run them.
+
+One worker: ``uvicorn APP``; more: ``gunicorn APP -k uvicorn_worker.UvicornWorker -w N``. Both
+services (and the bare echo app) get the same server flags, so the comparison isolates their
+designs. Settings reach them through the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from .processes import ManagedProcess, free_port
+
+__all__ = ["APPS", "BenchSecrets", "ServiceProcess", "service_environment"]
+
+APPS = {
+    "original": "original.app:app",
+    "optimized": "optimized.app:app",
+    "echo": "harness.echo_app:app",
+}
+# What a child process needs from our own environment; everything else is set explicitly, so a
+# stray variable in the caller's shell cannot change what is measured.
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "SYSTEMROOT")
+
+
+@dataclass(frozen=True)
+class BenchSecrets:
+    """Fresh secrets for one run: they exist only in memory and in child environments."""
+
+    encryption_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    verify_token: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
+    app_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    token_seed: str = field(default_factory=lambda: secrets.token_urlsafe(16), repr=False)
+
+    def values(self) -> tuple[str, ...]:
+        return (self.encryption_secret, self.verify_token, self.app_secret, self.admin_token, self.token_seed)
+
+
+def base_environment() -> dict[str, str]:
+    return {name: os.environ[name] for name in _INHERITED if name in os.environ}
+
+
+def service_environment(
+    bench: BenchSecrets,
+    *,
+    mongodb_uri: str,
+    db_name: str,
+    graph_api_base_url: str,
+    llm_base_url: str | None,
+    overrides: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    env = base_environment()
+    env.update(
+        MONGODB_URI=mongodb_uri,
+        MONGODB_DB_NAME=db_name,
+        ENCRYPTION_SECRET=bench.encryption_secret,
+        WHATSAPP_VERIFY_TOKEN=bench.verify_token,
+        WHATSAPP_APP_SECRET=bench.app_secret,
+        ADMIN_TOKEN=bench.admin_token,
+        GRAPH_API_BASE_URL=graph_api_base_url,
+        LLM_BASE_URL=llm_base_url or "",
+    )
+    env.update(overrides or {})
+    return env
+
+
+class ServiceProcess(ManagedProcess):
+    def __init__(
+        self,
+        service: str,
+        *,
+        env: Mapping[str, str],
+        workers: int = 1,
+        port: int | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        if service not in APPS:
+            raise ValueError(f"unknown service {service!r}; choose one of {', '.join(APPS)}")
+        self.service = service
+        self.port = port or free_port()
+        self.workers = workers
+        super().__init__(service, _server_argv(APPS[service], self.port, workers), env=env, log_path=log_path)
+        self._verify_token = env.get("WHATSAPP_VERIFY_TOKEN", "")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> ServiceProcess:  # type: ignore[override]
+        super().start()
+        self.wait_ready(self._answers, timeout)
+        return self
+
+    def _answers(self) -> bool:
+        """Ready when the webhook answers the handshake (and /ready, where the service has it)."""
+        params = {"hub.mode": "subscribe", "hub.verify_token": self._verify_token, "hub.challenge": "ready"}
+        try:
+            with httpx.Client(base_url=self.url, timeout=2.0) as client:
+                if client.get("/whatsapp_response", params=params).text != "ready":
+                    return False
+                ready = client.get("/ready")
+                return ready.status_code in (200, 404)
+        except httpx.HTTPError:
+            return False
+
+
+def _server_argv(app: str, port: int, workers: int) -> list[str]:
+    if workers <= 1:
+        return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+                "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    return [sys.executable, "-m", "gunicorn", app, "-k", "uvicorn_worker.UvicornWorker",
+            "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
+            "--graceful-timeout", "10", "--timeout", "60"]  # fmt: skip
