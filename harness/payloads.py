@@ -114,7 +114,7 @@ class PayloadFactory:
         }
         if messages:
             value["contacts"] = [
-                {"profile": {"name": self.rng.choice(_FIRST_NAMES)}, "wa_id": m["from"]} for m in messages
+                {"profile": {"name": self.rng.choice(_FIRST_NAMES)}, "wa_id": m.get("from")} for m in messages
             ]
             value["messages"] = list(messages)
         if statuses:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from .processes import ManagedProcess, free_port
+from .processes import ManagedProcess, free_port, port_in_use
 
 __all__ = ["APPS", "BenchSecrets", "ServiceProcess", "service_environment"]
 
@@ -89,15 +91,38 @@ class ServiceProcess(ManagedProcess):
         self.workers = workers
         super().__init__(service, _server_argv(APPS[service], self.port, workers), env=env, log_path=log_path)
         self._verify_token = env.get("WHATSAPP_VERIFY_TOKEN", "")
+        self._metrics_dir: str | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> ServiceProcess:  # type: ignore[override]
+    def start(self, timeout: float = 60.0, *, wait: bool = True) -> ServiceProcess:  # type: ignore[override]
+        """Start, and unless ``wait`` is false, wait until the service answers."""
+        if port_in_use(self.port):
+            raise OSError(f"port {self.port} is already in use; choose another port")
+        if self.workers > 1 and self.env is not None and "PROMETHEUS_MULTIPROC_DIR" not in self.env:
+            # Several workers: counters live in shared files so /metrics sums every worker.
+            # A fresh directory per start: stale files from an earlier run would be summed too.
+            self._metrics_dir = tempfile.mkdtemp(prefix=f"prometheus-{self.service}-")
+            self.env["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir
         super().start()
-        self.wait_ready(self._answers, timeout)
+        if not wait:
+            return self
+        try:
+            self.wait_ready(self._answers, timeout)
+        except BaseException:
+            self.stop()
+            raise
         return self
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        code = super().stop(timeout)
+        if self._metrics_dir is not None:
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
+            self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # type: ignore[union-attr]
+            self._metrics_dir = None
+        return code
 
     def _answers(self) -> bool:
         """Ready when the webhook answers the handshake (and /ready, where the service has it)."""

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pymongo import MongoClient
 
 from harness.database import DatabaseServer, database_server
 from harness.services import BenchSecrets
+from harness.upstream import UpstreamProcess
+from tests.deployments import seed_contract_db
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +33,30 @@ def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def database(logs_dir: Path) -> Iterator[DatabaseServer]:
     with database_server(log_path=logs_dir / "mongodb.log") as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def mongo(database: DatabaseServer) -> Iterator[MongoClient[Any]]:
+    with MongoClient(database.uri) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def upstream(database: DatabaseServer, mongo: MongoClient[Any], bench: BenchSecrets, logs_dir: Path) -> Iterator[UpstreamProcess]:
+    # Tokens derive from the bench's token seed, so one directory database serves every service.
+    seed_contract_db(mongo["contract_directory"], bench, indexes=False)
+    process = UpstreamProcess(
+        mongodb_uri=database.uri, db_names=["contract_directory"], encryption_secret=bench.encryption_secret,
+        graph_latency_ms=5, llm_latency_ms=5, log_path=logs_dir / "upstream.log",
+    )  # fmt: skip
+    with process:
+        yield process
+
+
+@pytest.fixture
+def healthy_upstream(upstream: UpstreamProcess) -> Iterator[UpstreamProcess]:
+    """The upstream behaving (fast, no faults) and its ledger empty."""
+    upstream.configure(graph={"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 5},
+                       llm={"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 5})  # fmt: skip
+    upstream.reset_audit()
+    yield upstream

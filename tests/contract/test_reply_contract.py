@@ -1,5 +1,6 @@
 """POST /whatsapp_response: exactly one reply per message, with that business's own token."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -32,8 +33,6 @@ def test_every_shared_sample(service):
             assert answer.status_code == 400, path.name
             continue
         assert answer.status_code == 200, (path.name, answer.text)
-        import json
-
         payload = json.loads(body)
         wanted = {m["id"]: m["type"] not in ("unsupported", "reaction") for m in
                   (m for e in payload["entry"] for c in e["changes"] for m in c["value"].get("messages", []))}  # fmt: skip

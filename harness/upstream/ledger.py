@@ -1,0 +1,66 @@
+"""What the fake upstream received: deliveries per inbound message, and every refusal by cause.
+
+A delivery is a Graph API send that was answered 200 to a client still waiting for it. It is
+filed under the inbound message it answers (``context.message_id``; ``""`` when the send quotes
+none), so the harness can match replies to the messages the services acknowledged. The ledger
+holds no token and no message text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Literal
+
+__all__ = ["COUNTERS", "Ledger"]
+
+Counted = Literal[
+    "graph_calls",
+    "llm_calls",
+    "wrong_token",
+    "unknown_phone",
+    "rejected",
+    "errors_injected",
+    "timeouts_injected",
+    "abandoned",
+]
+COUNTERS: tuple[Counted, ...] = (
+    "graph_calls",  # every POST to /{version}/{phone}/messages, whatever its answer
+    "llm_calls",  # every POST to a chat-completions route, whatever its answer
+    "wrong_token",
+    "unknown_phone",
+    "rejected",  # a body that is not Meta's text send (or a bad completion request)
+    "errors_injected",  # 500s from the error_rate knob, both endpoints
+    "timeouts_injected",  # 504s after hang_s from the timeout_rate knob, both endpoints
+    "abandoned",  # sends whose client had gone by the time the latency elapsed: not delivered
+)
+
+
+class Ledger:
+    __slots__ = ("_counts", "_deliveries", "_replies")
+
+    def __init__(self) -> None:
+        self._deliveries: Counter[str] = Counter()
+        self._counts: Counter[str] = Counter()
+        self._replies = 0
+
+    def count(self, what: Counted) -> None:
+        self._counts[what] += 1
+
+    def record_delivery(self, wamid: str) -> None:
+        self._deliveries[wamid] += 1
+        self._replies += 1
+
+    def reset(self) -> None:
+        self._deliveries.clear()
+        self._counts.clear()
+        self._replies = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        delivered = len(self._deliveries)
+        return {
+            "deliveries": dict(self._deliveries),
+            "delivered_messages": delivered,
+            "replies": self._replies,
+            "duplicates": self._replies - delivered,  # every delivery beyond a message's first
+            **{name: self._counts[name] for name in COUNTERS},
+        }
