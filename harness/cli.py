@@ -37,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness poll is noise
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:

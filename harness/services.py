@@ -20,7 +20,7 @@ import httpx
 
 from .processes import ManagedProcess, free_port, port_in_use
 
-__all__ = ["APPS", "BenchSecrets", "ServiceProcess", "service_environment"]
+__all__ = ["APPS", "BenchSecrets", "ServiceProcess", "base_environment", "service_environment"]
 
 APPS = {
     "original": "original.app:app",
