@@ -58,8 +58,10 @@ class Settings(BaseSettings):
         60.0, gt=0, description="after this long an unfinished claim on a message may be taken over"
     )
 
-    # Rate limits (optimized service), in slowapi's "N/period" syntax
-    rate_limit_webhook: str = "100000/minute"
+    # Rate limits (optimized service), in slowapi's "N/period" syntax, per client address. The
+    # webhook is not limited unless asked: Meta posts from a handful of addresses, and a limit per
+    # address would throttle Meta itself; signatures already keep strangers out.
+    rate_limit_webhook: str = ""
     rate_limit_admin: str = "10/minute"
     rate_limit_metrics: str = "600/minute"
 

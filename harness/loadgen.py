@@ -353,7 +353,27 @@ class LoadRun:
             "--headless", "--host", step.host, "-u", str(step.users), "-r", f"{spawn_rate:g}",
             "-t", f"{step.duration_s}s", "--stop-timeout", f"{step.stop_timeout_s:g}",
             "--only-summary", "--exit-code-on-error", str(REQUEST_FAILURES_EXIT_CODE),
+            # Locust's own rolling stats, for the live progress line only (final figures come
+            # from the per-request records, not from Locust's rounded buckets).
+            "--csv", str(self.directory / "locust"), "--csv-full-history",
         ]  # fmt: skip
+
+    def live(self) -> tuple[float, float] | None:
+        """Locust's current (requests/s, p95 ms) while the step runs, or None before any."""
+        history = self.directory / "locust_stats_history.csv"
+        try:
+            lines = history.read_text().splitlines()
+        except OSError:
+            return None
+        header = lines[0].split(",") if lines else []
+        for line in reversed(lines[1:]):
+            row = dict(zip(header, line.split(","), strict=False))
+            if row.get("Name") == "Aggregated":
+                try:
+                    return float(row["Requests/s"]), float(row["95%"])
+                except (KeyError, ValueError):
+                    return None  # "N/A" before the first response
+        return None
 
     @property
     def processes(self) -> list[ManagedProcess]:

@@ -25,11 +25,13 @@ __all__ = [
     "DatabaseFigures",
     "Decision",
     "Estimate",
+    "FaultResult",
     "LatencySummary",
     "MachineInfo",
     "Ratio",
     "Results",
     "RunSettings",
+    "SoakResult",
     "StepResult",
     "StepSummary",
     "load_results",
@@ -58,7 +60,7 @@ RECORD_COLUMNS = {
 
 Service = str
 Verdict = Literal["MIGRATE", "DO NOT MIGRATE", "INCONCLUSIVE"]
-Component = Literal["service", "load_generator", "database", "upstream"]
+Component = Literal["service", "load_generator", "database", "upstream", "machine"]
 
 
 class _Schema(BaseModel):
@@ -157,6 +159,9 @@ class StepResult(_Schema):
     trial: int = 0
     started_at: datetime
     window_s: float = Field(description="length of the measured window (after warm-up)")
+    window_start: float | None = Field(
+        None, description="UNIX time the measured window began (records before it are warm-up)"
+    )
     requests: int
     throughput_rps: float
     success_rate: float = Field(description="share of requests answered 2xx")
@@ -172,12 +177,20 @@ class StepResult(_Schema):
     added_latency_p99_ms: float | None = Field(
         None, description="p99 of replied messages minus the configured downstream latency"
     )
+    downstream_latency_ms: float | None = Field(
+        None, description="configured Graph API + LLM latency a replied message waits for"
+    )
     service_cpu_ms_per_request: float | None
     cache: CacheFigures | None = Field(description="None: the service has no cache")
     database: DatabaseFigures | None
     components: dict[Component, ComponentUsage]
+    machine_cpu_cores: float | None = Field(
+        None, description="CPU busy over the window on the whole machine, in cores (every process)"
+    )
     bound_by: list[Component] = Field(
-        default=[], description="helpers that neared a full core: the step measured the bench"
+        default=[],
+        description="bench parts that ran out of CPU (a helper near a full core, or 'machine': the "
+        "machine was busy and the bench took a large share): the step measured the bench",
     )
     audit: AuditFigures | None = None
     complete: bool = True
@@ -215,6 +228,14 @@ class StepSummary(_Schema):
     audit_passed: bool | None = None
     usable: bool = Field(True, description="False: bench-bound, incomplete or too few requests")
     notes: list[str] = []
+    has_cache: bool | None = Field(None, description="False: the service has no cache (n/a)")
+    database_operations_per_request: float | None = None
+    load_generator_cpu_cores: float | None = Field(
+        None, description="highest trial mean of the load generator's CPU, in cores"
+    )
+    trial_windows: dict[int, tuple[float, float]] = Field(
+        {}, description="trial -> measured window (UNIX start, end): which records count"
+    )
 
 
 class CriterionResult(_Schema):
@@ -227,6 +248,9 @@ class CriterionResult(_Schema):
     value: float | None
     passed: bool | None = Field(description="None: could not be judged (missing or unusable data)")
     detail: str = ""
+    applicable: bool = Field(
+        True, description="False: not judged by design (no cache; when_missing = skip), never inconclusive"
+    )
 
 
 class Ratio(_Schema):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -44,13 +45,14 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
     limiter = Limiter(key_func=get_remote_address)
+    webhook_limit = limiter.limit(settings.rate_limit_webhook) if settings.rate_limit_webhook else _unlimited
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         metrics = ServiceMetrics()
         observer = PoolObserver()
         client = open_client(settings, observer)
-        health = DatabaseHealth(client)
+        health = DatabaseHealth(settings.mongodb_uri)
         cache = BusinessCache(
             settings.business_cache_size, settings.business_cache_ttl, settings.business_negative_ttl,
             on_hit=metrics.counters["business_cache_hits"].inc,
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await sender.close()
+            await health.close()
             await close_client(client)
 
     app = FastAPI(title="WhatsApp webhook (optimized)", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -91,14 +94,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # -- the webhook contract ----------------------------------------------------------------
     @app.get(WEBHOOK_PATH)
-    @limiter.limit(settings.rate_limit_webhook)
+    @webhook_limit
     async def verify_subscription(
         request: Request, query: SubscriptionRequest = Depends(subscription_request)
     ) -> Response:
         return handshake_response(query, settings)
 
     @app.post(WEBHOOK_PATH)
-    @limiter.limit(settings.rate_limit_webhook)
+    @webhook_limit
     async def receive_webhook(request: Request, envelope: WebhookEnvelope = Depends(webhook_envelope)) -> JSONResponse:
         if not request.app.state.health.available:
             raise ServiceUnavailable()  # fail fast: nothing to gain from queueing behind timeouts
@@ -145,6 +148,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def _unlimited(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    return endpoint
 
 
 app = create_app()

@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from pymongo import monitoring
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import AutoReconnect, NetworkTimeout, PyMongoError, ServerSelectionTimeoutError
 
 from contract import Settings
 
@@ -87,25 +86,40 @@ async def close_client(client: Any) -> None:
         await result
 
 
-@dataclass
 class DatabaseHealth:
     """Whether the database answers, kept current by a background ping.
 
     While it is down the webhook answers 503 at once instead of queueing requests behind
-    timeouts; any failed operation marks it down immediately, the ping marks it up again.
+    timeouts. The ping runs on a client of its own (one connection), so a busy application pool
+    cannot make a slow-but-alive database look dead; it takes ``failures_to_trip`` failed pings
+    in a row, or an operation that could not reach the server at all, to mark it down.
     """
 
-    client: Any
-    interval: float = 1.0
-    timeout: float = 1.0
-    available: bool = False
+    def __init__(self, uri: str, *, interval: float = 1.0, timeout: float = 2.0, failures_to_trip: int = 2) -> None:
+        from pymongo import AsyncMongoClient
+
+        self._client: Any = AsyncMongoClient(
+            uri, maxPoolSize=1, minPoolSize=0, timeoutMS=int(timeout * 1000),
+            serverSelectionTimeoutMS=int(timeout * 1000), appname="optimized-health",
+        )  # fmt: skip
+        self.interval = interval
+        self.timeout = timeout
+        self.failures_to_trip = failures_to_trip
+        self.available = False
+        self._failures = 0
 
     async def check(self) -> bool:
         try:
-            await asyncio.wait_for(self.client.admin.command("ping"), self.timeout)
-            self.available = True
+            await asyncio.wait_for(self._client.admin.command("ping"), self.timeout + 0.5)
         except (PyMongoError, TimeoutError, OSError):
-            self.available = False
+            self._failures += 1
+            if self._failures >= self.failures_to_trip or not self.available:
+                self.mark_down()
+        else:
+            if not self.available:
+                log.info("database reachable")
+            self._failures = 0
+            self.available = True
         return self.available
 
     def mark_down(self) -> None:
@@ -113,14 +127,20 @@ class DatabaseHealth:
             log.warning("database unreachable; answering 503 until it is back")
         self.available = False
 
+    def observe(self, error: PyMongoError) -> None:
+        """An operation failed: only "could not reach the server" marks the database down. A
+        timeout under load (slow, not gone) does not: shedding load then would turn a slow
+        database into an outage."""
+        unreachable = isinstance(error, ServerSelectionTimeoutError) or (
+            isinstance(error, AutoReconnect) and not isinstance(error, NetworkTimeout)
+        )
+        if unreachable:
+            self.mark_down()
+
     async def watch(self) -> None:
         while True:
-            was = self.available
-            if await self.check() and not was:
-                log.info("database reachable")
+            await self.check()
             await asyncio.sleep(self.interval)
 
-    def observe(self, error: PyMongoError) -> None:
-        """Marks the database down when an operation failed for want of a server."""
-        if isinstance(error, ConnectionFailure) or getattr(error, "timeout", False):
-            self.mark_down()
+    async def close(self) -> None:
+        await self._client.close()

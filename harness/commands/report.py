@@ -1,0 +1,66 @@
+"""Re-render a run's summary.md, report.html and plots from DIR/results.json (and the run's
+per-request records when present). With --criteria, re-judge the run under another criteria
+file first (from its stored figures; nothing is run again) and store the new decision."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..criteria import CriteriaError, load_criteria
+from ..decision import decide
+from ..report import write_report
+from ..results import load_results, save_results
+
+HELP = "re-render a run's report from its results.json"
+
+EXIT_BAD_INPUT = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "directory", metavar="DIR", type=Path, help="run directory holding results.json"
+    )
+    parser.add_argument(
+        "--criteria",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="re-judge the run under this criteria file (updates the decision in results.json)",
+    )
+
+
+def _fail(message: str) -> int:
+    print(f"harness report: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def run(args: argparse.Namespace) -> int:
+    path = args.directory / "results.json"
+    if not path.is_file():
+        return _fail(f"{path} not found: is {args.directory} a run directory?")
+    try:
+        results = load_results(path)
+    except (ValueError, ValidationError) as error:  # JSON syntax, schema version, or content
+        return _fail(f"{path} is not a valid results file: {error}")
+    if args.criteria is not None:
+        try:
+            criteria = load_criteria(args.criteria)
+        except CriteriaError as error:
+            return _fail(str(error))
+        results = results.model_copy(
+            update={
+                "decision": decide(results, criteria),
+                "settings": results.settings.model_copy(update={"criteria_file": criteria.source}),
+            }
+        )
+        save_results(results, args.directory)
+        print(f"re-judged under {criteria.source}: {results.decision.verdict}")
+    elif results.decision is not None:
+        print(f"verdict: {results.decision.verdict}")
+    for written in write_report(results, args.directory):
+        print(written)
+    return 0

@@ -1,0 +1,214 @@
+"""The main job: both services under the same load, step by step, and the migration decision.
+
+Every service runs at once on its own freshly seeded database; the load levels are then walked
+in order and, within a level, the services take turns in a seeded random order per trial
+(interleaved, not all of one then all of the other, so drift on a shared machine falls on
+both). A bare FastAPI echo app runs each level too: the machine's own ceiling for that run.
+Results are saved after every step, so a run that stops early keeps what it measured.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from .bench import Bench, BenchConfig
+from .criteria import load_criteria
+from .decision import conclude
+from .loadgen import DEFAULT_MIX, LoadProfile
+from .machine import describe_machine
+from .results import Results, RunSettings, StepResult, save_results
+from .steps import StepOutcome, StepPlan, measure_step
+
+__all__ = ["PROFILES", "ComparePlan", "RunControl", "default_run_dir", "run_comparison", "with_profile", "write_records"]
+
+PROFILES: dict[str, dict[str, float]] = {
+    # about 20 s a step; four levels, three services: a few minutes in all
+    "quick": {"step_duration_s": 16, "warmup_s": 4, "trials": 1},
+    # longer windows, a longer warm-up, and repeated interleaved trials for confidence intervals
+    "full": {"step_duration_s": 60, "warmup_s": 10, "trials": 3},
+}
+CANDIDATE, BASELINE, ECHO = "optimized", "original", "echo"
+
+
+@dataclass(frozen=True)
+class ComparePlan:
+    services: tuple[str, ...] = (BASELINE, CANDIDATE)
+    users: tuple[int, ...] = (50, 100, 250, 500)
+    arrival_rates: tuple[float, ...] = ()
+    profile: str = "quick"
+    step_duration_s: float = 16
+    warmup_s: float = 4
+    trials: int = 1
+    service_workers: int = 1
+    locust_workers: int = 0
+    wait_min_s: float = 0.1
+    wait_max_s: float = 0.5
+    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    echo: bool = True
+    criteria_file: Path | None = None
+    driver: str = "pymongo"
+    command: str = "compare"
+    bench: BenchConfig = field(default_factory=BenchConfig)
+
+    @property
+    def levels(self) -> list[tuple[int, float]]:
+        """(users, arrival rate) per load level; open-loop levels have users 0."""
+        if self.arrival_rates:
+            return [(0, rate) for rate in self.arrival_rates]
+        return [(users, 0.0) for users in self.users]
+
+    def order(self) -> list[tuple[str, int, float, int]]:
+        """(service, users, arrival rate, trial) in the order they run."""
+        rng = random.Random(self.bench.seed)
+        steps = []
+        for users, rate in self.levels:
+            if self.echo:
+                steps.append((ECHO, users, rate, 0))
+            for trial in range(self.trials):
+                turn = list(self.services)
+                rng.shuffle(turn)
+                steps.extend((service, users, rate, trial) for service in turn)
+        return steps
+
+
+@dataclass
+class RunControl:
+    """What the caller sees and can stop: progress lines, and where results go."""
+
+    run_dir: Path
+    on_step_start: Callable[[int, int, str, int, float, int], None] = lambda *a: None
+    on_progress: Callable[[str], None] = lambda _: None
+    on_step_end: Callable[[StepResult], None] = lambda _: None
+
+
+def run_comparison(plan: ComparePlan, control: RunControl) -> Results:
+    run_dir = control.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    criteria = load_criteria(plan.criteria_file)  # a bad criteria file fails before any load
+    results = Results(
+        run_id=run_dir.name, created_at=datetime.now(UTC), complete=False,
+        machine=describe_machine(), settings=_settings(plan, "pending"),
+    )  # fmt: skip
+    frames: list[pd.DataFrame] = []
+    order = plan.order()
+    try:
+        with Bench(plan.bench, run_dir / "logs") as bench:
+            results.settings = _settings(plan, bench.database_description)
+            services = _deploy(bench, plan)
+            for number, (name, users, rate, trial) in enumerate(order, start=1):
+                control.on_step_start(number, len(order), name, users, rate, trial)
+                outcome = measure_step(bench, services[name], _step_plan(plan, bench, name, users, rate, trial),
+                                       run_dir / "steps" / f"{number:03d}-{name}-{users or rate:g}-t{trial}",
+                                       control.on_progress)  # fmt: skip
+                frames.append(outcome.records)
+                results.steps.append(outcome.result)
+                control.on_step_end(outcome.result)
+                _checkpoint(results, frames, run_dir)
+                if not services[name].alive:
+                    return _stopped(results, frames, run_dir, f"{name} exited during a step:\n"
+                                    f"{services[name].log_tail()}", criteria)  # fmt: skip
+                if outcome.crashed:
+                    return _stopped(results, frames, run_dir, "the load generator failed:\n" + outcome.log_tail, criteria)
+    except KeyboardInterrupt:
+        _stopped(results, frames, run_dir, "interrupted (Ctrl-C)", criteria)
+        raise
+    results.complete = True
+    return _finish(results, frames, run_dir, criteria)
+
+
+def _deploy(bench: Bench, plan: ComparePlan) -> dict:
+    services = {}
+    names = ([ECHO] if plan.echo else []) + list(plan.services)
+    for name in names:
+        overrides = {"MONGO_DRIVER": plan.driver} if name == CANDIDATE else {}
+        services[name] = bench.deploy(name, workers=plan.service_workers, overrides=overrides)
+    return services
+
+
+def _step_plan(plan: ComparePlan, bench: Bench, service: str, users: int, rate: float, trial: int) -> StepPlan:
+    # Common random numbers: both services get the same messages at a level and trial (each on
+    # its own database), while every level and trial gets fresh message ids.
+    level = plan.levels.index((users, rate))
+    profile = LoadProfile(
+        service=service, users=users or None, trial=trial, arrival_rate=rate,
+        seed=plan.bench.seed * 1_000_000 + level * 1000 + trial,
+        mix=plan.mix, businesses=plan.bench.businesses, phones_per_business=plan.bench.phones_per_business,
+        wait_min_s=plan.wait_min_s, wait_max_s=plan.wait_max_s,
+        app_secret=bench.secrets.app_secret, verify_token=bench.secrets.verify_token,
+    )  # fmt: skip
+    return StepPlan(service, users, trial, plan.warmup_s, plan.step_duration_s, profile, plan.locust_workers, rate)
+
+
+def _settings(plan: ComparePlan, database: str) -> RunSettings:
+    from .criteria import DEFAULT_CRITERIA_FILE
+
+    return RunSettings(
+        command=plan.command, profile=plan.profile, services=list(plan.services),
+        users=list(plan.users) if not plan.arrival_rates else [], arrival_rates=list(plan.arrival_rates),
+        step_duration_s=plan.step_duration_s, warmup_s=plan.warmup_s, trials=plan.trials,
+        service_workers=plan.service_workers, locust_workers=plan.locust_workers,
+        wait_min_s=plan.wait_min_s, wait_max_s=plan.wait_max_s,
+        llm_latency_ms=plan.bench.llm_latency_ms, graph_latency_ms=plan.bench.graph_latency_ms,
+        businesses=plan.bench.businesses, phones_per_business=plan.bench.phones_per_business,
+        seed=plan.bench.seed, mix=dict(plan.mix), database=database,
+        criteria_file=str(plan.criteria_file or DEFAULT_CRITERIA_FILE),
+    )  # fmt: skip
+
+
+def write_records(frames: Sequence[pd.DataFrame], run_dir: Path) -> str | None:
+    """All per-request records of the run: Parquet, or CSV where pyarrow is missing."""
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return None
+    records = pd.concat(frames, ignore_index=True)
+    try:
+        records.to_parquet(run_dir / "requests.parquet", index=False)
+        (run_dir / "requests.csv").unlink(missing_ok=True)
+        return "requests.parquet"
+    except ImportError:
+        records.to_csv(run_dir / "requests.csv", index=False)
+        return "requests.csv"
+
+
+def _checkpoint(results: Results, frames: list[pd.DataFrame], run_dir: Path) -> None:
+    results.records_file = write_records(frames, run_dir)
+    save_results(results, run_dir)
+
+
+def _stopped(results: Results, frames: list[pd.DataFrame], run_dir: Path, reason: str, criteria) -> Results:
+    results.complete = False
+    results.incomplete_reason = reason
+    return _finish(results, frames, run_dir, criteria)
+
+
+def _finish(results: Results, frames: list[pd.DataFrame], run_dir: Path, criteria) -> Results:
+    from .report import write_report
+
+    results.finished_at = datetime.now(UTC)
+    results.records_file = write_records(frames, run_dir)
+    records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if results.steps:
+        results = conclude(results, records, criteria, seed=results.settings.seed)
+    save_results(results, run_dir)
+    write_report(results, run_dir)
+    _point_latest(run_dir)
+    return results
+
+
+def _point_latest(run_dir: Path) -> None:
+    """``reports/latest`` names the newest run (a text file: symlinks don't travel everywhere)."""
+    (run_dir.parent / "latest").write_text(run_dir.name + "\n")
+
+
+def default_run_dir(reports: Path = Path("reports")) -> Path:
+    return reports / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def with_profile(plan: ComparePlan, profile: str) -> ComparePlan:
+    return replace(plan, profile=profile, **PROFILES[profile])  # type: ignore[arg-type]

@@ -1,0 +1,50 @@
+"""``report.html``: the same content as ``summary.md`` in one HTML file (inline style, no
+scripts, nothing fetched); the PNG plots beside it are referenced by relative path."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from ..results import Results
+from .tables import criteria_table, decision_table, notes, ratios_table, settings_lines
+
+__all__ = ["render_html"]
+
+_ENVIRONMENT = jinja2.Environment(
+    loader=jinja2.PackageLoader("harness.report", "templates"),
+    autoescape=True,  # every value from the run is escaped; only our own table markup is trusted
+    undefined=jinja2.StrictUndefined,
+)
+_VERDICT_CLASS = {"MIGRATE": "migrate", "DO NOT MIGRATE": "refuse", "INCONCLUSIVE": "inconclusive"}
+
+
+def _html_table(frame: pd.DataFrame) -> str | None:
+    return (
+        None
+        if frame.empty
+        else frame.to_html(index=False, escape=True, border=0, classes="figures")
+    )
+
+
+def render_html(results: Results, plots: Sequence[Path] = (), base: Path | None = None) -> str:
+    decision = results.decision
+    verdict = decision.verdict if decision else "not decided"
+    return _ENVIRONMENT.get_template("report.html.j2").render(
+        results=results,
+        settings=settings_lines(results),
+        verdict=verdict,
+        verdict_class=_VERDICT_CLASS.get(verdict, "inconclusive"),
+        reasons=decision.reasons if decision else [],
+        decision_table=_html_table(decision_table(results)),
+        criteria_table=_html_table(criteria_table(decision)),
+        ratios_table=_html_table(ratios_table(decision)),
+        plots=[
+            (path.stem.replace("_", " "), str(path.relative_to(base) if base else path))
+            for path in plots
+        ],
+        notes=notes(results),
+    )

@@ -1,0 +1,243 @@
+"""The report's tables as DataFrames of display strings, shared by Markdown, HTML and the console.
+
+Building each table once keeps the three renderings saying exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ..figures import HELPER_COMPONENTS
+from ..results import AuditFigures, Decision, Estimate, Results, StepResult, StepSummary
+from .format import MISSING, estimate, number, p_value, percent, unit_number
+
+__all__ = [
+    "criteria_table",
+    "decision_table",
+    "load_label",
+    "machine_line",
+    "notes",
+    "ratios_table",
+    "settings_lines",
+]
+
+
+def load_label(users: int, arrival_rate: float) -> str:
+    return f"{arrival_rate:g} req/s" if arrival_rate > 0 else f"{users} users"
+
+
+def machine_line(results: Results) -> str:
+    machine = results.machine
+    load = " / ".join(f"{value:.2f}" for value in machine.load_average_at_start)
+    return (
+        f"Machine: {machine.hostname}, {machine.platform}, {machine.cpu_count} CPUs ({machine.cpu_model}), "
+        f"{machine.memory_gib:.1f} GiB RAM, load average at start {load}, Python {machine.python}"
+    )
+
+
+def settings_lines(results: Results) -> list[str]:
+    """The machine and the settings, stated before any figure (they bound what the figures mean)."""
+    s = results.settings
+    load = (
+        "users " + ", ".join(str(u) for u in s.users)
+        if s.users
+        else "arrival rates " + ", ".join(f"{r:g}" for r in s.arrival_rates) + " req/s (open loop)"
+    )
+    lines = [
+        machine_line(results),
+        f"Workers: {s.service_workers} service worker(s), {s.locust_workers} Locust worker(s)"
+        + (" (Locust in one process)" if s.locust_workers == 0 else ""),
+        f"Steps: {load}; {s.step_duration_s:g} s each, of which the first {s.warmup_s:g} s are warm-up "
+        f"(excluded); {s.trials} trial(s) per step",
+        f"Downstream latencies (fake upstream): Graph API {s.graph_latency_ms:g} ms, "
+        + (f"LLM {s.llm_latency_ms:g} ms" if s.llm_latency_ms > 0 else "no LLM call"),
+        f"Database: {s.database}",
+        f"Services: {', '.join(s.services)}; profile {s.profile}; think time {s.wait_min_s:g}-{s.wait_max_s:g} s",
+        f"Data: {s.businesses} businesses x {s.phones_per_business} phone numbers; seed {s.seed}; mix "
+        + ", ".join(f"{kind} {share:.0%}" for kind, share in s.mix.items()),
+        f"Criteria: {s.criteria_file}",
+        f"Run: {results.run_id} ({s.command}), started {results.created_at:%Y-%m-%d %H:%M:%S %Z}".rstrip()
+        + (
+            ""
+            if results.complete
+            else f"; INCOMPLETE: {results.incomplete_reason or 'stopped early'}"
+        ),
+    ]
+    if s.fault:
+        lines.append(f"Fault injected: {s.fault}")
+    return lines
+
+
+def _steps_of(results: Results, summary: StepSummary) -> list[StepResult]:
+    return [
+        step
+        for step in results.steps
+        if (step.service, step.users, step.arrival_rate)
+        == (summary.service, summary.users, summary.arrival_rate)
+    ]
+
+
+def _max_latency(summary: StepSummary, steps: Sequence[StepResult]) -> float | None:
+    latencies = [
+        step.corrected_latency if summary.arrival_rate > 0 else step.latency for step in steps
+    ]
+    return max(
+        (lat.max_ms for lat in latencies if lat is not None and lat.max_ms is not None),
+        default=None,
+    )
+
+
+def _audit_cell(summary: StepSummary, steps: Sequence[StepResult]) -> str:
+    audits = [step.audit for step in steps if step.audit is not None]
+    if not audits:
+        return "not audited"
+    total = AuditFigures(
+        **{field: sum(getattr(a, field) for a in audits) for field in AuditFigures.model_fields}
+    )
+    if total.passed:
+        return f"pass ({total.delivered}/{total.expected} delivered)"
+    faults = {
+        "lost": total.lost,
+        "doubled": total.doubled,
+        "wrong token": total.wrong_token,
+        "unexpected": total.unexpected,
+    }
+    return "FAIL: " + ", ".join(f"{n} {what}" for what, n in faults.items() if n)
+
+
+def _cache_cell(summary: StepSummary) -> str:
+    if summary.has_cache is False:
+        return "n/a (no cache)"
+    return percent(summary.cache_hit_rate, 2, "higher")
+
+
+def _ms(value: Estimate) -> str:
+    return estimate(value.value, value.ci_low, value.ci_high, 1, "lower")
+
+
+def decision_table(results: Results) -> pd.DataFrame:
+    """One row per service x load level: every figure the decision reads, with its interval."""
+    rows = []
+    for summary in results.summaries:
+        steps = _steps_of(results, summary)
+        throughput = summary.throughput_rps
+        rows.append(
+            {
+                "service": summary.service,
+                "load": load_label(summary.users, summary.arrival_rate),
+                "trials": str(summary.trials),
+                "requests": str(summary.requests),
+                "p50 ms": _ms(summary.p50_ms),
+                "p95 ms [95% CI]": _ms(summary.p95_ms),
+                "p99 ms [95% CI]": _ms(summary.p99_ms),
+                "max ms": number(_max_latency(summary, steps), 1, "lower"),
+                "throughput rps [95% CI]": estimate(
+                    throughput.value, throughput.ci_low, throughput.ci_high, 1, "higher"
+                ),
+                "success": percent(summary.success_rate, 3, "higher"),
+                "errors": percent(summary.error_rate, 3, "lower"),
+                "cache hit": _cache_cell(summary),
+                "DB ops/req": number(summary.database_operations_per_request, 2, "lower"),
+                "DB conns max": MISSING
+                if summary.database_connections_max is None
+                else str(summary.database_connections_max),
+                "CPU ms/req": number(summary.service_cpu_ms_per_request, 3, "lower"),
+                "RSS max MB": number(summary.rss_mb_max, 1, "lower"),
+                "generator cores": number(summary.load_generator_cpu_cores, 2, "lower"),
+                "bound by": ", ".join(HELPER_COMPONENTS[c] for c in summary.bound_by) or "-",
+                "audit": _audit_cell(summary, steps),
+                "usable": "yes" if summary.usable else "NO",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _criterion_status(passed: bool | None, applicable: bool) -> str:
+    if not applicable:
+        return "n/a"
+    return {True: "PASS", False: "FAIL", None: "NOT JUDGED"}[passed]
+
+
+def criteria_table(decision: Decision | None) -> pd.DataFrame:
+    rows = [
+        {
+            "criterion": r.criterion,
+            "service": r.service,
+            "users": "all" if r.users is None else str(r.users),
+            "rule": f"{r.metric} {r.op} {r.threshold:g}",
+            # rounded against the service: up where the rule caps the value, down where it floors it
+            "value": number(r.value, 4, "lower" if r.op.startswith("<") else "higher"),
+            "result": _criterion_status(r.passed, r.applicable),
+            "detail": r.detail,
+        }
+        for r in (decision.criteria if decision else [])
+    ]
+    return pd.DataFrame(
+        rows, columns=["criterion", "service", "users", "rule", "value", "result", "detail"]
+    )
+
+
+def ratios_table(
+    decision: Decision | None, candidate: str = "optimized", baseline: str = "original"
+) -> pd.DataFrame:
+    rows = []
+    for ratio in decision.ratios if decision else []:
+        better = "higher" if ratio.metric == "throughput_rps" else "lower"
+        value = ratio.value
+        rows.append(
+            {
+                "load": load_label(ratio.users, ratio.arrival_rate),
+                "metric": ratio.metric,
+                f"{candidate} / {baseline} [95% CI]": estimate(
+                    value.value, value.ci_low, value.ci_high, 4, better
+                ),
+                "Mann-Whitney p": p_value(ratio.p_value),
+                "significant": {True: "yes", False: "no", None: MISSING}[ratio.significant],
+            }
+        )
+    columns = [
+        "load",
+        "metric",
+        f"{candidate} / {baseline} [95% CI]",
+        "Mann-Whitney p",
+        "significant",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def notes(results: Results) -> list[str]:
+    """Every note of the summaries and steps, once each, prefixed with where it applies."""
+    seen: dict[str, None] = {}
+    for summary in results.summaries:
+        for note in summary.notes:
+            seen[
+                f"{summary.service} at {load_label(summary.users, summary.arrival_rate)}: {note}"
+            ] = None
+    for step in results.steps:
+        for note in step.notes:
+            seen[
+                f"{step.service} at {load_label(step.users, step.arrival_rate)}, trial {step.trial}: {note}"
+            ] = None
+    for soak in results.soak:
+        ci = (
+            f" (95% CI {soak.rss_slope_ci[0]:.3g}..{soak.rss_slope_ci[1]:.3g})"
+            if soak.rss_slope_ci
+            else ""
+        )
+        seen[
+            f"soak of {soak.service} at {soak.users} users for {soak.duration_s:g} s: RSS slope "
+            f"{unit_number(soak.rss_slope_mb_per_min, 'MB/min', 3)}{ci}, {'GROWING' if soak.growing else 'not growing'}"
+        ] = None
+    for fault in results.faults:
+        recovery = (
+            f"recovered in {fault.recovery_s:g} s"
+            if fault.recovery_s is not None
+            else "did not recover"
+        )
+        seen[
+            f"fault '{fault.fault}' on {fault.service}: {fault.errors_during} errors in {fault.requests_during} "
+            f"requests during it, {recovery}; delivery audit {'pass' if fault.audit.passed else 'FAIL'}"
+        ] = None
+    return list(seen)

@@ -1,0 +1,206 @@
+"""One measured step: one service under one load level for one trial.
+
+Locust runs for warm-up + window; figures cover only the window. At the window's edges the
+service's ``/metrics`` (cache counters) and the database's ``serverStatus`` (operations) are
+read, so their deltas belong to this step alone. CPU and memory of every component are sampled
+throughout, and the service's own TCP connections to the database are counted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pandas as pd
+import psutil
+from pymongo import MongoClient
+
+from .bench import Bench
+from .database import server_status
+from .delivery import audit_figures
+from .figures import step_result
+from .loadgen import LoadProfile, LoadRun, LoadStep
+from .results import CacheFigures, DatabaseFigures, StepResult
+from .sampling import ResourceSampler
+from .services import ServiceProcess
+
+__all__ = ["StepPlan", "StepOutcome", "measure_step"]
+
+_TAIL_S = 2.0  # load keeps running this long past the window, so the window is fully loaded
+_SETTLE_S = 0.5  # after Locust stops: replies still in flight reach the upstream's ledger
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    service: str
+    users: int
+    trial: int
+    warmup_s: float
+    window_s: float
+    profile: LoadProfile
+    locust_workers: int = 0
+    arrival_rate: float = 0.0
+
+
+@dataclass
+class StepOutcome:
+    result: StepResult
+    records: pd.DataFrame
+    crashed: bool
+    log_tail: str = ""
+
+
+Progress = Callable[[str], None]
+
+
+def measure_step(bench: Bench, service: ServiceProcess, plan: StepPlan, directory: Path,
+                 progress: Progress = lambda _: None) -> StepOutcome:  # fmt: skip
+    config = bench.config
+    measures_replies = plan.service != "echo"
+    bench.upstream.reset_audit()
+    load = LoadStep(
+        service.url, plan.profile, duration_s=max(1, round(plan.warmup_s + plan.window_s + _TAIL_S)),
+        spawn_rate=max(plan.users / 2, 1.0) if plan.arrival_rate == 0 else None,
+        locust_workers=plan.locust_workers,
+    )  # fmt: skip
+    sampler = ResourceSampler({"service": service.pid, "upstream": bench.upstream.pid})
+    if bench.database.pid is not None:
+        sampler.watch("database", bench.database.pid)
+    connections = _ConnectionWatcher(service.pid, bench.database.uri)
+    started_at = datetime.now(UTC)
+    sampler.start()
+    with LoadRun.start(load, directory) as run:
+        sampler.watch("load_generator", run.pids)
+        _sleep_reporting(plan.warmup_s, run, progress, "warm-up")
+        sampler.mark()
+        cpu_before = psutil.cpu_times()
+        t0 = time.time()
+        before = _counters(bench.mongo, service)
+        connections.start()
+        _sleep_reporting(plan.window_s, run, progress, "measuring")
+        t1 = time.time()
+        machine = (_busy_seconds(cpu_before, psutil.cpu_times()) / (t1 - t0), psutil.cpu_count() or 1)
+        after = _counters(bench.mongo, service)
+        components = sampler.stop()
+        connections.stop()
+        outcome = run.wait()
+    time.sleep(_SETTLE_S)
+    records = outcome.records
+    audit = audit_figures(records, bench.upstream.audit()) if measures_replies else None
+    notes = []
+    if outcome.crashed:
+        notes.append("the load generator did not finish cleanly; see the step's locust logs")
+    if not service.alive:
+        notes.append(f"{plan.service} exited during the step (code {service.returncode})")
+    result = step_result(
+        records, service=plan.service, users=plan.users, trial=plan.trial, started_at=started_at,
+        window=(t0, t1), components=components, cache=_cache(before, after),
+        database=_database(before, after, len(records[(records.t_start >= t0) & (records.t_start < t1)]),
+                           connections.maximum),
+        audit=audit, wait_mean_s=(plan.profile.wait_min_s + plan.profile.wait_max_s) / 2,
+        downstream_latency_ms=config.graph_latency_ms + config.llm_latency_ms if measures_replies else 0.0,
+        arrival_rate=plan.arrival_rate, machine=machine, complete=not outcome.crashed and service.alive, notes=notes,
+    )  # fmt: skip
+    return StepOutcome(result, records, outcome.crashed, outcome.log_tail)
+
+
+def _sleep_reporting(seconds: float, run: LoadRun, progress: Progress, phase: str) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        live = run.live()
+        figures = f"{live[0]:.0f} rps, p95 {live[1]:.0f} ms (Locust, live)" if live else "starting"
+        progress(f"{phase} {seconds - left:4.0f}/{seconds:.0f}s  {figures}")
+        time.sleep(min(1.0, left))
+
+
+def _busy_seconds(before: Any, after: Any) -> float:
+    """CPU seconds the whole machine spent on any process between two ``psutil.cpu_times()``
+    (guest time is already inside user time on Linux, so it is not added again)."""
+    busy = ("user", "nice", "system", "irq", "softirq")
+    return sum(getattr(after, f, 0.0) - getattr(before, f, 0.0) for f in busy)
+
+
+@dataclass(frozen=True)
+class _Counters:
+    operations: int
+    metrics: dict[str, Any] | None  # the service's /metrics, when it has one
+
+
+def _counters(mongo: MongoClient[Any], service: ServiceProcess) -> _Counters:
+    metrics = None
+    try:
+        answer = httpx.get(f"{service.url}/metrics", timeout=5)
+        if answer.status_code == 200:
+            metrics = answer.json()
+    except (httpx.HTTPError, ValueError):
+        metrics = None
+    return _Counters(server_status(mongo).operations, metrics)
+
+
+def _cache(before: _Counters, after: _Counters) -> CacheFigures | None:
+    if before.metrics is None or after.metrics is None or "cache" not in after.metrics:
+        return None  # the service has no cache (the original), or no metrics endpoint
+    hits = after.metrics["cache"]["hits"] - before.metrics["cache"]["hits"]
+    misses = after.metrics["cache"]["misses"] - before.metrics["cache"]["misses"]
+    return CacheFigures(hits=hits, misses=misses, hit_rate=hits / (hits + misses) if hits + misses else None)
+
+
+def _database(before: _Counters, after: _Counters, requests: int, connections_max: int) -> DatabaseFigures:
+    operations = after.operations - before.operations
+    return DatabaseFigures(
+        operations=operations,
+        operations_per_request=operations / requests if requests else None,
+        connections_max=connections_max,
+    )
+
+
+class _ConnectionWatcher:
+    """Counts the service's own established TCP connections to the database, every second.
+
+    The database server's ``connections.current`` counts every client (the idle service, the
+    upstream, the harness); the service's sockets are what its pool actually holds.
+    """
+
+    def __init__(self, pid: int, uri: str) -> None:
+        parsed = urlparse(uri.replace("mongodb+srv://", "mongodb://"))
+        self._port = parsed.port or 27017
+        self._pid = pid
+        self.maximum = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="db-connections", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.maximum = max(self.maximum, self._count())
+            self._stop.wait(1.0)
+
+    def _count(self) -> int:
+        try:
+            root = psutil.Process(self._pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return 0
+        total = 0
+        for process in processes:
+            try:
+                total += sum(
+                    1 for c in process.net_connections(kind="tcp")
+                    if c.raddr and c.raddr.port == self._port and c.status == psutil.CONN_ESTABLISHED
+                )  # fmt: skip
+            except psutil.Error:
+                continue
+        return total

@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.criteria import (
+    SUMMARY_METRICS,
+    Criteria,
+    CriteriaError,
+    Criterion,
+    RelativeCriterion,
+    evaluate,
+    load_criteria,
+)
+from harness.figures import summarize
+from harness.results import SoakResult
+from tests.harness.test_figures import make_run
+
+VALID = """
+[[criterion]]
+name = "p95 under 2 s"
+metric = "p95_ms"
+op = "<"
+threshold = 2000
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "criteria.toml"
+    path.write_text(text)
+    return path
+
+
+def test_packaged_default_has_the_seed_criteria():
+    criteria = load_criteria()
+    by_metric = {c.metric: c for c in criteria.absolute}
+    assert by_metric["success_rate"].op == ">" and by_metric["success_rate"].threshold == 0.99
+    assert by_metric["p95_ms"].threshold == 2000 and by_metric["p99_ms"].threshold == 5000
+    assert by_metric["throughput_rps"].op == ">=" and by_metric["throughput_rps"].at_users == 500
+    assert by_metric["error_rate"].threshold == 0.001
+    assert by_metric["cache_hit_rate"].threshold == 0.90
+    assert by_metric["database_connections_max"].threshold == 100
+    assert by_metric["rss_slope_mb_per_min"].when_missing == "skip"
+    assert "default" in criteria.source
+
+
+def test_a_valid_file_loads(tmp_path):
+    criteria = load_criteria(write(tmp_path, VALID))
+    assert criteria.absolute == [
+        Criterion(name="p95 under 2 s", metric="p95_ms", op="<", threshold=2000)
+    ]
+    assert criteria.source == str(tmp_path / "criteria.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (VALID.replace('"<"', '"=<"'), "[[criterion]] #1 ('p95 under 2 s'), key 'op'"),
+        (VALID.replace('"p95_ms"', '"p95"'), "key 'metric': unknown metric"),
+        (
+            VALID.replace("threshold = 2000", 'threshold = "2000"'),
+            "key 'threshold': Input should be a valid number",
+        ),
+        (VALID.replace("threshold = 2000", ""), "key 'threshold': Field required"),
+        (VALID + "colour = 1\n", "key 'colour': unknown key"),
+        (VALID + 'when_missing = "maybe"\n', "key 'when_missing'"),
+        (VALID + "[[crtierion]]\nname = 'typo'\n", "unknown table or key 'crtierion'"),
+        (
+            "[[relative]]\nname = 'r'\nmetric = 'p95_ms'\nop = '<='\nfactor = 0.5\n",
+            "[[relative]] #1 ('r'), key 'service'",
+        ),
+        ("[[criterion]\n", "not valid TOML"),
+        ("# nothing\n", "no [[criterion]] or [[relative]] table"),
+    ],
+)
+def test_bad_files_name_the_table_and_key(tmp_path, text, message):
+    with pytest.raises(CriteriaError) as error:
+        load_criteria(write(tmp_path, text))
+    assert message in str(error.value)
+    assert str(tmp_path / "criteria.toml") in str(error.value)
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(CriteriaError, match="cannot read"):
+        load_criteria(tmp_path / "absent.toml")
+
+
+def test_every_summary_figure_is_a_metric():
+    assert {
+        "p95_ms",
+        "throughput_rps",
+        "success_rate",
+        "error_rate",
+        "cache_hit_rate",
+        "database_connections_max",
+    } <= set(SUMMARY_METRICS)
+    assert "users" not in SUMMARY_METRICS and "audit_passed" not in SUMMARY_METRICS
+
+
+# -- evaluate -----------------------------------------------------------------------------------
+def judged_run(medians, **kwargs):
+    results, records = make_run(medians, **kwargs)
+    return results.model_copy(update={"summaries": summarize(results.steps, records)})
+
+
+def test_evaluate_judges_each_service_and_level():
+    results = judged_run({"original": {50: 3000.0, 100: 100.0}, "optimized": {50: 100.0}})
+    judged = evaluate(load_criteria(), results)
+    p95 = {(r.service, r.users): r for r in judged if r.metric == "p95_ms"}
+    assert p95[("original", 50)].passed is False and "fails < 2000" in p95[("original", 50)].detail
+    assert p95[("original", 100)].passed is True and p95[("optimized", 50)].passed is True
+    assert p95[("original", 50)].value == results.summaries[0].p95_ms.value
+
+
+def test_cache_criterion_is_not_applicable_to_a_service_without_cache():
+    judged = evaluate(
+        load_criteria(), judged_run({"original": {50: 100.0}, "optimized": {50: 100.0}})
+    )
+    cache = {r.service: r for r in judged if r.metric == "cache_hit_rate"}
+    assert cache["original"].applicable is False and cache["original"].passed is None
+    assert "no cache" in cache["original"].detail
+    assert cache["optimized"].passed is True and cache["optimized"].value == pytest.approx(0.95)
+
+
+def test_missing_level_and_unusable_level_cannot_be_judged():
+    results = judged_run(
+        {"optimized": {50: 100.0, 100: 100.0}}, generator_cores={("optimized", 100): 0.97}
+    )
+    judged = evaluate(load_criteria(), results)
+    at_500 = next(r for r in judged if r.metric == "throughput_rps")
+    assert (
+        at_500.passed is None
+        and at_500.applicable
+        and "no measured step of optimized at 500 users" in at_500.detail
+    )
+    unusable = next(r for r in judged if r.metric == "p95_ms" and r.users == 100)
+    assert unusable.passed is None and unusable.applicable and "load generator" in unusable.detail
+
+
+def test_memory_growth_is_skipped_without_soak_and_judged_with_it():
+    results = judged_run({"optimized": {50: 100.0}})
+    memory = next(
+        r for r in evaluate(load_criteria(), results) if r.metric == "rss_slope_mb_per_min"
+    )
+    assert memory.passed is None and memory.applicable is False and "skip" in memory.detail
+
+    soak = SoakResult(
+        service="optimized",
+        users=50,
+        duration_s=1800,
+        rss_samples=[],
+        rss_slope_mb_per_min=1.5,
+        rss_slope_ci=(1.1, 1.9),
+        growing=True,
+    )
+    memory = next(
+        r
+        for r in evaluate(load_criteria(), results.model_copy(update={"soak": [soak]}))
+        if r.metric == "rss_slope_mb_per_min"
+    )
+    assert memory.passed is False and memory.value == 1.1 and "low end" in memory.detail
+
+
+def test_echo_is_not_judged_by_default_and_absent_services_are_not_applicable():
+    results = judged_run({"echo": {50: 1.0}, "optimized": {50: 100.0}})
+    criteria = Criteria(
+        criterion=[
+            Criterion(name="p95", metric="p95_ms", op="<", threshold=2000),
+            Criterion(
+                name="orig p95", metric="p95_ms", op="<", threshold=2000, services=["original"]
+            ),
+        ]
+    )
+    judged = evaluate(criteria, results)
+    assert {r.service for r in judged if r.criterion == "p95"} == {"optimized"}
+    absent = next(r for r in judged if r.criterion == "orig p95")
+    assert absent.applicable is False and "not in this run" in absent.detail
+
+
+def test_relative_criterion_per_common_level():
+    results = judged_run(
+        {"original": {50: 400.0, 100: 400.0}, "optimized": {50: 100.0, 100: 300.0}}
+    )
+    criteria = Criteria(
+        relative=[
+            RelativeCriterion(
+                name="half",
+                metric="p95_ms",
+                service="optimized",
+                baseline="original",
+                op="<=",
+                factor=0.5,
+            )
+        ]
+    )
+    judged = {r.users: r for r in evaluate(criteria, results)}
+    assert judged[50].passed is True and judged[50].value == pytest.approx(0.25, rel=0.2)
+    assert judged[100].passed is False and judged[100].threshold == 0.5
+    one_service = evaluate(criteria, judged_run({"optimized": {50: 100.0}}))
+    assert [r.applicable for r in one_service] == [False]
