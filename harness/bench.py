@@ -59,14 +59,7 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
             )
             self.mongo = self._stack.enter_context(MongoClient(self.database.uri, serverSelectionTimeoutMS=5000))
             self.seed(_DIRECTORY_DB, indexes=False)
-            self.upstream = UpstreamProcess(
-                mongodb_uri=self.database.uri, db_names=[_DIRECTORY_DB],
-                encryption_secret=self.secrets.encryption_secret,
-                graph_latency_ms=self.config.graph_latency_ms, llm_latency_ms=self.config.llm_latency_ms,
-                distribution=self.config.latency_distribution, seed=self.config.seed,
-                log_path=self.logs_dir / "upstream.log",
-            )  # fmt: skip
-            self._stack.enter_context(self.upstream)
+            self.upstream = self.add_upstream("upstream")
         except BaseException:
             self._stack.close()
             raise
@@ -74,6 +67,19 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+
+    def add_upstream(self, name: str, latency_factor: float = 1.0) -> UpstreamProcess:
+        """A fake upstream of its own (the self-test gives one side a slower one)."""
+        upstream = UpstreamProcess(
+            mongodb_uri=self.database.uri, db_names=[_DIRECTORY_DB],
+            encryption_secret=self.secrets.encryption_secret,
+            graph_latency_ms=self.config.graph_latency_ms * latency_factor,
+            llm_latency_ms=self.config.llm_latency_ms * latency_factor,
+            distribution=self.config.latency_distribution, seed=self.config.seed,
+            log_path=self.logs_dir / f"{name}.log",
+        )  # fmt: skip
+        self._stack.enter_context(upstream)
+        return upstream
 
     def seed(self, db_name: str, *, indexes: bool, fresh: bool = True) -> None:
         if fresh:
@@ -88,16 +94,19 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
         workers: int = 1,
         port: int | None = None,
         overrides: dict[str, str] | None = None,
+        upstream: UpstreamProcess | None = None,
     ) -> ServiceProcess:
         """Start ``service`` on its own freshly seeded database (the original's without the
         migration's indexes, as the seed's checklist has it) and wait until it answers."""
         label = label or service
+        upstream = upstream or self.upstream
         db_name = "bench_" + re.sub(r"[^a-z0-9_]", "_", label.lower())
-        self.seed(db_name, indexes=service != "original")
-        llm = self.upstream.llm_base_url if self.config.llm_latency_ms > 0 else None
+        if service != "echo":
+            self.seed(db_name, indexes=service != "original")
+        llm = upstream.llm_base_url if self.config.llm_latency_ms > 0 else None
         env = service_environment(
             self.secrets, mongodb_uri=self.database.uri, db_name=db_name,
-            graph_api_base_url=self.upstream.graph_base_url, llm_base_url=llm,
+            graph_api_base_url=upstream.graph_base_url, llm_base_url=llm,
             overrides={**self.config.service_env, **(overrides or {})},
         )  # fmt: skip
         process = ServiceProcess(service, env=env, workers=workers, port=port, log_path=self.logs_dir / f"{label}.log")

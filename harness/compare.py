@@ -18,18 +18,30 @@ from pathlib import Path
 import pandas as pd
 
 from .bench import Bench, BenchConfig
-from .criteria import load_criteria
+from .criteria import Criteria, load_criteria
 from .decision import conclude
 from .loadgen import DEFAULT_MIX, LoadProfile
 from .machine import describe_machine
 from .results import Results, RunSettings, StepResult, save_results
-from .steps import StepOutcome, StepPlan, measure_step
+from .services import ServiceProcess
+from .upstream import UpstreamProcess
+from .steps import StepOutcome, StepPlan, WindowHook, measure_step
 
-__all__ = ["PROFILES", "ComparePlan", "RunControl", "default_run_dir", "run_comparison", "with_profile", "write_records"]
+__all__ = [
+    "PROFILES",
+    "ComparePlan",
+    "RunControl",
+    "Target",
+    "default_run_dir",
+    "default_targets",
+    "run_comparison",
+    "with_profile",
+    "write_records",
+]
 
 PROFILES: dict[str, dict[str, float]] = {
     # about 20 s a step; four levels, three services: a few minutes in all
-    "quick": {"step_duration_s": 16, "warmup_s": 4, "trials": 1},
+    "quick": {"step_duration_s": 12, "warmup_s": 3, "trials": 1},
     # longer windows, a longer warm-up, and repeated interleaved trials for confidence intervals
     "full": {"step_duration_s": 60, "warmup_s": 10, "trials": 3},
 }
@@ -37,8 +49,26 @@ CANDIDATE, BASELINE, ECHO = "optimized", "original", "echo"
 
 
 @dataclass(frozen=True)
+class Target:
+    """One service under test: the label reports use, the app it runs, and what sets it apart."""
+
+    label: str
+    app: str  # original | optimized | echo
+    overrides: dict[str, str] = field(default_factory=dict)
+    upstream_latency_factor: float = 1.0  # != 1: its own fake upstream, that much slower
+
+
+def default_targets(services: Sequence[str], driver: str = "pymongo") -> tuple[Target, ...]:
+    return tuple(
+        Target(name, name, {"MONGO_DRIVER": driver} if name == CANDIDATE else {}) for name in services
+    )
+
+
+@dataclass(frozen=True)
 class ComparePlan:
-    services: tuple[str, ...] = (BASELINE, CANDIDATE)
+    targets: tuple[Target, ...] = field(default_factory=lambda: default_targets((BASELINE, CANDIDATE)))
+    candidate: str = CANDIDATE
+    baseline: str = BASELINE
     users: tuple[int, ...] = (50, 100, 250, 500)
     arrival_rates: tuple[float, ...] = ()
     profile: str = "quick"
@@ -52,9 +82,13 @@ class ComparePlan:
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
     echo: bool = True
     criteria_file: Path | None = None
-    driver: str = "pymongo"
     command: str = "compare"
     bench: BenchConfig = field(default_factory=BenchConfig)
+    during_window: WindowHook | None = None  # called about every second of each measured window
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(target.label for target in self.targets)
 
     @property
     def levels(self) -> list[tuple[int, float]]:
@@ -100,35 +134,44 @@ def run_comparison(plan: ComparePlan, control: RunControl) -> Results:
     try:
         with Bench(plan.bench, run_dir / "logs") as bench:
             results.settings = _settings(plan, bench.database_description)
-            services = _deploy(bench, plan)
+            services, upstreams = _deploy(bench, plan)
             for number, (name, users, rate, trial) in enumerate(order, start=1):
                 control.on_step_start(number, len(order), name, users, rate, trial)
-                outcome = measure_step(bench, services[name], _step_plan(plan, bench, name, users, rate, trial),
-                                       run_dir / "steps" / f"{number:03d}-{name}-{users or rate:g}-t{trial}",
-                                       control.on_progress)  # fmt: skip
+                outcome = measure_step(
+                    bench, services[name], _step_plan(plan, bench, name, users, rate, trial),
+                    run_dir / "steps" / f"{number:03d}-{name}-{users or rate:g}-t{trial}",
+                    control.on_progress, upstream=upstreams[name], during_window=plan.during_window,
+                )  # fmt: skip
                 frames.append(outcome.records)
                 results.steps.append(outcome.result)
                 control.on_step_end(outcome.result)
                 _checkpoint(results, frames, run_dir)
                 if not services[name].alive:
-                    return _stopped(results, frames, run_dir, f"{name} exited during a step:\n"
-                                    f"{services[name].log_tail()}", criteria)  # fmt: skip
+                    reason = f"{name} exited during a step:\n{services[name].log_tail()}"
+                    return _stopped(results, frames, run_dir, reason, criteria, plan)
                 if outcome.crashed:
-                    return _stopped(results, frames, run_dir, "the load generator failed:\n" + outcome.log_tail, criteria)
+                    reason = "the load generator failed:\n" + outcome.log_tail
+                    return _stopped(results, frames, run_dir, reason, criteria, plan)
     except KeyboardInterrupt:
-        _stopped(results, frames, run_dir, "interrupted (Ctrl-C)", criteria)
+        _stopped(results, frames, run_dir, "interrupted (Ctrl-C)", criteria, plan)
         raise
     results.complete = True
-    return _finish(results, frames, run_dir, criteria)
+    return _finish(results, frames, run_dir, criteria, plan)
 
 
-def _deploy(bench: Bench, plan: ComparePlan) -> dict:
-    services = {}
-    names = ([ECHO] if plan.echo else []) + list(plan.services)
-    for name in names:
-        overrides = {"MONGO_DRIVER": plan.driver} if name == CANDIDATE else {}
-        services[name] = bench.deploy(name, workers=plan.service_workers, overrides=overrides)
-    return services
+def _deploy(bench: Bench, plan: ComparePlan) -> tuple[dict[str, ServiceProcess], dict[str, UpstreamProcess]]:
+    services, upstreams = {}, {}
+    targets = ([Target(ECHO, ECHO)] if plan.echo else []) + list(plan.targets)
+    for target in targets:
+        upstream = bench.upstream
+        if target.upstream_latency_factor != 1.0:
+            upstream = bench.add_upstream(f"upstream-{target.label}", target.upstream_latency_factor)
+        upstreams[target.label] = upstream
+        services[target.label] = bench.deploy(
+            target.app, label=target.label, workers=plan.service_workers, overrides=target.overrides,
+            upstream=upstream,
+        )  # fmt: skip
+    return services, upstreams
 
 
 def _step_plan(plan: ComparePlan, bench: Bench, service: str, users: int, rate: float, trial: int) -> StepPlan:
@@ -158,6 +201,7 @@ def _settings(plan: ComparePlan, database: str) -> RunSettings:
         businesses=plan.bench.businesses, phones_per_business=plan.bench.phones_per_business,
         seed=plan.bench.seed, mix=dict(plan.mix), database=database,
         criteria_file=str(plan.criteria_file or DEFAULT_CRITERIA_FILE),
+        candidate=plan.candidate, baseline=plan.baseline,
     )  # fmt: skip
 
 
@@ -181,20 +225,23 @@ def _checkpoint(results: Results, frames: list[pd.DataFrame], run_dir: Path) -> 
     save_results(results, run_dir)
 
 
-def _stopped(results: Results, frames: list[pd.DataFrame], run_dir: Path, reason: str, criteria) -> Results:
+def _stopped(results: Results, frames: list[pd.DataFrame], run_dir: Path, reason: str, criteria: Criteria,
+             plan: ComparePlan) -> Results:  # fmt: skip
     results.complete = False
     results.incomplete_reason = reason
-    return _finish(results, frames, run_dir, criteria)
+    return _finish(results, frames, run_dir, criteria, plan)
 
 
-def _finish(results: Results, frames: list[pd.DataFrame], run_dir: Path, criteria) -> Results:
+def _finish(results: Results, frames: list[pd.DataFrame], run_dir: Path, criteria: Criteria,
+            plan: ComparePlan) -> Results:  # fmt: skip
     from .report import write_report
 
     results.finished_at = datetime.now(UTC)
     results.records_file = write_records(frames, run_dir)
     records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if results.steps:
-        results = conclude(results, records, criteria, seed=results.settings.seed)
+        results = conclude(results, records, criteria, seed=results.settings.seed,
+                           candidate=plan.candidate, baseline=plan.baseline)  # fmt: skip
     save_results(results, run_dir)
     write_report(results, run_dir)
     _point_latest(run_dir)

@@ -286,6 +286,11 @@ def _judge_level(criterion: Criterion, summary: StepSummary) -> CriterionResult:
             for note in summary.notes
             if note.startswith("not usable")
         )
+        if summary.slowed_by_bench and value is not None and OPERATORS[criterion.op](value, criterion.threshold):
+            # The bench only made the service look worse; passing anyway is a fair pass.
+            detail = (f"{level}: {criterion.metric} = {value:.10g} meets {criterion.op} "
+                      f"{criterion.threshold:.10g} even though the bench slowed the service ({why})")  # fmt: skip
+            return _result(criterion, summary.service, summary.users, value, True, detail)
         applicable, detail = _missing(criterion, f"{level} is not usable ({why or 'see notes'})")
         return _result(criterion, summary.service, summary.users, value, None, detail, applicable)
     if value is None:

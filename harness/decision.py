@@ -26,7 +26,7 @@ from typing import Final
 import pandas as pd
 
 from .criteria import Criteria, evaluate
-from .figures import HELPER_COMPONENTS, ratios, summarize
+from .figures import BOUND_LABELS, ratios, summarize
 from .report.format import number, p_value
 from .results import (
     AuditFigures,
@@ -62,6 +62,8 @@ _ADVICE = {
     "load_generator": "add --locust-workers so the load generator is not the bottleneck",
     "database": "use a real mongod via MONGODB_URI instead of the embedded database",
     "upstream": "give the bench more cores or lower the load (the fake upstream saturated)",
+    "machine": "run the bench's parts on other hosts (MONGODB_URI for the database, Locust workers "
+    "elsewhere) or a bigger machine: the service competed with its own test bench for CPU",
 }
 
 _Level = tuple[int, float]
@@ -313,7 +315,7 @@ def _advice(summaries: Sequence[StepSummary]) -> list[str]:
             continue
         for component in summary.bound_by:
             todo[
-                f"{HELPER_COMPONENTS[component]} saturated at {_level(summary.users, summary.arrival_rate)} "
+                f"{BOUND_LABELS[component]} saturated at {_level(summary.users, summary.arrival_rate)} "
                 f"({summary.service}): {_ADVICE[component]}"
             ] = None
         if any("requests (<" in note for note in summary.notes):

@@ -46,6 +46,7 @@ from .stats import (
 
 __all__ = [
     "BENCH_BOUND_THRESHOLD_CORES",
+    "BOUND_LABELS",
     "MACHINE_BUSY_SHARE",
     "MACHINE_HELPER_SHARE",
     "HELPER_COMPONENTS",
@@ -80,6 +81,8 @@ HELPER_COMPONENTS = {
     "database": "embedded database",
     "upstream": "fake upstream",
 }
+# Everything a step can be bound by, for messages (helpers, and the machine as a whole).
+BOUND_LABELS = {**HELPER_COMPONENTS, "machine": "the shared machine"}
 _BENCH_BOUND_ADVICE = {
     "load_generator": "add --locust-workers",
     "database": "use a real mongod via MONGODB_URI",
@@ -329,6 +332,15 @@ def _summarize_level(
 
     bound_by = sorted({component for step in steps for component in step.bound_by})
     usable = _usability(steps, requests, len(latencies), min_requests, bound_by, notes)
+    # Unusable only because the database, the upstream or the machine slowed the service down:
+    # its figures are pessimistic (a criterion it passes still stands). A saturated generator
+    # may instead have under-driven it, which flatters: nothing from such a level stands.
+    slowed_by_bench = (
+        not usable
+        and bool(bound_by)
+        and "load_generator" not in bound_by
+        and all(n.startswith("not usable: bench-bound") for n in notes if n.startswith("not usable"))
+    )
     if len(level) != requests:  # the percentiles cover the records, the rates the steps' counts
         notes.append(f"per-request records hold {len(level)} of the steps' {requests} requests")
     audits = [step.audit for step in steps if step.audit is not None]
@@ -353,6 +365,7 @@ def _summarize_level(
         success_rate=_pooled(steps, "success_rate", requests),
         error_rate=_pooled(steps, "error_rate", requests),
         cache_hit_rate=_hit_rate(caches),
+        slowed_by_bench=slowed_by_bench,
         service_cpu_ms_per_request=(
             sum(u.cpu_seconds for u in service_cpu) * 1000 / requests
             if service_cpu and requests
@@ -467,7 +480,7 @@ def _usability(
 ) -> bool:
     reasons = []
     if bound_by:
-        reasons.append("bench-bound by " + ", ".join(HELPER_COMPONENTS[c] for c in bound_by))
+        reasons.append("bench-bound by " + ", ".join(BOUND_LABELS[c] for c in bound_by))
     incomplete = [step.trial for step in steps if not step.complete]
     if incomplete:
         reasons.append(f"trial(s) {incomplete} did not run to their end")

@@ -61,6 +61,7 @@ from typing import IO, Any
 from urllib.parse import urlencode
 
 import gevent
+from gevent import GreenletExit
 from locust import FastHttpUser, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
@@ -255,24 +256,37 @@ class WebhookUser(FastHttpUser):
               challenge: str | None = None) -> int:  # fmt: skip
         t_start = time.time()
         began = time.perf_counter()
-        with self.client.request(method, path, name=kind, data=body, headers=headers, catch_response=True) as response:
-            latency_ms = (time.perf_counter() - began) * 1000.0
-            status = response.status_code or 0
-            error = "" if status else type(getattr(response, "error", None) or TimeoutError()).__name__
-            problem = _contract_problem(status, error, response.content, challenge)
-            if problem is None:
-                response.success()
-            else:
-                response.failure(problem)
-        if _recorder is not None:
-            scheduled = t_start if intended is None else intended
-            corrected_ms = latency_ms + (t_start - scheduled) * 1000.0
-            _recorder.write((
-                PROFILE.service, self.users_label, PROFILE.arrival_rate, PROFILE.trial,
-                round(t_start, 6), round(scheduled, 6), round(latency_ms, 3), round(corrected_ms, 3),
-                status, kind, wamid, expects_reply, attempt, error,
-            ))  # fmt: skip
+        try:
+            with self.client.request(method, path, name=kind, data=body, headers=headers,
+                                     catch_response=True) as response:  # fmt: skip
+                latency_ms = (time.perf_counter() - began) * 1000.0
+                status = response.status_code or 0
+                error = "" if status else type(getattr(response, "error", None) or TimeoutError()).__name__
+                problem = _contract_problem(status, error, response.content, challenge)
+                if problem is None:
+                    response.success()
+                else:
+                    response.failure(problem)
+        except GreenletExit:
+            # Locust stopped this user mid-request: record the attempt anyway (no answer), so the
+            # message it carried is known and a reply to it is not taken for an invented one.
+            self._record(t_start, intended, (time.perf_counter() - began) * 1000.0, 0, kind, wamid,
+                         expects_reply, attempt, "Abandoned")  # fmt: skip
+            raise
+        self._record(t_start, intended, latency_ms, status, kind, wamid, expects_reply, attempt, error)
         return status
+
+    def _record(self, t_start: float, intended: float | None, latency_ms: float, status: int, kind: str,
+                wamid: str, expects_reply: bool, attempt: int, error: str) -> None:  # fmt: skip
+        if _recorder is None:
+            return
+        scheduled = t_start if intended is None else intended
+        corrected_ms = latency_ms + (t_start - scheduled) * 1000.0
+        _recorder.write((
+            PROFILE.service, self.users_label, PROFILE.arrival_rate, PROFILE.trial,
+            round(t_start, 6), round(scheduled, 6), round(latency_ms, 3), round(corrected_ms, 3),
+            status, kind, wamid, expects_reply, attempt, error,
+        ))  # fmt: skip
 
 
 def _contract_problem(status: int, error: str, content: bytes | None, challenge: str | None) -> str | None:

@@ -98,6 +98,8 @@ class RunSettings(_Schema):
     mix: dict[str, float] = Field(description="share of each request kind in the load")
     database: str = Field(description="embedded SecantusDB <version>, or the redacted MONGODB_URI")
     criteria_file: str
+    candidate: str | None = Field(None, description="the service the verdict is about")
+    baseline: str | None = Field(None, description="the service it is compared against")
     fault: str | None = None
 
 
@@ -227,6 +229,11 @@ class StepSummary(_Schema):
     bound_by: list[Component] = []
     audit_passed: bool | None = None
     usable: bool = Field(True, description="False: bench-bound, incomplete or too few requests")
+    slowed_by_bench: bool = Field(
+        False,
+        description="unusable only because the database, upstream or machine slowed the service: "
+        "its figures are pessimistic, so a criterion it passes still stands (a failure is not judged)",
+    )
     notes: list[str] = []
     has_cache: bool | None = Field(None, description="False: the service has no cache (n/a)")
     database_operations_per_request: float | None = None

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .bench import BenchConfig
-from .compare import PROFILES, ComparePlan, RunControl, default_run_dir, run_comparison
+from .compare import PROFILES, ComparePlan, RunControl, default_run_dir, default_targets, run_comparison
 from .criteria import CriteriaError
 from .loadgen import DEFAULT_MIX, format_mix, parse_mix
 from .processes import ProcessFailed
@@ -111,13 +111,13 @@ def plan_from_args(args: argparse.Namespace, services: tuple[str, ...], command:
         latency_distribution=args.latency_distribution, seed=args.seed,
     )  # fmt: skip
     return ComparePlan(
-        services=services, users=args.users, arrival_rates=args.arrival_rate, profile=args.profile,
+        targets=default_targets(services, args.driver), users=args.users, arrival_rates=args.arrival_rate, profile=args.profile,
         step_duration_s=args.step_duration or profile["step_duration_s"],
         warmup_s=args.warmup if args.warmup is not None else profile["warmup_s"],
         trials=args.trials[0] if args.trials else int(profile["trials"]),
         service_workers=args.workers[0], locust_workers=args.locust_workers,
         wait_min_s=wait[0], wait_max_s=wait[1], mix=args.mix, echo=not args.no_echo,
-        criteria_file=args.criteria, driver=args.driver, command=command, bench=bench,
+        criteria_file=args.criteria, command=command, bench=bench,
     )  # fmt: skip
 
 

@@ -30,8 +30,9 @@ from .loadgen import LoadProfile, LoadRun, LoadStep
 from .results import CacheFigures, DatabaseFigures, StepResult
 from .sampling import ResourceSampler
 from .services import ServiceProcess
+from .upstream import UpstreamProcess
 
-__all__ = ["StepPlan", "StepOutcome", "measure_step"]
+__all__ = ["StepOutcome", "StepPlan", "WindowHook", "measure_step"]
 
 _TAIL_S = 2.0  # load keeps running this long past the window, so the window is fully loaded
 _SETTLE_S = 0.5  # after Locust stops: replies still in flight reach the upstream's ledger
@@ -58,19 +59,33 @@ class StepOutcome:
 
 
 Progress = Callable[[str], None]
+# Called about once a second of the measured window with the seconds elapsed in it and the
+# service under load: where a fault scenario stops the database or breaks the upstream.
+WindowHook = Callable[[float, ServiceProcess], None]
 
 
-def measure_step(bench: Bench, service: ServiceProcess, plan: StepPlan, directory: Path,
-                 progress: Progress = lambda _: None) -> StepOutcome:  # fmt: skip
+def measure_step(
+    bench: Bench,
+    service: ServiceProcess,
+    plan: StepPlan,
+    directory: Path,
+    progress: Progress = lambda _: None,
+    *,
+    upstream: UpstreamProcess | None = None,
+    during_window: WindowHook | None = None,
+) -> StepOutcome:
     config = bench.config
+    upstream = upstream or bench.upstream
     measures_replies = plan.service != "echo"
-    bench.upstream.reset_audit()
+    upstream.reset_audit()
     load = LoadStep(
         service.url, plan.profile, duration_s=max(1, round(plan.warmup_s + plan.window_s + _TAIL_S)),
         spawn_rate=max(plan.users / 2, 1.0) if plan.arrival_rate == 0 else None,
-        locust_workers=plan.locust_workers,
+        # Users finish the request in hand when the step ends: even a request that runs into the
+        # generator's own timeout is recorded, so no reply goes unaccounted in the audit.
+        stop_timeout_s=plan.profile.timeout_s + 2, locust_workers=plan.locust_workers,
     )  # fmt: skip
-    sampler = ResourceSampler({"service": service.pid, "upstream": bench.upstream.pid})
+    sampler = ResourceSampler({"service": service.pid, "upstream": upstream.pid})
     if bench.database.pid is not None:
         sampler.watch("database", bench.database.pid)
     connections = _ConnectionWatcher(service.pid, bench.database.uri)
@@ -84,7 +99,7 @@ def measure_step(bench: Bench, service: ServiceProcess, plan: StepPlan, director
         t0 = time.time()
         before = _counters(bench.mongo, service)
         connections.start()
-        _sleep_reporting(plan.window_s, run, progress, "measuring")
+        _sleep_reporting(plan.window_s, run, progress, "measuring", lambda t: during_window and during_window(t, service))
         t1 = time.time()
         machine = (_busy_seconds(cpu_before, psutil.cpu_times()) / (t1 - t0), psutil.cpu_count() or 1)
         after = _counters(bench.mongo, service)
@@ -93,7 +108,7 @@ def measure_step(bench: Bench, service: ServiceProcess, plan: StepPlan, director
         outcome = run.wait()
     time.sleep(_SETTLE_S)
     records = outcome.records
-    audit = audit_figures(records, bench.upstream.audit()) if measures_replies else None
+    audit = audit_figures(records, upstream.audit()) if measures_replies else None
     notes = []
     if outcome.crashed:
         notes.append("the load generator did not finish cleanly; see the step's locust logs")
@@ -111,13 +126,16 @@ def measure_step(bench: Bench, service: ServiceProcess, plan: StepPlan, director
     return StepOutcome(result, records, outcome.crashed, outcome.log_tail)
 
 
-def _sleep_reporting(seconds: float, run: LoadRun, progress: Progress, phase: str) -> None:
-    deadline = time.monotonic() + seconds
+def _sleep_reporting(seconds: float, run: LoadRun, progress: Progress, phase: str,
+                     tick: Callable[[float], object] = lambda _: None) -> None:  # fmt: skip
+    started = time.monotonic()
+    deadline = started + seconds
     while (left := deadline - time.monotonic()) > 0:
+        tick(time.monotonic() - started)
         live = run.live()
         figures = f"{live[0]:.0f} rps, p95 {live[1]:.0f} ms (Locust, live)" if live else "starting"
         progress(f"{phase} {seconds - left:4.0f}/{seconds:.0f}s  {figures}")
-        time.sleep(min(1.0, left))
+        time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
 
 
 def _busy_seconds(before: Any, after: Any) -> float:

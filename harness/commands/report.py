@@ -8,11 +8,13 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
 from pydantic import ValidationError
 
 from ..criteria import CriteriaError, load_criteria
-from ..decision import decide
+from ..decision import conclude, decide
 from ..report import write_report
+from ..report.records import load_run_records
 from ..results import load_results, save_results
 
 HELP = "re-render a run's report from its results.json"
@@ -31,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="re-judge the run under this criteria file (updates the decision in results.json)",
     )
+
+
+def _records_or_empty(directory: Path, results: object) -> pd.DataFrame:
+    records = load_run_records(directory, results)  # type: ignore[arg-type]
+    return records if records is not None else pd.DataFrame()
 
 
 def _fail(message: str) -> int:
@@ -59,6 +66,15 @@ def run(args: argparse.Namespace) -> int:
         )
         save_results(results, args.directory)
         print(f"re-judged under {criteria.source}: {results.decision.verdict}")
+    elif results.decision is None and results.steps:
+        # The run stopped before its analysis (a crash, Ctrl-C): finish it from what it measured.
+        settings = results.settings
+        results = conclude(
+            results, _records_or_empty(args.directory, results), load_criteria(None), seed=settings.seed,
+            candidate=settings.candidate or "optimized", baseline=settings.baseline or "original",
+        )  # fmt: skip
+        save_results(results, args.directory)
+        print(f"analysed the stored steps: {results.decision.verdict}")
     elif results.decision is not None:
         print(f"verdict: {results.decision.verdict}")
     for written in write_report(results, args.directory):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..figures import HELPER_COMPONENTS
+from ..figures import BOUND_LABELS
 from ..results import AuditFigures, Decision, Estimate, Results, StepResult, StepSummary
 from .format import MISSING, estimate, number, p_value, percent, unit_number
 
@@ -146,7 +146,7 @@ def decision_table(results: Results) -> pd.DataFrame:
                 "CPU ms/req": number(summary.service_cpu_ms_per_request, 3, "lower"),
                 "RSS max MB": number(summary.rss_mb_max, 1, "lower"),
                 "generator cores": number(summary.load_generator_cpu_cores, 2, "lower"),
-                "bound by": ", ".join(HELPER_COMPONENTS[c] for c in summary.bound_by) or "-",
+                "bound by": ", ".join(BOUND_LABELS[c] for c in summary.bound_by) or "-",
                 "audit": _audit_cell(summary, steps),
                 "usable": "yes" if summary.usable else "NO",
             }

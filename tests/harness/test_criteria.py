@@ -199,3 +199,31 @@ def test_relative_criterion_per_common_level():
     assert judged[100].passed is False and judged[100].threshold == 0.5
     one_service = evaluate(criteria, judged_run({"optimized": {50: 100.0}}))
     assert [r.applicable for r in one_service] == [False]
+
+
+def test_a_level_slowed_by_the_bench_keeps_its_passes_and_leaves_failures_unjudged(tmp_path):
+    results = judged_run({"optimized": {50: 100.0}})
+    slowed = results.summaries[0].model_copy(
+        update={"usable": False, "slowed_by_bench": True, "bound_by": ["machine"],
+                "notes": ["not usable: bench-bound by the shared machine"]}
+    )  # fmt: skip
+    results = results.model_copy(update={"summaries": [slowed]})
+    criteria = load_criteria(write(tmp_path, """
+[[criterion]]
+name = "p95"
+metric = "p95_ms"
+op = "<"
+threshold = 2000
+
+[[criterion]]
+name = "rps"
+metric = "throughput_rps"
+op = ">="
+threshold = 100000
+"""))
+    judged = {r.criterion: r for r in evaluate(criteria, results)}
+    assert judged["p95"].passed is True and "even though the bench slowed" in judged["p95"].detail
+    assert judged["rps"].passed is None  # a failure under a slowed bench is not the service's
+    generator_bound = slowed.model_copy(update={"slowed_by_bench": False, "bound_by": ["load_generator"]})
+    judged = {r.criterion: r for r in evaluate(criteria, results.model_copy(update={"summaries": [generator_bound]}))}
+    assert judged["p95"].passed is None  # an under-driven service may look better than it is

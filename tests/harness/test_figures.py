@@ -439,3 +439,16 @@ def test_open_loop_levels_are_judged_on_corrected_latency():
     assert any("coordinated-omission corrected" in note for note in original.notes)
     p95 = next(r for r in ratios([original, optimized], records) if r.metric == "p95_ms")
     assert p95.arrival_rate == 40.0 and p95.value.value < 0.5 and p95.significant
+
+
+def test_a_level_only_slowed_by_the_bench_is_marked_so():
+    results, records = make_run({"optimized": {50: 100.0}})
+    slowed = [s.model_copy(update={"bound_by": ["machine", "database"]}) for s in results.steps]
+    (summary,) = summarize(slowed, records)
+    assert not summary.usable and summary.slowed_by_bench
+    driven = [s.model_copy(update={"bound_by": ["machine", "load_generator"]}) for s in results.steps]
+    (summary,) = summarize(driven, records)
+    assert not summary.usable and not summary.slowed_by_bench
+    few, few_records = make_run({"optimized": {50: 100.0}}, requests={50: 50})
+    (summary,) = summarize([s.model_copy(update={"bound_by": ["machine"]}) for s in few.steps], few_records)
+    assert not summary.slowed_by_bench  # too few requests is a reason of its own
