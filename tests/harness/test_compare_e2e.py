@@ -1,0 +1,116 @@
+"""`harness compare` end to end: real database, upstream, services and Locust, in short steps."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import psutil
+import pytest
+
+from harness.cli import main
+from harness.compare import ComparePlan, RunControl, run_comparison
+from harness.bench import BenchConfig
+from harness.results import RECORD_COLUMNS, load_results
+from harness.report.records import load_run_records
+
+pytestmark = pytest.mark.load
+
+SHORT = ["--users", "8,16", "--step-duration", "4", "--warmup", "2", "--businesses", "10"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare") / "run"
+    assert main(["compare", *SHORT, "--out", str(out)]) == 0
+    return out
+
+
+def test_results_follow_the_schema_and_cover_every_service_and_level(run_dir):
+    results = load_results(run_dir)
+    assert results.complete and results.finished_at is not None
+    assert {(s.service, s.users) for s in results.steps} == {
+        (service, users) for service in ("echo", "original", "optimized") for users in (8, 16)
+    }
+    for step in results.steps:
+        assert step.requests > 0 and step.throughput_rps > 0, step.service
+        assert step.components["service"].cpu_seconds > 0
+        assert step.components["load_generator"].cpu_seconds > 0
+    assert results.decision is not None and results.decision.verdict in {"MIGRATE", "DO NOT MIGRATE", "INCONCLUSIVE"}
+    assert results.settings.database.startswith("embedded SecantusDB")
+    assert (run_dir.parent / "latest").read_text().strip() == run_dir.name
+
+
+def test_no_reply_lost_or_doubled_and_cache_only_for_the_optimized(run_dir):
+    results = load_results(run_dir)
+    for step in results.steps:
+        if step.service == "echo":
+            assert step.audit is None
+            continue
+        assert step.audit is not None and step.audit.expected > 0
+        assert (step.audit.lost, step.audit.doubled, step.audit.wrong_token) == (0, 0, 0), step.service
+        assert (step.cache is None) == (step.service == "original")
+    optimized = [s for s in results.steps if s.service == "optimized"]
+    assert all(s.cache.hit_rate is not None and s.cache.hit_rate > 0.5 for s in optimized)
+
+
+def test_per_request_records_and_the_reports_exist(run_dir):
+    results = load_results(run_dir)
+    records = load_run_records(run_dir, results)
+    assert list(records.columns) == list(RECORD_COLUMNS)
+    assert set(records["service"]) == {"echo", "original", "optimized"}
+    assert (run_dir / "summary.md").read_text().count(results.decision.verdict) >= 1
+    html = (run_dir / "report.html").read_text()
+    assert "<html" in html and results.decision.verdict in html
+    assert any((run_dir / "plots").glob("*.png"))
+    assert json.loads((run_dir / "results.json").read_text())["schema_version"] == 1
+
+
+def test_every_process_was_stopped(run_dir):
+    leftovers = [p.info for p in psutil.process_iter(["pid", "cmdline"])
+                 if any(part in " ".join(p.info["cmdline"] or []) for part in ("secantus", "locust -f", "uvicorn", "harness upstream"))
+                 and str(run_dir) in " ".join(p.info["cmdline"] or [])]  # fmt: skip
+    assert leftovers == []
+
+
+def test_a_service_that_dies_mid_run_is_reported_and_partial_results_kept(tmp_path):
+    def kill_in_the_window(elapsed, service):
+        if elapsed >= 1.0 and service.service == "optimized" and service.alive:
+            os.kill(service.pid, signal.SIGKILL)
+
+    plan = ComparePlan(users=(8,), step_duration_s=3, warmup_s=1, echo=False,
+                       bench=BenchConfig(businesses=5), during_window=kill_in_the_window)  # fmt: skip
+    results = run_comparison(plan, RunControl(tmp_path / "run"))
+    saved = load_results(tmp_path / "run")
+    assert not results.complete and not saved.complete
+    assert "optimized exited during a step" in saved.incomplete_reason
+    assert saved.steps and (tmp_path / "run" / "summary.md").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--users", "0"], "expected numbers >= 1"),
+        (["--users", "a,b"], "comma-separated whole numbers"),
+        (["--mix", "text=1,bogus=2"], "unknown kind 'bogus'"),
+        (["--profile", "huge"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(capsys, argv, message):
+    with pytest.raises(SystemExit) as exited:
+        main(["compare", *argv])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_inverted_wait_is_refused():
+    with pytest.raises(SystemExit, match="MIN <= MAX"):
+        main(["compare", "--wait", "0.5,0.1"])
+
+
+def test_a_bad_criteria_file_stops_before_any_load(tmp_path, capsys):
+    bad = tmp_path / "criteria.toml"
+    bad.write_text("[[criterion]]\nname = 'x'\nmetric = 'nope'\nop = '<'\nthreshold = 1\n")
+    assert main(["compare", *SHORT, "--criteria", str(bad), "--out", str(tmp_path / "run")]) == 2
+    assert not (tmp_path / "run" / "steps").exists()
