@@ -105,7 +105,7 @@ class Context(_Model):
 
 
 class Message(_Model):
-    from_: str = Field(alias="from")
+    from_: str = Field(alias="from", min_length=1)  # the reply's recipient: a blank one cannot be answered
     id: str = Field(min_length=1)
     timestamp: str
     type: str

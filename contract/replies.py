@@ -24,6 +24,9 @@ __all__ = [
 ]
 
 _MAX_QUOTE = 200
+# WhatsApp's own limit on a text message: a longer prompt (a huge caption or location name in a
+# hostile body) would be refused by the LLM on every retry, a 503 caused by the input itself.
+_MAX_PROMPT = 4096
 
 
 class DeliveryError(RuntimeError):
@@ -37,7 +40,8 @@ def describe(message: Message) -> str:
     """A short text rendering of any answerable message, for the reply and the LLM prompt."""
     match message.type:
         case "text":
-            return message.text.body if message.text else ""
+            body = message.text.body if message.text else ""
+            return body if body.strip() else "[empty text]"  # an LLM refuses a blank prompt
         case "interactive":
             choice = message.interactive.choice if message.interactive else None
             return f"[chose: {choice.title}]" if choice else "[interactive]"
@@ -53,12 +57,13 @@ def describe(message: Message) -> str:
             return f"[{label}: {caption}]" if caption else f"[{label}]"
 
 
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def reply_text(message: Message, business: Business) -> str:
     """The deterministic reply used when no LLM is configured."""
-    said = describe(message)
-    if len(said) > _MAX_QUOTE:
-        said = said[: _MAX_QUOTE - 1] + "…"
-    return f"Thanks for your message to {business.name}! We received: {said}"
+    return f"Thanks for your message to {business.name}! We received: {_clip(describe(message), _MAX_QUOTE)}"
 
 
 def llm_url(base_url: str) -> str:
@@ -75,7 +80,7 @@ def llm_request(model: str, message: Message, business: Business) -> dict[str, A
                 "role": "system",
                 "content": f"You are the WhatsApp assistant of {business.name}. Answer briefly.",
             },
-            {"role": "user", "content": describe(message)},
+            {"role": "user", "content": _clip(describe(message), _MAX_PROMPT)},
         ],
     }
 

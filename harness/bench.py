@@ -119,5 +119,6 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
         if self.database.embedded is not None:
             from importlib.metadata import version
 
-            return f"embedded SecantusDB {version('SecantusDB')} (separate process, in memory)"
+            where = "in memory" if str(self.config.db_storage_path) == ":memory:" else "on disk"
+            return f"embedded SecantusDB {version('SecantusDB')} (separate process, {where})"
         return "external MongoDB (MONGODB_URI)"

@@ -9,11 +9,14 @@ Results are saved after every step, so a run that stops early keeps what it meas
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -22,7 +25,7 @@ from .criteria import Criteria, load_criteria
 from .decision import conclude
 from .loadgen import DEFAULT_MIX, LoadProfile
 from .machine import describe_machine
-from .results import Results, RunSettings, StepResult, save_results
+from .results import FaultResult, Results, RunSettings, SoakResult, StepResult, save_results
 from .services import ServiceProcess
 from .upstream import UpstreamProcess
 from .steps import StepOutcome, StepPlan, WindowHook, measure_step
@@ -31,6 +34,8 @@ __all__ = [
     "PROFILES",
     "ComparePlan",
     "RunControl",
+    "Scenario",
+    "ScenarioStep",
     "Target",
     "default_run_dir",
     "default_targets",
@@ -64,6 +69,26 @@ def default_targets(services: Sequence[str], driver: str = "pymongo") -> tuple[T
     )
 
 
+class ScenarioStep(Protocol):
+    """A scenario's hold on one step: it acts during the window and reports what it found."""
+
+    def during_window(self, elapsed_s: float, service: ServiceProcess) -> None: ...
+
+    def finding(self, outcome: StepOutcome) -> FaultResult | SoakResult: ...
+
+
+class Scenario(Protocol):
+    """Something done to every step besides the load: a fault (``harness chaos``) or a memory
+    watch (``harness soak``). ``around_step`` sets it up before the step and undoes it after,
+    also when the step fails."""
+
+    fault: str | None  # what RunSettings.fault records (None: nothing is broken on purpose)
+
+    def around_step(
+        self, bench: Bench, label: str, service: ServiceProcess, upstream: UpstreamProcess
+    ) -> AbstractContextManager[ScenarioStep]: ...
+
+
 @dataclass(frozen=True)
 class ComparePlan:
     targets: tuple[Target, ...] = field(default_factory=lambda: default_targets((BASELINE, CANDIDATE)))
@@ -85,6 +110,9 @@ class ComparePlan:
     command: str = "compare"
     bench: BenchConfig = field(default_factory=BenchConfig)
     during_window: WindowHook | None = None  # called about every second of each measured window
+    scenario: Scenario | None = None  # a fault or a soak watch applied to every step
+    retries: int = 4  # Meta-style retries of a 5xx or unanswered POST (LOAD_RETRIES)
+    retry_backoff_s: float = 0.5  # first retry's delay, doubling each time (LOAD_RETRY_BACKOFF_S)
 
     @property
     def services(self) -> tuple[str, ...]:
@@ -137,11 +165,15 @@ def run_comparison(plan: ComparePlan, control: RunControl) -> Results:
             services, upstreams = _deploy(bench, plan)
             for number, (name, users, rate, trial) in enumerate(order, start=1):
                 control.on_step_start(number, len(order), name, users, rate, trial)
-                outcome = measure_step(
-                    bench, services[name], _step_plan(plan, bench, name, users, rate, trial),
-                    run_dir / "steps" / f"{number:03d}-{name}-{users or rate:g}-t{trial}",
-                    control.on_progress, upstream=upstreams[name], during_window=plan.during_window,
-                )  # fmt: skip
+                with _scenario_step(plan, bench, name, services[name], upstreams[name]) as extra:
+                    outcome = measure_step(
+                        bench, services[name], _step_plan(plan, bench, name, users, rate, trial),
+                        run_dir / "steps" / f"{number:03d}-{name}-{users or rate:g}-t{trial}",
+                        control.on_progress, upstream=upstreams[name],
+                        during_window=_window_hooks(plan.during_window, extra),
+                    )  # fmt: skip
+                if extra is not None:
+                    _record_finding(results, extra.finding(outcome))
                 frames.append(outcome.records)
                 results.steps.append(outcome.result)
                 control.on_step_end(outcome.result)
@@ -157,6 +189,29 @@ def run_comparison(plan: ComparePlan, control: RunControl) -> Results:
         raise
     results.complete = True
     return _finish(results, frames, run_dir, criteria, plan)
+
+
+def _scenario_step(plan: ComparePlan, bench: Bench, label: str, service: ServiceProcess,
+                   upstream: UpstreamProcess) -> AbstractContextManager[ScenarioStep | None]:  # fmt: skip
+    if plan.scenario is None or label == ECHO:  # the echo app has no replies to break or watch
+        return contextlib.nullcontext()
+    return plan.scenario.around_step(bench, label, service, upstream)
+
+
+def _window_hooks(hook: WindowHook | None, extra: ScenarioStep | None) -> WindowHook | None:
+    if extra is None:
+        return hook
+
+    def both(elapsed_s: float, service: ServiceProcess) -> None:
+        extra.during_window(elapsed_s, service)
+        if hook is not None:
+            hook(elapsed_s, service)
+
+    return both
+
+
+def _record_finding(results: Results, finding: FaultResult | SoakResult) -> None:
+    (results.faults if isinstance(finding, FaultResult) else results.soak).append(finding)
 
 
 def _deploy(bench: Bench, plan: ComparePlan) -> tuple[dict[str, ServiceProcess], dict[str, UpstreamProcess]]:
@@ -183,6 +238,7 @@ def _step_plan(plan: ComparePlan, bench: Bench, service: str, users: int, rate: 
         seed=plan.bench.seed * 1_000_000 + level * 1000 + trial,
         mix=plan.mix, businesses=plan.bench.businesses, phones_per_business=plan.bench.phones_per_business,
         wait_min_s=plan.wait_min_s, wait_max_s=plan.wait_max_s,
+        retries=plan.retries, retry_backoff_s=plan.retry_backoff_s,
         app_secret=bench.secrets.app_secret, verify_token=bench.secrets.verify_token,
     )  # fmt: skip
     return StepPlan(service, users, trial, plan.warmup_s, plan.step_duration_s, profile, plan.locust_workers, rate)
@@ -202,6 +258,7 @@ def _settings(plan: ComparePlan, database: str) -> RunSettings:
         seed=plan.bench.seed, mix=dict(plan.mix), database=database,
         criteria_file=str(plan.criteria_file or DEFAULT_CRITERIA_FILE),
         candidate=plan.candidate, baseline=plan.baseline,
+        fault=plan.scenario.fault if plan.scenario else None,
     )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "SeedPlan",
     "SeedReport",
     "access_token_for",
+    "refresh_token_for",
     "disabled_phone_number_id",
     "ensure_indexes",
     "phone_number_id",
@@ -81,7 +82,7 @@ def access_token_for(plan: SeedPlan, business: int | str) -> str:
     return "EAAG" + digest.hexdigest() + digest.hexdigest()[:40].upper()
 
 
-def _refresh_token_for(plan: SeedPlan, business: int | str) -> str:
+def refresh_token_for(plan: SeedPlan, business: int | str) -> str:
     return "RT" + hmac.new(plan.token_seed.encode(), f"refresh:{business}".encode(), hashlib.sha256).hexdigest()
 
 
@@ -98,7 +99,7 @@ def _documents(plan: SeedPlan, cipher: TokenCipher) -> list[dict[str, Any]]:
                 waba_id=f"20{index:013d}",
                 phone_number_ids=[phone_number_id(index, p) for p in range(plan.phones_per_business)],
                 access_token=access_token_for(plan, index),
-                refresh_token=_refresh_token_for(plan, index),
+                refresh_token=refresh_token_for(plan, index),
                 cipher=cipher,
                 token_expires_at=expires,
                 created_at=created,
@@ -114,7 +115,7 @@ def _documents(plan: SeedPlan, cipher: TokenCipher) -> list[dict[str, Any]]:
                 waba_id="209999999999999",
                 phone_number_ids=[disabled_phone_number_id(kind)],
                 access_token=access_token_for(plan, kind),
-                refresh_token=_refresh_token_for(plan, kind),
+                refresh_token=refresh_token_for(plan, kind),
                 cipher=cipher,
                 token_expires_at=expires,
                 enabled=enabled,

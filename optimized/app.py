@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await sender.close()
+            await store.backlog.close()  # before the client it writes through is closed
             await health.close()
             await close_client(client)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -25,6 +24,7 @@ from contract import (
 from contract import claims as protocol
 from contract.http import ServiceUnavailable
 
+from .backlog import WriteBacklog
 from .cache import BusinessCache
 from .database import DatabaseHealth
 
@@ -48,6 +48,7 @@ class MessageStore:
         self.cache = cache
         self._health = health
         self._lease = lease_seconds
+        self.backlog = WriteBacklog(self._processed, observe=health.observe)
 
     def _unavailable(self, error: PyMongoError) -> ServiceUnavailable:
         self._health.observe(error)
@@ -89,6 +90,8 @@ class MessageStore:
     # -- exactly-once claims -----------------------------------------------------------------
     async def claim(self, wamid: str, phone_number_id: str) -> tuple[ClaimState, Claim]:
         claim = Claim(wamid)
+        if self.backlog.replied(wamid):  # answered here; only the "done" mark is still pending
+            return ClaimState.DONE, claim
         try:
             try:
                 await self._processed.insert_one(protocol.claim_document(claim, phone_number_id))
@@ -103,24 +106,30 @@ class MessageStore:
             existing = await self._processed.find_one({"_id": wamid}, {"state": 1})
             return protocol.state_of(existing), claim
         except PyMongoError as error:
+            # The insert or takeover may have landed before the connection failed: free the claim
+            # once the database is back (nobody answered under it), or Meta's retries would be
+            # told "in flight" until its lease ran out.
+            self.backlog.release(claim)
             raise self._unavailable(error) from error
 
-    async def mark_done(self, claim: Claim, reply_id: str, attempts: int = 3) -> bool:
-        """Idempotent, so safe to retry; False if the database stayed away (the reply *was*
-        delivered, so the webhook still answers 200: a retry could only send it twice)."""
-        for attempt in range(attempts):
+    async def mark_done(self, claim: Claim, reply_id: str) -> bool:
+        """One attempt; if the database is away the mark waits in the backlog. False then: the
+        reply *was* delivered, so the webhook still answers 200 (a retry could only send it twice)."""
+        if self._health.available:
             try:
                 await self._processed.update_one({"_id": claim.wamid}, protocol.done_update(reply_id))
                 return True
             except PyMongoError as error:
                 self._health.observe(error)
-                await asyncio.sleep(0.05 * 2**attempt)
-        log.warning("reply to %s delivered but not marked done", claim.wamid)
+        self.backlog.mark_done(claim, reply_id)
+        log.warning("reply to %s delivered; marked done once the database is back", claim.wamid)
         return False
 
     async def release(self, claim: Claim) -> None:
-        try:
-            await self._processed.delete_one(protocol.release_filter(claim))
-        except PyMongoError as error:
-            self._health.observe(error)
-            log.warning("claim on %s not released; it frees itself after the lease", claim.wamid)
+        if self._health.available:
+            try:
+                await self._processed.delete_one(protocol.release_filter(claim))
+                return
+            except PyMongoError as error:
+                self._health.observe(error)
+        self.backlog.release(claim)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from contract import ClaimState, DeliveryError, InboundMessage, WebhookEnvelope, WebhookOutcome
 from contract.http import ServiceUnavailable
@@ -28,8 +29,10 @@ class WebhookHandler:
         self._count = {name: counter.inc for name, counter in metrics.counters.items()}
 
     async def handle(self, envelope: WebhookEnvelope) -> WebhookOutcome:
-        outcome = WebhookOutcome(statuses=sum(1 for _ in envelope.statuses()))
-        messages = list(envelope.messages())
+        messages, repeats = _distinct(envelope.messages())
+        # A message repeated in one body is answered by its first copy: answered concurrently, the
+        # copies would race for the claim and the loser would make the whole body a 503.
+        outcome = WebhookOutcome(statuses=sum(1 for _ in envelope.statuses()), messages=repeats, duplicates=repeats)
         if len(messages) == 1:  # the common case: no task machinery
             results = [await self._answer(messages[0])]
         else:
@@ -88,3 +91,13 @@ class WebhookHandler:
         ):  # fmt: skip
             if value:
                 self._count[name](value)
+
+
+def _distinct(messages: Iterable[InboundMessage]) -> tuple[list[InboundMessage], int]:
+    """The messages of a body, each wamid once, and how many repeats were dropped."""
+    first: dict[str, InboundMessage] = {}
+    total = 0
+    for inbound in messages:
+        total += 1
+        first.setdefault(inbound.message.id, inbound)
+    return list(first.values()), total - len(first)

@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.store.backlog.close()  # before the client it writes through is closed
             client.close()
 
     app = FastAPI(title="WhatsApp webhook (original)", lifespan=lifespan, docs_url=None, redoc_url=None)

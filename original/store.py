@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from pymongo import MongoClient
@@ -26,6 +25,8 @@ from contract import (
 from contract import claims as protocol
 from contract.http import ServiceUnavailable
 
+from .backlog import WriteBacklog
+
 __all__ = ["MessageStore", "connect"]
 
 log = logging.getLogger("original.store")
@@ -44,6 +45,7 @@ class MessageStore:
         self._processed = db[PROCESSED_MESSAGES]
         self._cipher = cipher
         self._lease = lease_seconds
+        self.backlog = WriteBacklog(self._processed)
 
     def answerable_business(self, phone_number_id: str) -> Business | None:
         try:
@@ -57,6 +59,8 @@ class MessageStore:
 
     def claim(self, wamid: str, phone_number_id: str) -> tuple[ClaimState, Claim]:
         claim = Claim(wamid)
+        if self.backlog.replied(wamid):  # answered here; only the "done" mark is still pending
+            return ClaimState.DONE, claim
         try:
             try:
                 self._processed.insert_one(protocol.claim_document(claim, phone_number_id))
@@ -71,23 +75,26 @@ class MessageStore:
             existing = self._processed.find_one({"_id": wamid}, {"state": 1})
             return protocol.state_of(existing), claim
         except PyMongoError as error:
+            # The insert or takeover may have landed before the connection failed: free the claim
+            # once the database is back (nobody answered under it), or Meta's retries would be
+            # told "in flight" until its lease ran out.
+            self.backlog.release(claim)
             raise ServiceUnavailable() from error
 
-    def mark_done(self, claim: Claim, reply_id: str, attempts: int = 3) -> bool:
-        """Idempotent, so safe to retry. False when the database stayed away: the reply *was*
-        delivered, so the webhook still answers 200 (a retry could only send it twice)."""
-        for attempt in range(attempts):
-            try:
-                self._processed.update_one({"_id": claim.wamid}, protocol.done_update(reply_id))
-                return True
-            except PyMongoError:
-                time.sleep(0.05 * 2**attempt)
-        log.warning("reply to %s delivered but not marked done", claim.wamid)
-        return False
+    def mark_done(self, claim: Claim, reply_id: str) -> bool:
+        """One attempt; if the database is away the mark waits in the backlog. False then: the
+        reply *was* delivered, so the webhook still answers 200 (a retry could only send it twice)."""
+        try:
+            self._processed.update_one({"_id": claim.wamid}, protocol.done_update(reply_id))
+            return True
+        except PyMongoError:
+            self.backlog.mark_done(claim, reply_id)
+            log.warning("reply to %s delivered; marked done once the database is back", claim.wamid)
+            return False
 
     def release(self, claim: Claim) -> None:
-        """Give the message back so Meta's retry can answer it; best effort (the lease covers a miss)."""
+        """Give the message back so Meta's retry can answer it (from the backlog if the database is away)."""
         try:
             self._processed.delete_one(protocol.release_filter(claim))
         except PyMongoError:
-            log.warning("claim on %s not released; it frees itself after the lease", claim.wamid)
+            self.backlog.release(claim)

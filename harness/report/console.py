@@ -1,13 +1,15 @@
-"""The decision table for the terminal (``rich``), printed by ``compare`` at the end of a run."""
+"""The decision table for the terminal (``rich``), printed by ``compare`` at the end of a run, and
+the fault and soak tables ``chaos`` and ``soak`` print after it."""
 
 from __future__ import annotations
 
+import pandas as pd
 from rich.table import Table
 
 from ..results import Results
-from .tables import decision_table
+from .tables import decision_table, faults_table, soak_table
 
-__all__ = ["CONSOLE_COLUMNS", "console_table"]
+__all__ = ["CONSOLE_COLUMNS", "console_table", "faults_console_table", "soak_console_table"]
 
 # The terminal is narrow: the figures the verdict leans on; the report has the rest.
 CONSOLE_COLUMNS = (
@@ -47,3 +49,22 @@ def console_table(results: Results) -> Table:
         style = None if row["usable"] == "yes" else "dim"
         table.add_row(*(str(row[c]) for c in columns), style=style)
     return table
+
+
+def _frame_table(frame: pd.DataFrame, title: str, failing: str) -> Table:
+    """A rich table of a report frame; rows whose ``failing`` column reads FAIL/GROWING in red."""
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(column)
+    for _, row in frame.iterrows():
+        bad = str(row[failing]).startswith(("FAIL", "GROWING"))
+        table.add_row(*(str(value) for value in row), style="red" if bad else None)
+    return table
+
+
+def faults_console_table(results: Results) -> Table:
+    return _frame_table(faults_table(results), "Faults: errors, recovery, /ready and the delivery audit", "audit")
+
+
+def soak_console_table(results: Results) -> Table:
+    return _frame_table(soak_table(results), "Soak: RSS over the measured window", "memory")

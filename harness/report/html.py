@@ -10,7 +10,16 @@ import jinja2
 import pandas as pd
 
 from ..results import Results
-from .tables import criteria_table, decision_table, notes, ratios_table, settings_lines
+from .summary import FAULTS_HINT, SOAK_HINT
+from .tables import (
+    criteria_table,
+    decision_table,
+    faults_table,
+    notes,
+    ratios_table,
+    settings_lines,
+    soak_table,
+)
 
 __all__ = ["render_html"]
 
@@ -42,6 +51,10 @@ def render_html(results: Results, plots: Sequence[Path] = (), base: Path | None 
         decision_table=_html_table(decision_table(results)),
         criteria_table=_html_table(criteria_table(decision)),
         ratios_table=_html_table(ratios_table(decision)),
+        faults_table=_html_table(faults_table(results)),
+        faults_hint=FAULTS_HINT,
+        soak_table=_html_table(soak_table(results)),
+        soak_hint=SOAK_HINT,
         plots=[
             (path.stem.replace("_", " "), str(path.relative_to(base) if base else path))
             for path in plots

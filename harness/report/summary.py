@@ -8,7 +8,15 @@ from pathlib import Path
 import pandas as pd
 
 from ..results import Results
-from .tables import criteria_table, decision_table, notes, ratios_table, settings_lines
+from .tables import (
+    criteria_table,
+    decision_table,
+    faults_table,
+    notes,
+    ratios_table,
+    settings_lines,
+    soak_table,
+)
 
 __all__ = ["render_summary"]
 
@@ -37,6 +45,7 @@ def render_summary(results: Results, plots: Sequence[Path] = (), base: Path | No
         "",
         _table(decision_table(results), "no measured steps"),
         "",
+        *_fault_and_soak_sections(results),
         "## Criteria",
         "",
         _table(criteria_table(decision), "no criteria judged"),
@@ -54,3 +63,24 @@ def render_summary(results: Results, plots: Sequence[Path] = (), base: Path | No
     if run_notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in run_notes]
     return "\n".join(lines) + "\n"
+
+
+FAULTS_HINT = (
+    "Errors: requests in flight while the fault was in force that were answered 5xx or not at all. "
+    "Recovery: from the fault's end to the first full second in which every request succeeded. /ready "
+    "is polled every 250 ms. The audit must show 0 lost, 0 doubled and 0 wrong-token replies; messages "
+    "never acknowledged were cut off by the step's end (Meta would retry them): neither lost nor doubled."
+)
+SOAK_HINT = (
+    "RSS of the service's processes sampled through the measured window (warm-up excluded); Theil-Sen "
+    "slope with its 95% interval. Memory is GROWING when even the interval's low end exceeds 0.5 MB/min."
+)
+
+
+def _fault_and_soak_sections(results: Results) -> list[str]:
+    lines: list[str] = []
+    if results.faults:
+        lines += ["## Faults", "", FAULTS_HINT, "", _table(faults_table(results), "no fault results"), ""]
+    if results.soak:
+        lines += ["## Soak and memory", "", SOAK_HINT, "", _table(soak_table(results), "no soak results"), ""]
+    return lines

@@ -10,17 +10,19 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..figures import BOUND_LABELS
-from ..results import AuditFigures, Decision, Estimate, Results, StepResult, StepSummary
-from .format import MISSING, estimate, number, p_value, percent, unit_number
+from ..results import AuditFigures, Decision, Estimate, FaultResult, Results, StepResult, StepSummary
+from .format import MISSING, estimate, number, p_value, percent
 
 __all__ = [
     "criteria_table",
     "decision_table",
+    "faults_table",
     "load_label",
     "machine_line",
     "notes",
     "ratios_table",
     "settings_lines",
+    "soak_table",
 ]
 
 
@@ -220,24 +222,62 @@ def notes(results: Results) -> list[str]:
             seen[
                 f"{step.service} at {load_label(step.users, step.arrival_rate)}, trial {step.trial}: {note}"
             ] = None
-    for soak in results.soak:
-        ci = (
-            f" (95% CI {soak.rss_slope_ci[0]:.3g}..{soak.rss_slope_ci[1]:.3g})"
-            if soak.rss_slope_ci
-            else ""
-        )
-        seen[
-            f"soak of {soak.service} at {soak.users} users for {soak.duration_s:g} s: RSS slope "
-            f"{unit_number(soak.rss_slope_mb_per_min, 'MB/min', 3)}{ci}, {'GROWING' if soak.growing else 'not growing'}"
-        ] = None
-    for fault in results.faults:
-        recovery = (
-            f"recovered in {fault.recovery_s:g} s"
-            if fault.recovery_s is not None
-            else "did not recover"
-        )
-        seen[
-            f"fault '{fault.fault}' on {fault.service}: {fault.errors_during} errors in {fault.requests_during} "
-            f"requests during it, {recovery}; delivery audit {'pass' if fault.audit.passed else 'FAIL'}"
-        ] = None
     return list(seen)
+
+
+_NO_READY = "n/a (no /ready)"
+
+
+def _ready_cell(value: bool | None, no: str) -> str:
+    return _NO_READY if value is None else ("yes" if value else no)
+
+
+def _fault_audit(fault: FaultResult) -> str:
+    audit = fault.audit
+    text = (f"{'pass' if audit.passed else 'FAIL'}: {audit.delivered}/{audit.expected} delivered, {audit.lost} lost, "
+            f"{audit.doubled} doubled, {audit.wrong_token} wrong token")  # fmt: skip
+    return text + (f", {audit.unexpected} unexpected" if audit.unexpected else "")
+
+
+def faults_table(results: Results) -> pd.DataFrame:
+    """One row per service and fault: what it did during the fault and after, and the audit."""
+    rows = [
+        {
+            "service": fault.service,
+            "fault": fault.fault,
+            "fault (s into step)": f"{fault.started_s:.1f}-{fault.ended_s:.1f}",
+            "errors during": f"{fault.errors_during}/{fault.requests_during}"
+            + (f" ({percent(fault.errors_during / fault.requests_during, 1, 'lower')})" if fault.requests_during else ""),
+            "recovery": "did not recover" if fault.recovery_s is None else f"{fault.recovery_s:g} s",
+            "/ready 503 during": _ready_cell(fault.ready_503_seen, "no"),
+            "/ready back": _ready_cell(fault.ready_recovered, "NO"),
+            "never acknowledged": str(fault.audit.unacknowledged),
+            "audit": _fault_audit(fault),
+        }
+        for fault in results.faults
+    ]
+    columns = ["service", "fault", "fault (s into step)", "errors during", "recovery", "/ready 503 during",
+               "/ready back", "never acknowledged", "audit"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def soak_table(results: Results) -> pd.DataFrame:
+    """One row per soaked service: its RSS at the start and end and the fitted slope."""
+    rows = []
+    for soak in results.soak:
+        rss = [mb for _, mb in soak.rss_samples]
+        ci = soak.rss_slope_ci
+        rows.append(
+            {
+                "service": soak.service,
+                "load": load_label(soak.users, 0.0),
+                "watched": f"{soak.duration_s:g} s",
+                "samples": str(len(rss)),
+                "RSS first / last / max MB": " / ".join(number(v, 1, "lower") for v in (rss[0], rss[-1], max(rss)))
+                if rss else MISSING,
+                "slope MB/min [95% CI]": estimate(soak.rss_slope_mb_per_min, *(ci or (None, None)), 3, "lower"),
+                "memory": "GROWING" if soak.growing else "no growth shown",
+            }
+        )
+    columns = ["service", "load", "watched", "samples", "RSS first / last / max MB", "slope MB/min [95% CI]", "memory"]
+    return pd.DataFrame(rows, columns=columns)
