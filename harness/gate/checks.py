@@ -1,0 +1,261 @@
+"""The gate's checks: one row per criterion x service x load level, delivery audit and regression.
+
+Every check ends in one of four outcomes, and the outcomes alone give the gate's exit code:
+``fail`` fails the gate; ``not judged`` holds it at inconclusive (a criterion that must be
+judged could not be, a possible regression that cannot be confirmed); ``skipped`` is not judged
+by design (no cache, ``when_missing = "skip"``, the bench's own echo app) and never holds the
+gate up; ``pass`` passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ..criteria import Criteria, evaluate
+from ..report.format import Better, estimate, number, percent
+from ..report.tables import load_label
+from ..results import AuditFigures, CriterionResult, Estimate, Results, StepSummary
+from .regression import Regression
+
+__all__ = [
+    "EXCLUDED_SERVICES",
+    "FRACTION_METRICS",
+    "GateCheck",
+    "Outcome",
+    "Suite",
+    "audit_checks",
+    "completeness_check",
+    "criteria_checks",
+    "regression_checks",
+]
+
+Outcome = Literal["pass", "fail", "not judged", "skipped"]
+Suite = Literal["run", "criteria", "audit", "regression"]
+
+# The bench's reference app: its figures describe the machine, never the code under test.
+EXCLUDED_SERVICES = frozenset({"echo"})
+FRACTION_METRICS = frozenset({"success_rate", "error_rate", "cache_hit_rate"})
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """One judged row, already worded for people: the console, Markdown and JUnit all print it."""
+
+    suite: Suite
+    name: str
+    service: str
+    load: str
+    value: str
+    threshold: str
+    result: str  # the label shown: PASS, FAIL, NOT JUDGED, N/A, REGRESSION, IMPROVED, NO CHANGE
+    outcome: Outcome
+    detail: str = ""
+
+
+# -- the run itself -----------------------------------------------------------------------------
+def completeness_check(results: Results) -> GateCheck:
+    """A run that stopped early cannot pass: the steps it never ran were never judged."""
+    row = {"suite": "run", "name": "run completed", "service": "all", "load": "all", "threshold": "complete"}
+    if results.complete:
+        return GateCheck(**row, value="complete", result="PASS", outcome="pass",
+                         detail=f"{len(results.steps)} steps ran to their end")  # fmt: skip
+    reason = results.incomplete_reason or "no reason recorded"
+    return GateCheck(**row, value="INCOMPLETE", result="NOT JUDGED", outcome="not judged",
+                     detail=f"the run stopped early ({reason}); figures cover only the steps that ran")  # fmt: skip
+
+
+# -- criteria -----------------------------------------------------------------------------------
+def criteria_checks(results: Results, criteria: Criteria) -> list[GateCheck]:
+    """Judge ``criteria`` on ``results`` (harness.criteria.evaluate) and word each result."""
+    return [_criterion_check(judged, results) for judged in evaluate(criteria, results)]
+
+
+def _criterion_outcome(judged: CriterionResult) -> tuple[Outcome, str]:
+    if judged.passed is True:
+        return "pass", "PASS"
+    if judged.passed is False:
+        return "fail", "FAIL"
+    if not judged.applicable:
+        return "skipped", "N/A"
+    return "not judged", "NOT JUDGED"
+
+
+def _criterion_check(judged: CriterionResult, results: Results) -> GateCheck:
+    outcome, label = _criterion_outcome(judged)
+    relative = " / " in judged.metric
+    metric, _, baseline = judged.metric.partition(" / ")
+    summary = _summary(results, judged.service, judged.users)
+    interval = (
+        _ratio_estimate(results, judged, metric, baseline)
+        if relative
+        else (getattr(summary, metric, None) if summary is not None else None)
+    )
+    interval = interval if isinstance(interval, Estimate) else None
+    better: Better = "lower" if judged.op.startswith("<") else "higher"  # rounded against the service
+    shown = judged.value
+    if shown is None and relative and interval is not None:
+        shown = interval.value  # the run's own ratio: informative even where it cannot be judged
+    value = _value_text(metric, relative, shown, interval, better)
+    threshold = (
+        f"{judged.op} {judged.threshold:g} x {baseline}"
+        if relative
+        else f"{judged.op} {_threshold_text(metric, judged.threshold)}"
+    )
+    detail = judged.detail
+    if outcome in ("pass", "fail") and _threshold_inside(judged.threshold, interval):
+        detail += "; the threshold lies inside the 95% CI: a re-run may judge it otherwise"
+    return GateCheck(
+        suite="criteria", name=judged.criterion, service=judged.service,
+        load=_load_text(results, judged.users, summary), value=value, threshold=threshold,
+        result=label, outcome=outcome, detail=detail,
+    )  # fmt: skip
+
+
+def _summary(results: Results, service: str, users: int | None) -> StepSummary | None:
+    if users is None:
+        return None
+    matches = [s for s in results.summaries if s.service == service and s.users == users]
+    return matches[0] if len(matches) == 1 else None  # open loop: several rates share users = 0
+
+
+def _ratio_estimate(
+    results: Results, judged: CriterionResult, metric: str, baseline: str
+) -> Estimate | None:
+    """The interval of a relative criterion's ratio, when the run's own ratios computed it."""
+    decision, settings = results.decision, results.settings
+    if decision is None or (judged.service, baseline) != (
+        settings.candidate or "optimized",
+        settings.baseline or "original",
+    ):
+        return None
+    matches = [r.value for r in decision.ratios if r.metric == metric and r.users == judged.users]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _decimals(value: float | None) -> int:
+    return 2 if value is not None and abs(value) < 10 else 1
+
+
+def _figure_text(metric: str, value: float | None, better: Better = "lower") -> str:
+    if metric in FRACTION_METRICS:
+        return percent(value, 3, better)
+    return number(value, _decimals(value), better)
+
+
+def _threshold_text(metric: str, threshold: float) -> str:
+    # As written in the criteria file, never rounded: a rounded threshold would misstate the rule.
+    return f"{threshold * 100:.10g} %" if metric in FRACTION_METRICS else f"{threshold:.10g}"
+
+
+def _value_text(
+    metric: str, relative: bool, value: float | None, interval: Estimate | None, better: Better
+) -> str:
+    low, high = (interval.ci_low, interval.ci_high) if interval is not None else (None, None)
+    if relative:
+        return estimate(value, low, high, 4, better)
+    if metric in FRACTION_METRICS:
+        return _figure_text(metric, value, better)
+    if value is not None and low is None and float(value).is_integer():
+        return f"{value:.0f}"  # a count (connections): no decimals to round
+    return estimate(value, low, high, _decimals(value), better)
+
+
+def _threshold_inside(threshold: float, interval: Estimate | None) -> bool:
+    if interval is None or interval.ci_low is None or interval.ci_high is None:
+        return False
+    return interval.ci_low <= threshold <= interval.ci_high
+
+
+def _load_text(results: Results, users: int | None, summary: StepSummary | None) -> str:
+    if users is None:
+        return "whole run"
+    if summary is not None:
+        return load_label(summary.users, summary.arrival_rate)
+    return "open loop" if users == 0 and results.settings.arrival_rates else f"{users} users"
+
+
+# -- delivery audit -----------------------------------------------------------------------------
+def audit_checks(results: Results) -> list[GateCheck]:
+    """Per service and load level: every acknowledged message answered exactly once, with the
+    business's own token. A faster service that loses replies must not pass a gate."""
+    return list(_audit_checks(results, results.summaries))
+
+
+def _audit_checks(results: Results, summaries: Sequence[StepSummary]) -> Iterator[GateCheck]:
+    for summary in summaries:
+        if summary.service in EXCLUDED_SERVICES:
+            continue
+        level = (summary.service, summary.users, summary.arrival_rate)
+        audits = [
+            step.audit
+            for step in results.steps
+            if (step.service, step.users, step.arrival_rate) == level and step.audit is not None
+        ]
+        row = {"suite": "audit", "name": "delivery audit", "service": summary.service,
+               "load": load_label(summary.users, summary.arrival_rate),
+               "threshold": "0 lost, doubled, wrong-token, unexpected"}  # fmt: skip
+        if not audits:
+            yield GateCheck(**row, value="not audited", result="N/A", outcome="skipped",
+                            detail="the fake upstream did not audit this level's replies")  # fmt: skip
+            continue
+        total = _sum_audits(audits)
+        delivered = f"{total.delivered}/{total.expected} delivered"
+        if total.passed:
+            yield GateCheck(**row, value=delivered, result="PASS", outcome="pass",
+                            detail=f"{delivered}; no lost, doubled, wrong-token or unexpected reply")  # fmt: skip
+            continue
+        faults = {"lost": total.lost, "doubled": total.doubled, "wrong-token": total.wrong_token,
+                  "unexpected": total.unexpected}  # fmt: skip
+        found = ", ".join(f"{n} {what}" for what, n in faults.items() if n)
+        yield GateCheck(**row, value=found, result="FAIL", outcome="fail",
+                        detail=f"{found} replies for {total.expected} acknowledged messages")  # fmt: skip
+
+
+def _sum_audits(audits: Iterable[AuditFigures]) -> AuditFigures:
+    audits = list(audits)
+    return AuditFigures(
+        **{name: sum(getattr(a, name) for a in audits) for name in AuditFigures.model_fields}
+    )
+
+
+# -- regression against a baseline --------------------------------------------------------------
+_METRIC_NAMES = {"p50_ms": "p50 latency", "p95_ms": "p95 latency", "p99_ms": "p99 latency",
+                 "throughput_rps": "throughput"}  # fmt: skip
+_REGRESSION_LABELS: dict[str, tuple[str, Outcome]] = {
+    "regression": ("REGRESSION", "fail"),
+    "improvement": ("IMPROVED", "pass"),
+    "no change": ("NO CHANGE", "pass"),
+}
+
+
+def regression_checks(regressions: Iterable[Regression], max_regression: float) -> list[GateCheck]:
+    return [_regression_check(r, max_regression) for r in regressions]
+
+
+def _regression_check(regression: Regression, margin: float) -> GateCheck:
+    metric = regression.metric
+    throughput = metric == "throughput_rps"
+    better: Better = "higher" if throughput else "lower"
+    ratio = regression.ratio
+    value = estimate(ratio.value, ratio.ci_low, ratio.ci_high, 3, better) + " x"
+    bound = 1 - margin if throughput else 1 + margin
+    threshold = f"{'>=' if throughput else '<='} {bound:g} x, or not significant"
+    unit = "rps" if throughput else "ms"
+    figures = (f"{_METRIC_NAMES.get(metric, metric)} {number(regression.current, 1, better)} {unit} vs "
+               f"{number(regression.baseline, 1, better)} {unit} in the baseline")  # fmt: skip
+    detail = f"{figures}: {regression.reason} [{regression.method}]"
+    if regression.verdict == "not judged":
+        label, outcome = ("NOT JUDGED", "not judged") if regression.suspect else ("N/A", "skipped")
+    else:
+        label, outcome = _REGRESSION_LABELS[regression.verdict]
+    if regression.service in EXCLUDED_SERVICES and outcome in ("fail", "not judged"):
+        # The echo app is the machine's ceiling: its change describes the machine, not the code.
+        label, outcome = f"{label} (machine)", "skipped"
+        detail += "; the echo app measures the machine: never a failure, but a reason to doubt the others"
+    return GateCheck(
+        suite="regression", name=f"{_METRIC_NAMES.get(metric, metric)} vs baseline",
+        service=regression.service, load=load_label(regression.users, regression.arrival_rate),
+        value=value, threshold=threshold, result=label, outcome=outcome, detail=detail,
+    )  # fmt: skip

@@ -1,0 +1,39 @@
+"""The gate on the terminal: one rich table, coloured by outcome, then why it did not pass."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from .markdown import GATE_COLUMNS
+from .result import GateResult
+
+__all__ = ["gate_table", "print_gate"]
+
+_STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
+_ROW_STYLE = {"pass": None, "fail": "red", "not judged": "yellow", "skipped": "dim"}
+
+
+def gate_table(gate: GateResult) -> Table:
+    baseline = f" vs baseline {gate.baseline_run_id}" if gate.baseline_run_id else ""
+    table = Table(
+        title=f"harness gate {gate.run_id}{baseline}: [{_STATUS_STYLE[gate.status]}]{gate.status}[/]",
+        caption=f"criteria: {gate.criteria_source}; [95% CI] bootstrap intervals; red fails, "
+        "yellow is not judged (inconclusive), dim is not judged by design",
+    )
+    for column in GATE_COLUMNS:
+        table.add_column(column, justify="right" if column == "value [95% CI]" else "left")
+    for check in gate.checks:
+        table.add_row(check.name, check.service, check.load, check.value, check.threshold, check.result,
+                      style=_ROW_STYLE[check.outcome])  # fmt: skip
+    return table
+
+
+def print_gate(gate: GateResult, console: Console) -> None:
+    console.print(gate_table(gate))
+    for note in gate.notes:
+        console.print(f"[dim]note: {note}[/]")
+    colour = _STATUS_STYLE[gate.status]
+    console.print(f"\n[{colour}]Gate: {gate.status}[/] (exit {gate.exit_code})")
+    for reason in gate.reasons:
+        console.print(f"  - {reason}", markup=False)

@@ -1,0 +1,164 @@
+"""The gate's result: every check of a run, and the exit code they give.
+
+Exit codes (what CI reads): 0 pass; 1 fail (a criterion failed on usable data, a delivery audit
+failed, or a significant regression against the baseline); 2 inconclusive (nothing failed, but a
+criterion that must be judged could not be, a suspected regression could not be confirmed, or
+the run stopped early). ``harness gate`` also answers 2 when its inputs cannot be read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+import pandas as pd
+
+from ..criteria import Criteria
+from ..figures import summarize
+from ..report.tables import load_label
+from ..results import Results
+from .checks import (
+    EXCLUDED_SERVICES,
+    GateCheck,
+    Outcome,
+    audit_checks,
+    completeness_check,
+    criteria_checks,
+    regression_checks,
+)
+from .regression import (
+    DEFAULT_ALPHA,
+    DEFAULT_MAX_REGRESSION,
+    Regression,
+    compare_runs,
+    levels_not_compared,
+    run_differences,
+)
+
+__all__ = [
+    "EXIT_FAIL",
+    "EXIT_INCONCLUSIVE",
+    "EXIT_PASS",
+    "GateResult",
+    "GateStatus",
+    "judge_run",
+]
+
+EXIT_PASS: Final = 0
+EXIT_FAIL: Final = 1
+EXIT_INCONCLUSIVE: Final = 2
+GateStatus = Literal["PASS", "FAIL", "INCONCLUSIVE"]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    run_id: str
+    criteria_source: str
+    checks: tuple[GateCheck, ...]
+    baseline_run_id: str | None = None
+    max_regression: float = DEFAULT_MAX_REGRESSION
+    alpha: float = DEFAULT_ALPHA
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def status(self) -> GateStatus:
+        if self.with_outcome("fail"):
+            return "FAIL"
+        if self.with_outcome("not judged"):
+            return "INCONCLUSIVE"
+        return "PASS"
+
+    @property
+    def exit_code(self) -> int:
+        return {"PASS": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}[self.status]
+
+    def with_outcome(self, outcome: Outcome) -> list[GateCheck]:
+        return [check for check in self.checks if check.outcome == outcome]
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the gate did not pass: every failed check, else every check not judged; checks
+        held up by one cause (an unusable level) are named together under it."""
+        blocking = self.with_outcome("fail") or self.with_outcome("not judged")
+        causes: dict[tuple[str, str, str], list[str]] = {}
+        for check in blocking:
+            causes.setdefault((check.service, check.load, check.detail), []).append(f"'{check.name}'")
+        return [
+            f"{names[0]} ({service} at {load}): {cause}"
+            if len(names) == 1
+            else f"{len(names)} checks of {service} at {load} ({', '.join(names)}): {cause}"
+            for (service, load, cause), names in causes.items()
+        ]
+
+
+def judge_run(
+    results: Results,
+    criteria: Criteria,
+    *,
+    records: pd.DataFrame | None = None,
+    baseline: Results | None = None,
+    baseline_records: pd.DataFrame | None = None,
+    max_regression: float = DEFAULT_MAX_REGRESSION,
+    alpha: float = DEFAULT_ALPHA,
+    seed: int = 0,
+) -> GateResult:
+    """Judge a finished run: its completeness, ``criteria``, the delivery audit and, given a
+    ``baseline`` run, regressions against it (see :mod:`harness.gate.regression`)."""
+    notes: list[str] = []
+    results = _with_summaries(results, records, seed, notes)
+    checks = [completeness_check(results), *criteria_checks(results, criteria), *audit_checks(results)]
+    baseline_id = None
+    if baseline is not None:
+        baseline = _with_summaries(baseline, baseline_records, seed, notes)
+        baseline_id = baseline.run_id
+        regressions = compare_runs(results, baseline, records, baseline_records,
+                                   max_regression=max_regression, alpha=alpha, seed=seed)  # fmt: skip
+        checks += regression_checks(regressions, max_regression)
+        notes += _baseline_notes(results, baseline, regressions, records, baseline_records)
+    return GateResult(
+        run_id=results.run_id,
+        criteria_source=criteria.source,
+        checks=tuple(checks),
+        baseline_run_id=baseline_id,
+        max_regression=max_regression,
+        alpha=alpha,
+        notes=tuple(notes),
+    )
+
+
+def _with_summaries(
+    results: Results, records: pd.DataFrame | None, seed: int, notes: list[str]
+) -> Results:
+    """A run stopped before its analysis has steps but no summaries: compute them in memory."""
+    if results.summaries or not results.steps:
+        return results
+    notes.append(f"{results.run_id} had no summaries (stopped before its analysis); computed them from its steps")
+    summaries = summarize(results.steps, records if records is not None else pd.DataFrame(), seed)
+    return results.model_copy(update={"summaries": summaries})
+
+
+def _baseline_notes(
+    results: Results,
+    baseline: Results,
+    regressions: Sequence[Regression],
+    records: pd.DataFrame | None,
+    baseline_records: pd.DataFrame | None,
+) -> list[str]:
+    notes = []
+    if not regressions:
+        notes.append(f"no service and load level is in both this run and the baseline {baseline.run_id}: "
+                     "nothing was checked for regression")  # fmt: skip
+    for run, frame in ((results.run_id, records), (baseline.run_id, baseline_records)):
+        if regressions and (frame is None or frame.empty):
+            notes.append(f"{run} has no per-request records: regressions were judged on the two runs' "
+                         "95% intervals (non-overlapping = significant), a blunter test")  # fmt: skip
+    notes += [f"not compared: {level}" for level in levels_not_compared(results, baseline)]
+    notes += [f"differs from the baseline: {difference}" for difference in run_differences(results, baseline)]
+    for r in regressions:
+        if r.service in EXCLUDED_SERVICES and r.verdict in ("regression", "improvement") and r.change is not None:
+            notes.append(
+                f"the bench's {r.service} app (the machine's ceiling) changed {r.metric} by {r.change:+.1%} "
+                f"at {load_label(r.users, r.arrival_rate)}: the machine, not the code, may explain the services' changes too"
+            )
+    return notes

@@ -1,0 +1,150 @@
+"""Helpers for ``notebooks/analysis.ipynb``: find a run directory and turn its results into tidy
+numeric DataFrames that pandas and matplotlib plot directly.
+
+The notebook reads the same schema as everything else (:func:`harness.results.load_results`);
+these helpers only reshape it, they compute no figure of their own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .figures import latency_column, summary_records
+from .report.tables import load_label
+from .results import Estimate, Results, StepSummary
+
+__all__ = [
+    "REPORT_DIR_VARIABLE",
+    "find_report_dir",
+    "latency_cdf",
+    "ratios_frame",
+    "summary_frame",
+    "top_level",
+]
+
+REPORT_DIR_VARIABLE = "HARNESS_REPORT_DIR"
+_LATEST = "latest"
+
+
+def find_report_dir(reports: Path | str | None = None) -> Path:
+    """The run directory to analyse: ``$HARNESS_REPORT_DIR`` when set, else the newest run
+    (named by ``reports/latest``), looking for ``reports/`` here and in the parent directories
+    (a notebook's working directory is usually ``notebooks/``)."""
+    chosen = os.environ.get(REPORT_DIR_VARIABLE, "").strip()
+    if chosen:
+        run_dir = Path(chosen).expanduser()
+        if not (run_dir / "results.json").is_file():
+            raise FileNotFoundError(f"${REPORT_DIR_VARIABLE}={chosen}: no results.json there")
+        return run_dir
+    candidates = [Path(reports)] if reports is not None else [
+        parent / "reports" for parent in (Path.cwd(), *Path.cwd().parents)
+    ]
+    for directory in candidates:
+        latest = directory / _LATEST
+        if latest.is_file():
+            run_dir = directory / latest.read_text().strip()
+            if (run_dir / "results.json").is_file():
+                return run_dir
+    raise FileNotFoundError(
+        f"no run found ({' or '.join(str(c / _LATEST) for c in candidates[:2])} missing): run "
+        f"`harness compare` first, or set {REPORT_DIR_VARIABLE} to a run directory"
+    )
+
+
+def _estimate_columns(name: str, estimate: Estimate) -> dict[str, float]:
+    return {
+        name: _number(estimate.value),
+        f"{name}_ci_low": _number(estimate.ci_low),
+        f"{name}_ci_high": _number(estimate.ci_high),
+    }
+
+
+def _number(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def summary_frame(results: Results) -> pd.DataFrame:
+    """One row per service x load level: the figures the decision reads, as numbers (NaN where
+    missing), with ``*_ci_low``/``*_ci_high`` columns for the bootstrap 95% intervals."""
+    rows = []
+    for s in results.summaries:
+        rows.append(
+            {
+                "service": s.service,
+                "users": s.users,
+                "arrival_rate": s.arrival_rate,
+                "load": load_label(s.users, s.arrival_rate),
+                "trials": s.trials,
+                "requests": s.requests,
+                **_estimate_columns("p50_ms", s.p50_ms),
+                **_estimate_columns("p95_ms", s.p95_ms),
+                **_estimate_columns("p99_ms", s.p99_ms),
+                **_estimate_columns("throughput_rps", s.throughput_rps),
+                "success_rate": s.success_rate,
+                "error_rate": s.error_rate,
+                "cache_hit_rate": _number(s.cache_hit_rate),
+                "service_cpu_ms_per_request": _number(s.service_cpu_ms_per_request),
+                "rss_mb_max": _number(s.rss_mb_max),
+                "bound_by": ", ".join(s.bound_by),
+                "usable": s.usable,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def ratios_frame(results: Results) -> pd.DataFrame:
+    """The run's candidate / baseline ratios as numbers, with interval and significance."""
+    ratios = results.decision.ratios if results.decision else []
+    return pd.DataFrame(
+        [
+            {
+                "load": load_label(r.users, r.arrival_rate),
+                "users": r.users,
+                "arrival_rate": r.arrival_rate,
+                "metric": r.metric,
+                "ratio": _number(r.value.value),
+                "ci_low": _number(r.value.ci_low),
+                "ci_high": _number(r.value.ci_high),
+                "p_value": _number(r.p_value),
+                "significant": r.significant,
+            }
+            for r in ratios
+        ],
+        columns=["load", "users", "arrival_rate", "metric", "ratio", "ci_low", "ci_high", "p_value", "significant"],
+    )
+
+
+def top_level(results: Results) -> tuple[int, float] | None:
+    """(users, arrival_rate) of the highest load level the run measured."""
+    levels = {(s.users, s.arrival_rate) for s in results.summaries}
+    return max(levels, key=lambda level: (level[1], level[0])) if levels else None
+
+
+def latency_cdf(
+    results: Results, records: pd.DataFrame | None, level: tuple[int, float] | None = None
+) -> pd.DataFrame:
+    """Empirical CDF of the answered requests' latency per service at one load level (default:
+    the top one), over each step's measured window only: columns service, latency_ms, fraction."""
+    level = level or top_level(results)
+    if records is None or records.empty or level is None:
+        return pd.DataFrame(columns=["service", "latency_ms", "fraction"])
+    frames = []
+    for summary in _at_level(results.summaries, level):
+        measured = summary_records(summary, records)
+        answered = measured[measured["status"] != 0]
+        latencies = np.sort(answered[latency_column(summary.arrival_rate)].to_numpy(dtype=float))
+        if latencies.size == 0:
+            continue
+        fraction = np.arange(1, latencies.size + 1) / latencies.size
+        frames.append(pd.DataFrame({"service": summary.service, "latency_ms": latencies, "fraction": fraction}))
+    if not frames:
+        return pd.DataFrame(columns=["service", "latency_ms", "fraction"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _at_level(summaries: list[StepSummary], level: tuple[int, float]) -> list[StepSummary]:
+    return [s for s in summaries if (s.users, s.arrival_rate) == level]

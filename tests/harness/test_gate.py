@@ -1,0 +1,374 @@
+"""The CI gate on constructed runs (fixed seeds, no server): exit codes, regressions against a
+baseline, JUnit XML and Markdown, and the `harness gate` command's handling of its inputs."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from harness.cli import build_parser, main
+from harness.criteria import load_criteria
+from harness.decision import conclude
+from harness.figures import summarize
+from harness.gate import (
+    EXIT_FAIL,
+    EXIT_INCONCLUSIVE,
+    EXIT_PASS,
+    compare_runs,
+    judge_run,
+    junit_xml,
+    render_markdown,
+)
+from harness.results import Results, save_results
+from tests.harness.test_figures import clean_audit, make_run
+
+CI_CRITERIA = Path(__file__).resolve().parents[2] / "harness" / "criteria-ci.toml"
+REQUESTS = {100: 400, 500: 600}
+WIN = {"original": {100: 400.0, 500: 800.0}, "optimized": {100: 100.0, 500: 150.0}}
+
+
+def scaled(medians: dict[str, dict[int, float]], factor: float, service: str = "optimized"):
+    return {s: {u: m * (factor if s == service else 1) for u, m in levels.items()} for s, levels in medians.items()}
+
+
+def run_of(medians=WIN, *, run_id: str = "current", seed: int = 1, requests=REQUESTS, **kwargs):
+    results, records = make_run(medians, requests=requests, seed=seed, **kwargs)
+    results = results.model_copy(update={"run_id": run_id})
+    return conclude(results, records, load_criteria(CI_CRITERIA)), records
+
+
+@pytest.fixture(scope="module")
+def ci_criteria():
+    return load_criteria(CI_CRITERIA)
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return run_of(run_id="baseline", seed=1)
+
+
+def save_run(directory: Path, results: Results, records: pd.DataFrame | None) -> Path:
+    save_results(results, directory)
+    if records is not None:
+        records.to_parquet(directory / "requests.parquet")
+    return directory
+
+
+# -- the shipped CI criteria --------------------------------------------------------------------
+def test_ci_criteria_are_relative_and_guard_the_shipped_service(ci_criteria):
+    relative = {(r.metric, r.service, r.baseline, r.op, r.factor) for r in ci_criteria.relative}
+    assert ("p95_ms", "optimized", "original", "<=", 0.5) in relative
+    assert all(c.services == ["optimized"] for c in ci_criteria.absolute)
+    assert all(c.at_users is None for c in ci_criteria.absolute)  # no level a CI run may not have
+
+
+# -- exit codes on criteria ---------------------------------------------------------------------
+def test_a_clear_win_passes(ci_criteria):
+    results, records = run_of()
+    gate = judge_run(results, ci_criteria, records=records)
+    assert (gate.status, gate.exit_code) == ("PASS", EXIT_PASS)
+    relative = [c for c in gate.checks if c.name == "optimized p95 at most half the original's"]
+    assert {c.load for c in relative} == {"100 users", "500 users"}
+    assert all(c.result == "PASS" and c.threshold == "<= 0.5 x original" for c in relative)
+    assert all("[" in c.value for c in relative)  # the ratio's bootstrap interval is shown
+    assert not gate.reasons
+
+
+def test_a_failed_criterion_fails_and_says_why(ci_criteria):
+    results, records = run_of({"original": {100: 400.0, 500: 800.0}, "optimized": {100: 300.0, 500: 600.0}})
+    gate = judge_run(results, ci_criteria, records=records)
+    assert (gate.status, gate.exit_code) == ("FAIL", EXIT_FAIL)
+    failed = gate.with_outcome("fail")
+    assert {(c.name, c.load) for c in failed} == {
+        ("optimized p95 at most half the original's", "100 users"),
+        ("optimized p95 at most half the original's", "500 users"),
+    }
+    assert any("fails <= 0.5" in reason for reason in gate.reasons)
+
+
+def test_a_criterion_that_cannot_be_judged_is_inconclusive(ci_criteria):
+    # The load generator saturated at 500 users: that level measured the bench, not the service.
+    results, records = run_of(generator_cores={("optimized", 500): 0.97})
+    gate = judge_run(results, ci_criteria, records=records)
+    assert (gate.status, gate.exit_code) == ("INCONCLUSIVE", EXIT_INCONCLUSIVE)
+    held = gate.with_outcome("not judged")
+    assert held and all(c.load == "500 users" and c.result == "NOT JUDGED" for c in held)
+    assert any("bench-bound by load generator" in reason for reason in gate.reasons)
+
+
+def test_not_applicable_criteria_never_hold_the_gate_up():
+    # The default criteria's cache criterion on the original (no cache) and its soak criterion.
+    results, records = run_of(requests={100: 400, 500: 5500})
+    gate = judge_run(results, load_criteria(), records=records)
+    skipped = gate.with_outcome("skipped")
+    assert {"cache hit rate above 90 %", "no memory growth"} <= {c.name for c in skipped}
+    assert all(c.result == "N/A" for c in skipped)
+
+
+def test_a_failure_outranks_an_inconclusive_check(ci_criteria):
+    results, records = run_of(
+        {"original": {100: 400.0, 500: 800.0}, "optimized": {100: 300.0, 500: 150.0}},
+        generator_cores={("optimized", 500): 0.97},
+    )
+    gate = judge_run(results, ci_criteria, records=records)
+    assert gate.with_outcome("not judged") and gate.exit_code == EXIT_FAIL
+
+
+def test_a_lost_reply_fails_the_gate(ci_criteria):
+    results, records = run_of(audits={("optimized", 100): clean_audit(400, lost=2)})
+    gate = judge_run(results, ci_criteria, records=records)
+    assert gate.exit_code == EXIT_FAIL
+    [audit] = [c for c in gate.checks if c.suite == "audit" and c.outcome == "fail"]
+    assert (audit.service, audit.load, audit.value) == ("optimized", "100 users", "2 lost")
+
+
+def test_an_incomplete_run_cannot_pass(ci_criteria):
+    results, records = run_of()
+    stopped = results.model_copy(update={"complete": False, "incomplete_reason": "interrupted (Ctrl-C)"})
+    gate = judge_run(stopped, ci_criteria, records=records)
+    assert gate.exit_code == EXIT_INCONCLUSIVE
+    assert any("interrupted (Ctrl-C)" in reason for reason in gate.reasons)
+
+
+def test_a_threshold_inside_the_interval_is_called_marginal(ci_criteria):
+    # optimized p99 around 5 s: the sanity ceiling is inside the p99's interval.
+    results, records = run_of({"original": {100: 12000.0, 500: 14000.0}, "optimized": {100: 2500.0, 500: 100.0}},
+                              sigma=0.3)  # fmt: skip
+    gate = judge_run(results, ci_criteria, records=records)
+    [ceiling] = [c for c in gate.checks if c.name.startswith("p99 under 5 s") and c.load == "100 users"]
+    assert "inside the 95% CI" in ceiling.detail
+
+
+# -- regressions against a baseline -------------------------------------------------------------
+def regressions_of(gate):
+    return {(c.service, c.load, c.name): c for c in gate.checks if c.suite == "regression"}
+
+
+def test_a_rerun_of_the_same_services_is_no_regression(ci_criteria, baseline):
+    current, records = run_of(seed=2)  # same distributions, other draws
+    gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
+    checks = regressions_of(gate)
+    assert len(checks) == 2 * 2 * 3  # services x levels x (p95, p99, throughput)
+    assert all(c.outcome == "pass" and c.result == "NO CHANGE" for c in checks.values())
+    assert gate.exit_code == EXIT_PASS and gate.baseline_run_id == "baseline"
+
+
+def test_a_significantly_slower_service_is_a_regression(ci_criteria, baseline):
+    current, records = run_of(scaled(WIN, 1.3), seed=2)
+    gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
+    assert gate.exit_code == EXIT_FAIL
+    p95 = regressions_of(gate)[("optimized", "500 users", "p95 latency vs baseline")]
+    assert (p95.result, p95.outcome) == ("REGRESSION", "fail")
+    assert "Mann-Whitney p" in p95.detail and "(allowed 10%)" in p95.detail
+    original = [c for (service, _, _), c in regressions_of(gate).items() if service == "original"]
+    assert all(c.result == "NO CHANGE" for c in original)
+
+
+def test_a_faster_service_is_reported_as_an_improvement(ci_criteria, baseline):
+    current, records = run_of(scaled(WIN, 0.7), seed=2)
+    gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
+    p95 = regressions_of(gate)[("optimized", "100 users", "p95 latency vs baseline")]
+    assert (p95.result, p95.outcome) == ("IMPROVED", "pass")
+    assert gate.exit_code == EXIT_PASS
+
+
+def test_a_slower_but_noisy_small_sample_is_not_flagged():
+    # 30 % slower medians, but 12 requests a side: large enough a change, too few to show it.
+    small = {100: 12, 500: 12}
+    before, before_records = make_run(WIN, requests=small, seed=1)
+    now, now_records = make_run(scaled(WIN, 1.3), requests=small, seed=2)
+    before = before.model_copy(update={"summaries": summarize(before.steps, before_records, min_requests=10)})
+    now = now.model_copy(update={"summaries": summarize(now.steps, now_records, min_requests=10)})
+    found = compare_runs(now, before, now_records, before_records)
+    p95 = [r for r in found if (r.service, r.metric) == ("optimized", "p95_ms")]
+    assert p95 and all(r.change > 0.10 for r in p95)  # beyond the factor ...
+    assert all(r.p_value >= 0.01 for r in p95)  # ... but not significant
+    assert all(r.verdict == "no change" and r.suspect for r in p95)
+    assert not any(r.verdict == "regression" for r in found)
+
+
+def test_a_suspected_regression_at_an_unusable_level_is_not_judged(ci_criteria):
+    small = {100: 60, 500: 60}  # below the 200 requests a level needs to be usable
+    before, before_records = run_of(requests=small, seed=1)
+    now, now_records = run_of(scaled(WIN, 2.0), requests=small, seed=2)
+    gate = judge_run(now, ci_criteria, records=now_records, baseline=before, baseline_records=before_records)
+    p95 = regressions_of(gate)[("optimized", "500 users", "p95 latency vs baseline")]
+    assert (p95.result, p95.outcome) == ("NOT JUDGED", "not judged")
+    assert "cannot be confirmed" in p95.detail
+    assert gate.exit_code == EXIT_INCONCLUSIVE
+
+
+def test_without_records_the_intervals_decide_and_the_gate_says_so(ci_criteria, baseline):
+    # Non-overlapping intervals are a blunter test than Mann-Whitney: a larger change shows.
+    current, _ = run_of(scaled(WIN, 1.6), seed=2)
+    gate = judge_run(current, ci_criteria, records=None, baseline=baseline[0], baseline_records=baseline[1])
+    p95 = regressions_of(gate)[("optimized", "500 users", "p95 latency vs baseline")]
+    assert p95.result == "REGRESSION" and "no per-request records" in p95.detail
+    assert any("current has no per-request records" in note for note in gate.notes)
+
+
+def test_the_echo_app_describes_the_machine_and_never_fails(ci_criteria):
+    with_echo = {**WIN, "echo": {100: 5.0, 500: 6.0}}
+    before, before_records = run_of(with_echo, run_id="baseline", seed=1)
+    now, now_records = run_of({**WIN, "echo": {100: 10.0, 500: 12.0}}, seed=2)
+    gate = judge_run(now, ci_criteria, records=now_records, baseline=before, baseline_records=before_records)
+    echo = [c for (service, _, _), c in regressions_of(gate).items() if service == "echo"]
+    assert any(c.result == "REGRESSION (machine)" and c.outcome == "skipped" for c in echo)
+    assert any("the machine, not the code" in note for note in gate.notes)
+    assert gate.exit_code == EXIT_PASS
+
+
+def test_differing_settings_are_noted(ci_criteria, baseline):
+    current, records = run_of(seed=2)
+    current = current.model_copy(update={"settings": current.settings.model_copy(update={"llm_latency_ms": 400.0})})
+    gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
+    assert any("settings.llm_latency_ms: 400.0 here, 40.0 in the baseline" in note for note in gate.notes)
+
+
+# -- JUnit and Markdown -------------------------------------------------------------------------
+def test_junit_has_one_case_per_check_and_marks_failures_and_skips(ci_criteria, baseline):
+    current, records = run_of(scaled(WIN, 1.3), seed=2, generator_cores={("original", 100): 0.97})
+    gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
+    root = ET.fromstring(junit_xml(gate).encode())
+    assert root.tag == "testsuites"
+    cases = root.findall("./testsuite/testcase")
+    assert len(cases) == len(gate.checks) == int(root.get("tests"))
+    assert len(root.findall("./testsuite/testcase/failure")) == len(gate.with_outcome("fail")) == int(root.get("failures"))
+    skipped = root.findall("./testsuite/testcase/skipped")
+    assert len(skipped) == len(gate.with_outcome("not judged")) + len(gate.with_outcome("skipped"))
+    assert all(s.get("message") for s in skipped)
+    names = {c.get("name") for c in cases}
+    assert "optimized p95 at most half the original's [optimized @ 500 users]" in names
+    assert "p95 latency vs baseline [optimized @ 500 users]" in names
+    assert len(names) == len(cases)  # every case distinguishable in a CI's test list
+    for suite in root.findall("testsuite"):
+        assert int(suite.get("tests")) == len(suite.findall("testcase"))
+
+
+def test_junit_survives_control_characters_in_recorded_text(ci_criteria):
+    results, records = run_of()
+    results = results.model_copy(update={"complete": False, "incomplete_reason": "boom \x1b[31m\x00"})
+    xml = junit_xml(judge_run(results, ci_criteria, records=records))
+    assert "boom" in ET.fromstring(xml.encode()).find(".//skipped").get("message")
+
+
+def test_markdown_states_the_status_the_rule_and_every_check(ci_criteria, baseline):
+    current, records = run_of(scaled(WIN, 1.3), seed=2)
+    gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
+    text = render_markdown(gate)
+    assert text.startswith("## ❌ Performance gate: FAIL (exit 1)")
+    assert "regressions against baseline `baseline`" in text and "Mann-Whitney U p < 0.01" in text
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(table) == 1 + len(gate.checks)  # header + one row per check
+    assert "❌ REGRESSION" in text
+
+
+# -- the command --------------------------------------------------------------------------------
+@pytest.fixture
+def run_dir(tmp_path):
+    results, records = run_of()
+    return save_run(tmp_path / "run", results, records)
+
+
+def test_command_writes_its_reports_next_to_the_results(run_dir, capsys):
+    assert main(["gate", str(run_dir / "results.json"), "--criteria", str(CI_CRITERIA)]) == EXIT_PASS
+    out = capsys.readouterr().out
+    assert "harness gate current" in out and "Gate: PASS" in out
+    ET.parse(run_dir / "gate-junit.xml")
+    assert (run_dir / "gate-summary.md").read_text().startswith("## ✅ Performance gate: PASS")
+
+
+def test_command_against_a_baseline_directory(tmp_path, run_dir):
+    slower, records = run_of(scaled(WIN, 1.3), seed=2)
+    current = save_run(tmp_path / "slower", slower, records)
+    junit, markdown = tmp_path / "out" / "j.xml", tmp_path / "out" / "s.md"
+    code = main(["gate", str(current), "--criteria", str(CI_CRITERIA), "--baseline", str(run_dir),
+                 "--junit", str(junit), "--markdown", str(markdown)])  # fmt: skip
+    assert code == EXIT_FAIL
+    assert ET.parse(junit).getroot().get("failures") != "0"
+    assert "REGRESSION" in markdown.read_text()
+    # A generous factor lets the same change through.
+    assert main(["gate", str(current), "--criteria", str(CI_CRITERIA), "--baseline", str(run_dir),
+                 "--max-regression", "0.5", "--junit", str(junit), "--markdown", str(markdown)]) == EXIT_PASS  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: (d / "results.json").unlink(), "not found"),
+        (lambda d: (d / "results.json").write_text("{not json"), "not a valid results file"),
+        (lambda d: (d / "results.json").write_text(json.dumps({"schema_version": 99})), "schema version 99"),
+    ],
+)
+def test_unreadable_results_are_inconclusive_with_a_clear_message(run_dir, capsys, damage, message):
+    damage(run_dir)
+    assert main(["gate", str(run_dir)]) == EXIT_INCONCLUSIVE
+    err = capsys.readouterr().err
+    assert message in err and "nothing was judged" in err
+
+
+def test_unreadable_baseline_or_criteria_are_inconclusive(run_dir, tmp_path, capsys):
+    assert main(["gate", str(run_dir), "--baseline", str(tmp_path / "nowhere")]) == EXIT_INCONCLUSIVE
+    assert "baseline" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[criterion]]\nname = 'x'\nmetric = 'nope'\nop = '<'\nthreshold = 1\n")
+    assert main(["gate", str(run_dir), "--criteria", str(bad)]) == EXIT_INCONCLUSIVE
+    assert "unknown metric" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", [["--alpha", "1.5"], ["--max-regression", "-0.1"], ["--alpha", "x"]])
+def test_out_of_range_options_are_refused(run_dir, option):
+    with pytest.raises(SystemExit) as stopped:
+        main(["gate", str(run_dir), *option])
+    assert stopped.value.code == 2
+
+
+# -- the example GitHub Actions workflow --------------------------------------------------------
+WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "perf-gate.yml"
+
+
+def harness_command_lines(script: str) -> list[list[str]]:
+    """Each `harness ...` invocation of a shell script, cut where the shell takes over again."""
+    found = []
+    for line in script.splitlines():
+        line = line.strip()
+        match = re.search(r"(?:^|\s)(?:\S*/)?harness\s+(.*)$", line)
+        if line.startswith("#") or not match:
+            continue
+        words = shlex.split(re.split(r"\|\||&&|;|\s\|\s|>>?", match.group(1))[0])
+        found.append(words)
+    return found
+
+
+def test_the_example_workflow_is_valid_and_its_harness_commands_parse():
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert {"pull_request", "push"} <= set(triggers)
+    steps = workflow["jobs"]["perf-gate"]["steps"]
+    uses = [step["uses"].split("@")[0] for step in steps if "uses" in step]
+    assert {"actions/checkout", "actions/setup-python", "actions/upload-artifact"} <= set(uses)
+    assert any(step.get("with", {}).get("python-version") == "3.11" for step in steps)
+    scripts = "\n".join(step.get("run", "") for step in steps)
+    commands = harness_command_lines(scripts)
+    parser = build_parser()
+    for words in commands:
+        args = parser.parse_args(words)  # exits (fails the test) on an invalid command line
+        if args.command == "gate":
+            assert args.criteria is not None and (WORKFLOW.parents[2] / args.criteria).is_file()
+    assert {words[0] for words in commands} == {"compare", "gate"}
+    assert any("--baseline" in words for words in commands)
+    assert "make install" in scripts and "GITHUB_STEP_SUMMARY" in scripts
+    assert "gate-junit.xml" in WORKFLOW.read_text()
+
+
+def test_the_shipped_ci_criteria_are_found_by_name_from_anywhere(run_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["gate", str(run_dir), "--criteria", "criteria-ci.toml"]) == EXIT_PASS
+    assert "criteria-ci.toml" in (run_dir / "gate-summary.md").read_text()

@@ -1,0 +1,128 @@
+"""notebooks/analysis.ipynb: stored without outputs, and it runs top to bottom (nbclient, a real
+kernel of this interpreter) on a small run directory the test constructs; plus its helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from harness.criteria import load_criteria
+from harness.decision import conclude
+from harness.notebook import REPORT_DIR_VARIABLE, find_report_dir, latency_cdf, ratios_frame, summary_frame, top_level
+from harness.results import save_results
+from tests.harness.test_figures import make_run
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "analysis.ipynb"
+KERNEL = "harness-notebook-test"
+MEDIANS = {
+    "echo": {100: 5.0, 500: 8.0},
+    "original": {100: 400.0, 500: 800.0},
+    "optimized": {100: 100.0, 500: 150.0},
+}
+
+
+@pytest.fixture(scope="module")
+def run():
+    results, records = make_run(MEDIANS, requests={100: 300, 500: 600}, generator_cores={("original", 500): 0.97})
+    return conclude(results, records, load_criteria()), records
+
+
+@pytest.fixture
+def reports(tmp_path, run):
+    results, records = run
+    run_dir = tmp_path / "reports" / "20250101T000000Z"
+    save_results(results, run_dir)
+    records.to_parquet(run_dir / "requests.parquet")
+    (tmp_path / "reports" / "latest").write_text(run_dir.name + "\n")
+    return run_dir
+
+
+@pytest.fixture
+def this_python_kernel(tmp_path, monkeypatch):
+    """A kernelspec that runs this very interpreter (the venv with the project installed):
+    JUPYTER_PATH is searched first, so no user or system kernel named alike can stand in."""
+    spec = tmp_path / "jupyter" / "kernels" / KERNEL
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "harness test kernel", "language": "python",
+    }))  # fmt: skip
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return KERNEL
+
+
+def test_notebook_is_stored_without_outputs():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code, "the notebook has no code"
+    assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
+    assert notebook.metadata.kernelspec.name == "python3"
+
+
+def _outputs(notebook, kind):
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if kind == "text" and output.output_type == "stream":
+                yield output.text
+            elif kind in output.get("data", {}):
+                yield output.data[kind]
+
+
+def test_notebook_runs_top_to_bottom_on_a_run_directory(run, reports, this_python_kernel, monkeypatch):
+    monkeypatch.setenv(REPORT_DIR_VARIABLE, str(reports))
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    client = NotebookClient(notebook, kernel_name=this_python_kernel, timeout=120,
+                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})  # fmt: skip
+    client.execute()  # raises CellExecutionError on the first failing cell
+    errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.output_type == "error"]
+    assert errors == []
+    text = "".join(_outputs(notebook, "text"))
+    _, records = run
+    assert f"run directory: {reports}" in text and f"per-request records: {len(records)} rows" in text
+    assert "Machine: bench-host" in text
+    markdown = "".join(_outputs(notebook, "text/markdown"))
+    assert "### Verdict: " in markdown
+    html = "".join(_outputs(notebook, "text/html"))
+    assert "p95 ms [95% CI]" in html  # the decision table
+    assert "optimized / original [95% CI]" in html  # the ratios table
+    assert "bench-bound" in text or "load generator" in html  # the unusable level is shown as such
+    assert len(list(_outputs(notebook, "image/png"))) >= 4  # percentiles+throughput, CDF, cache+CPU, ratios
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def test_find_report_dir_follows_latest_or_the_variable(reports, monkeypatch, tmp_path):
+    monkeypatch.delenv(REPORT_DIR_VARIABLE, raising=False)
+    assert find_report_dir(reports.parent) == reports
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # found from a subdirectory, as a notebook runs
+    assert find_report_dir() == reports
+    monkeypatch.setenv(REPORT_DIR_VARIABLE, str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="no results.json"):
+        find_report_dir()
+
+
+def test_find_report_dir_explains_an_empty_reports_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv(REPORT_DIR_VARIABLE, raising=False)
+    with pytest.raises(FileNotFoundError, match="run `harness compare` first"):
+        find_report_dir(tmp_path)
+
+
+def test_frames_are_numeric_and_complete(run):
+    results, records = run
+    frame = summary_frame(results)
+    assert len(frame) == 6 and set(frame["service"]) == set(MEDIANS)
+    optimized = frame[(frame["service"] == "optimized") & (frame["users"] == 500)].iloc[0]
+    assert optimized["p95_ms_ci_low"] <= optimized["p95_ms"] <= optimized["p95_ms_ci_high"]
+    assert not frame.loc[(frame["service"] == "original") & (frame["users"] == 500), "usable"].item()
+    assert set(ratios_frame(results)["metric"]) == {"p95_ms", "p99_ms", "throughput_rps"}
+    assert top_level(results) == (500, 0.0)
+    cdf = latency_cdf(results, records)
+    for _, rows in cdf.groupby("service"):
+        assert rows["latency_ms"].is_monotonic_increasing and rows["fraction"].iloc[-1] == 1.0
+    assert latency_cdf(results, None).empty

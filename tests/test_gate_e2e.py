@@ -1,0 +1,103 @@
+"""`harness gate` on a real, short `harness compare` of this project's own services, as CI runs it.
+
+One compare run (two small user steps, Locust as a master and one worker process) feeds every
+check; a second, tinier run with Locust in one process shows the results have the same form.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.cli import main
+from harness.gate import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
+from harness.report.records import load_run_records
+from harness.results import RECORD_COLUMNS, load_results
+
+pytestmark = pytest.mark.load
+
+ROOT = Path(__file__).resolve().parents[1]
+CI_CRITERIA = ROOT / "harness" / "criteria-ci.toml"
+SHORT = ["--step-duration", "4", "--warmup", "2", "--businesses", "10", "--no-echo"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gate-e2e") / "run"
+    assert main(["compare", "--users", "8,16", "--locust-workers", "1", *SHORT, "--out", str(out)]) == 0
+    return out
+
+
+def expected_code(junit: ET.Element) -> int:
+    """The exit code the JUnit report implies: any failure fails; else anything not judged that
+    must be (a NOT JUDGED skip, not an N/A one) is inconclusive; else pass."""
+    if junit.findall(".//failure"):
+        return EXIT_FAIL
+    if any(s.get("message", "").startswith("NOT JUDGED") for s in junit.iter("skipped")):
+        return EXIT_INCONCLUSIVE
+    return EXIT_PASS
+
+
+def test_gate_exit_code_matches_its_judgement(run_dir, tmp_path):
+    junit, markdown = tmp_path / "gate.xml", tmp_path / "gate.md"
+    code = main(["gate", str(run_dir), "--criteria", str(CI_CRITERIA), "--junit", str(junit),
+                 "--markdown", str(markdown)])  # fmt: skip
+    assert code in (EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE)
+    root = ET.parse(junit).getroot()
+    assert code == expected_code(root)
+    cases = {case.get("name") for case in root.iter("testcase")}
+    for users in (8, 16):  # one case per criterion x service x level, judged on this run's levels
+        assert f"optimized p95 at most half the original's [optimized @ {users} users]" in cases
+        assert f"delivery audit [original @ {users} users]" in cases
+    status = {EXIT_PASS: "PASS", EXIT_FAIL: "FAIL", EXIT_INCONCLUSIVE: "INCONCLUSIVE"}[code]
+    assert markdown.read_text().splitlines()[0].endswith(f"Performance gate: {status} (exit {code})")
+    # The service that ships lost or doubled no reply on this run.
+    audits = [case for case in root.iter("testcase") if case.get("name").startswith("delivery audit")]
+    assert audits and not any(case.find("failure") is not None for case in audits)
+
+
+def test_the_same_run_as_its_own_baseline_shows_no_regression(run_dir, tmp_path):
+    junit = tmp_path / "self.xml"
+    alone = main(["gate", str(run_dir), "--criteria", str(CI_CRITERIA), "--junit", str(tmp_path / "alone.xml"),
+                  "--markdown", str(tmp_path / "alone.md")])  # fmt: skip
+    code = main(["gate", str(run_dir / "results.json"), "--criteria", str(CI_CRITERIA), "--baseline", str(run_dir),
+                 "--junit", str(junit), "--markdown", str(tmp_path / "self.md")])  # fmt: skip
+    assert code == alone  # the regression checks add no failure and nothing inconclusive
+    suites = {suite.get("name"): suite for suite in ET.parse(junit).getroot().iter("testsuite")}
+    regression = suites["harness gate: regression"]
+    assert int(regression.get("tests")) == 2 * 2 * 3  # services x levels x (p95, p99, throughput)
+    assert regression.get("failures") == "0"
+    assert all("NO CHANGE" in case.find("system-out").text for case in regression.iter("testcase"))
+
+
+def test_results_with_locust_workers_have_the_same_form(run_dir, tmp_path):
+    single = tmp_path / "single"
+    tiny = ["--users", "8", "--step-duration", "3", "--warmup", "1", "--businesses", "10", "--no-echo"]
+    assert main(["compare", *tiny, "--locust-workers", "0", "--out", str(single)]) == 0
+    distributed, alone = load_results(run_dir), load_results(single)
+    assert (distributed.settings.locust_workers, alone.settings.locust_workers) == (1, 0)
+    raw = [json.loads((d / "results.json").read_text()) for d in (run_dir, single)]
+    assert raw[0].keys() == raw[1].keys() and raw[0]["settings"].keys() == raw[1]["settings"].keys()
+    assert raw[0]["steps"][0].keys() == raw[1]["steps"][0].keys()
+    assert raw[0]["summaries"][0].keys() == raw[1]["summaries"][0].keys()
+    for results, directory in ((distributed, run_dir), (alone, single)):
+        records = load_run_records(directory, results)
+        assert records is not None and list(records.columns) == list(RECORD_COLUMNS)
+        for step in results.steps:  # every step's requests were recorded, whoever sent them
+            assert "load_generator" in step.components
+            mine = records[(records["service"] == step.service) & (records["users"] == step.users)]
+            assert len(mine) >= step.requests > 0
+    records = [load_run_records(d, r) for d, r in ((run_dir, distributed), (single, alone))]
+    assert dict(records[0].dtypes) == dict(records[1].dtypes)
+    # A master and a worker: the generator's CPU covers both processes.
+    assert all(len(step.components["load_generator"].pids) >= 2 for step in distributed.steps)
+
+
+def test_every_process_was_stopped(run_dir):
+    leftovers = [p.info for p in psutil.process_iter(["pid", "cmdline"])
+                 if str(run_dir) in " ".join(p.info["cmdline"] or [])]  # fmt: skip
+    assert leftovers == []
