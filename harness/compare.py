@@ -26,7 +26,7 @@ from .decision import conclude
 from .loadgen import DEFAULT_MIX, LoadProfile
 from .machine import describe_machine
 from .results import FaultResult, Results, RunSettings, SoakResult, StepResult, save_results
-from .services import ServiceProcess
+from .services import BenchSecrets, ServiceProcess
 from .upstream import UpstreamProcess
 from .steps import StepOutcome, StepPlan, WindowHook, measure_step
 
@@ -102,6 +102,10 @@ class ComparePlan:
     trials: int = 1
     service_workers: int = 1
     locust_workers: int = 0
+    remote_workers: int = 0  # Locust workers on other machines that attach to each step's master
+    master_bind_host: str = "127.0.0.1"
+    master_port: int | None = None
+    secrets: BenchSecrets | None = None  # None: fresh ones for this run
     wait_min_s: float = 0.1
     wait_max_s: float = 0.5
     mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
@@ -160,7 +164,7 @@ def run_comparison(plan: ComparePlan, control: RunControl) -> Results:
     frames: list[pd.DataFrame] = []
     order = plan.order()
     try:
-        with Bench(plan.bench, run_dir / "logs") as bench:
+        with Bench(plan.bench, run_dir / "logs", plan.secrets) as bench:
             results.settings = _settings(plan, bench.database_description)
             services, upstreams = _deploy(bench, plan)
             for number, (name, users, rate, trial) in enumerate(order, start=1):
@@ -241,7 +245,8 @@ def _step_plan(plan: ComparePlan, bench: Bench, service: str, users: int, rate: 
         retries=plan.retries, retry_backoff_s=plan.retry_backoff_s,
         app_secret=bench.secrets.app_secret, verify_token=bench.secrets.verify_token,
     )  # fmt: skip
-    return StepPlan(service, users, trial, plan.warmup_s, plan.step_duration_s, profile, plan.locust_workers, rate)
+    return StepPlan(service, users, trial, plan.warmup_s, plan.step_duration_s, profile, plan.locust_workers, rate,
+                    plan.remote_workers, plan.master_bind_host, plan.master_port)  # fmt: skip
 
 
 def _settings(plan: ComparePlan, database: str) -> RunSettings:

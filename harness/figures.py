@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .results import (
+    ABANDONED,
     RECORD_COLUMNS,
     AuditFigures,
     CacheFigures,
@@ -188,7 +189,7 @@ def step_result(
 
 
 def _in_window(records: pd.DataFrame, t0: float, t1: float) -> pd.DataFrame:
-    return records[(records["t_start"] >= t0) & (records["t_start"] < t1)]
+    return records[(records["t_start"] >= t0) & (records["t_start"] < t1) & (records["error"] != ABANDONED)]
 
 
 def _share(count: int | np.integer, total: int) -> float:
@@ -269,7 +270,7 @@ def _level_records(
         keep |= (
             (level["trial"] == trial) & (level["t_start"] >= t0) & (level["t_start"] < t1)
         ).to_numpy()
-    return level[keep]
+    return level[keep & (level["error"] != ABANDONED).to_numpy()]
 
 
 def summarize(

@@ -12,15 +12,19 @@ the harness must know every PID to measure the generator's own CPU. Every proces
 :class:`~harness.processes.ManagedProcess`, stopped by its PID also on error and Ctrl-C.
 Secrets reach Locust through the environment, never argv.
 
-Workers on other machines: give the step ``remote_workers=M`` and ``master_bind_host="0.0.0.0"``
-and set ``master_port`` (the master then waits for its local and its M remote workers), then on
-each machine, with the same ``LOAD_*`` / ``WHATSAPP_*`` environment (see :meth:`LoadProfile.to_env`)::
+Workers on other machines: give the step ``remote_workers=M``, ``master_bind_host="0.0.0.0"``
+and a fixed ``master_port`` (``harness compare --remote-workers M --master-bind-host 0.0.0.0
+--master-port P``); the master then waits for its local and its M remote workers. On each load
+machine, with only the two secrets in the environment, run a worker in a loop (a worker quits
+with each step's master; the next step's master takes it back)::
 
-    locust -f harness/locustfile.py --worker --master-host <master ip> --master-port <master_port>
+    while true; do WHATSAPP_APP_SECRET=... WHATSAPP_VERIFY_TOKEN=... \
+        locust -f harness/locustfile.py --worker --master-host <master ip> --master-port <P>; sleep 1; done
 
-Each worker writes its own records file into its own ``LOAD_RECORDS_DIR``; copy those files
-into this step's ``records/`` directory before reading them. In open-loop mode every worker
-needs ``LOAD_ARRIVAL_USERS`` (the master's ``-u``), as workers are not told it.
+Each step's master hands its workers the step's ``LOAD_*`` settings (``--load-profile``, never a
+secret), so labels, seeds and the mix are the master's; a worker with no ``LOAD_RECORDS_DIR`` of
+its own sends its records to the master, which files them beside the local ones
+(``records-remote-<worker>.csv``): the results are the same in form as with local workers.
 
 Open-loop mode (``arrival_rate`` R > 0): the users together send R requests/s on a fixed
 schedule and latency is also measured from each request's scheduled time (coordinated
@@ -37,6 +41,7 @@ requests failed (the service's doing, not a crash); anything else is a crash of 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -262,6 +267,14 @@ class LoadStep:
             return self.profile.arrival_users or open_loop_users(self.profile.arrival_rate, self.profile.timeout_s)
         return int(self.profile.users or 0)
 
+    def shared_profile(self, records_dir: Path) -> str:
+        """What the master hands every worker with each spawn (Locust passes custom options on):
+        the step's LOAD_* settings, never a secret. A worker on another machine adopts them, and
+        sends its records to the master when it keeps none of its own."""
+        env = self.environment(records_dir)
+        shared = {k: v for k, v in env.items() if k.startswith("LOAD_")}
+        return json.dumps(shared, separators=(",", ":"))
+
     def environment(self, records_dir: Path) -> dict[str, str]:
         from .services import base_environment  # the few variables a child inherits
 
@@ -324,6 +337,7 @@ class LoadRun:
                 port = self.step.master_port or free_port()
                 workers = self.step.locust_workers + self.step.remote_workers
                 master_flags = self._master_flags() + [
+                    "--load-profile", self.step.shared_profile(self.records_dir),
                     "--master", "--master-bind-host", self.step.master_bind_host,
                     "--master-bind-port", str(port), "--expect-workers", str(workers),
                     "--expect-workers-max-wait", str(int(_START_GRACE_S)),
@@ -353,27 +367,39 @@ class LoadRun:
             "--headless", "--host", step.host, "-u", str(step.users), "-r", f"{spawn_rate:g}",
             "-t", f"{step.duration_s}s", "--stop-timeout", f"{step.stop_timeout_s:g}",
             "--only-summary", "--exit-code-on-error", str(REQUEST_FAILURES_EXIT_CODE),
-            # Locust's own rolling stats, for the live progress line only (final figures come
+            # Locust's own stats: the live progress line, and when the load began (final figures come
             # from the per-request records, not from Locust's rounded buckets).
-            "--csv", str(self.directory / "locust"), "--csv-full-history",
+            "--csv", str(self.directory / "locust"),
         ]  # fmt: skip
 
-    def live(self) -> tuple[float, float] | None:
-        """Locust's current (requests/s, p95 ms) while the step runs, or None before any."""
-        history = self.directory / "locust_stats_history.csv"
+    def requests_so_far(self) -> int:
+        """Requests Locust has counted so far (0 before the first stats interval)."""
+        row = self._last_aggregate()
         try:
-            lines = history.read_text().splitlines()
+            return int(row["Request Count"]) if row else 0
+        except (KeyError, ValueError):
+            return 0
+
+    def _last_aggregate(self) -> dict[str, str] | None:
+        # Locust rewrites this file whole every second (its history file is buffered: too late).
+        try:
+            lines = (self.directory / "locust_stats.csv").read_text().splitlines()
         except OSError:
             return None
         header = lines[0].split(",") if lines else []
         for line in reversed(lines[1:]):
             row = dict(zip(header, line.split(","), strict=False))
             if row.get("Name") == "Aggregated":
-                try:
-                    return float(row["Requests/s"]), float(row["95%"])
-                except (KeyError, ValueError):
-                    return None  # "N/A" before the first response
+                return row
         return None
+
+    def live(self) -> tuple[float, float] | None:
+        """Locust's (requests/s, p95 ms) since the step began, or None before any response."""
+        row = self._last_aggregate()
+        try:
+            return (float(row["Requests/s"]), float(row["95%"])) if row else None
+        except (KeyError, ValueError):
+            return None  # "N/A" before the first responses
 
     @property
     def processes(self) -> list[ManagedProcess]:

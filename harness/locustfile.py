@@ -50,7 +50,9 @@ Exit code: ``--exit-code-on-error`` when requests failed; 4 when a task raised (
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
+import json
 import math
 import os
 import random
@@ -64,15 +66,16 @@ import gevent
 from gevent import GreenletExit
 from locust import FastHttpUser, events, task
 from locust.env import Environment
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from contract.http import WEBHOOK_PATH
 from harness.loadgen import TASK_ERROR_EXIT_CODE, LoadProfile
 from harness.payloads import PayloadFactory, encode, signed_headers
-from harness.results import RECORD_COLUMNS
+from harness.results import ABANDONED, RECORD_COLUMNS
 from harness.seeding import disabled_phone_number_id, phone_number_id
 
 PROFILE = LoadProfile.from_env()
+PROFILE_RECORDS_DIR = PROFILE.records_dir  # this process' own; a master's profile never moves it
 
 # Written positionally (cheap); a schema change must fail loudly here, not shift columns.
 _COLUMNS = ("service", "users", "arrival_rate", "trial", "t_start", "intended_start", "latency_ms",
@@ -80,11 +83,17 @@ _COLUMNS = ("service", "users", "arrival_rate", "trial", "t_start", "intended_st
 if _COLUMNS != tuple(RECORD_COLUMNS):
     raise RuntimeError(f"locustfile writes {_COLUMNS}, but RECORD_COLUMNS is {tuple(RECORD_COLUMNS)}")
 
-# Cumulative tables, built once: a draw is one bisect in random.choices.
-_KINDS = tuple(PROFILE.mix)
-_KIND_CUM = tuple(itertools.accumulate(PROFILE.mix.values()))
-_BUSINESSES = range(PROFILE.businesses)
-_BUSINESS_CUM = tuple(itertools.accumulate((b + 1) ** -PROFILE.zipf_s for b in _BUSINESSES))
+
+def _tables(profile: LoadProfile) -> None:
+    """Cumulative tables, built once per test: a draw is one bisect in random.choices."""
+    global _KINDS, _KIND_CUM, _BUSINESSES, _BUSINESS_CUM
+    _KINDS = tuple(profile.mix)
+    _KIND_CUM = tuple(itertools.accumulate(profile.mix.values()))
+    _BUSINESSES = range(profile.businesses)
+    _BUSINESS_CUM = tuple(itertools.accumulate((b + 1) ** -profile.zipf_s for b in _BUSINESSES))
+
+
+_tables(PROFILE)
 _TEXT_TYPES = ("text", "image", "audio", "interactive", "location")
 _TEXT_TYPE_CUM = tuple(itertools.accumulate((0.90, 0.03, 0.03, 0.02, 0.02)))
 _ACKNOWLEDGED_KEPT = 16  # recent acknowledged messages a user may re-deliver as duplicates
@@ -93,8 +102,8 @@ _ACKNOWLEDGED_KEPT = 16  # recent acknowledged messages a user may re-deliver as
 class _Recorder:
     """This process' records file, opened on first use: master and workers never share one."""
 
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / f"records-{os.getpid()}.csv"
+    def __init__(self, directory: Path, name: str | None = None) -> None:
+        self.path = directory / (name or f"records-{os.getpid()}.csv")
         self._file: IO[str] | None = None
         self._writer: Any = None
 
@@ -117,14 +126,84 @@ class _Recorder:
             self._writer = None
 
 
-_recorder = _Recorder(PROFILE.records_dir) if PROFILE.records_dir is not None else None
+class _Shipper:
+    """A worker on another machine: its records go to the master in batches, which files them
+    with the rest of the step's (its own disk would keep them out of the analysis)."""
+
+    def __init__(self, runner: Any) -> None:
+        self._runner = runner
+        self._rows: list[tuple[object, ...]] = []
+        self._pump = gevent.spawn(self._every_second)
+
+    def write(self, row: tuple[object, ...]) -> None:
+        self._rows.append(row)
+
+    def flush(self) -> None:
+        if self._rows:
+            rows, self._rows = self._rows, []
+            self._runner.send_message(_RECORDS_MESSAGE, rows)
+
+    def close(self) -> None:
+        self._pump.kill(block=False)
+        self.flush()
+
+    def _every_second(self) -> None:
+        while True:
+            gevent.sleep(1.0)
+            self.flush()
+
+
+_RECORDS_MESSAGE = "harness-records"
+_recorder: _Recorder | _Shipper | None = _Recorder(PROFILE.records_dir) if PROFILE.records_dir is not None else None
+_received: dict[str, _Recorder] = {}  # the master's files of its remote workers' records
 _user_numbers = itertools.count()
 _stopping = False
+
+
+@events.init_command_line_parser.add_listener
+def _add_profile_option(parser: Any) -> None:
+    # Locust hands a master's custom options to every worker with each spawn: a worker on another
+    # machine, started once, learns each step's settings (labels, seed, mix) from here. Secrets
+    # are never in it; each worker reads its own from its environment.
+    parser.add_argument("--load-profile", default="", include_in_web_ui=False,
+                        help="the step's load settings as LOAD_* JSON (set by the harness)")  # fmt: skip
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: object) -> None:
+    if isinstance(environment.runner, MasterRunner) and PROFILE.records_dir is not None:
+        environment.runner.register_message(_RECORDS_MESSAGE, _receive_records)
+
+
+def _receive_records(environment: Environment, msg: Any, **_: object) -> None:
+    recorder = _received.get(msg.node_id)
+    if recorder is None:
+        name = "records-remote-" + "".join(c if c.isalnum() else "-" for c in str(msg.node_id)) + ".csv"
+        recorder = _received[msg.node_id] = _Recorder(PROFILE.records_dir, name)  # type: ignore[arg-type]
+    for row in msg.data:
+        recorder.write(tuple(row))
+
+
+def _adopt_master_profile(environment: Environment) -> None:
+    global PROFILE, _recorder
+    shipped = getattr(environment.parsed_options, "load_profile", "") if environment.parsed_options else ""
+    if not shipped:
+        return
+    settings = json.loads(shipped)
+    own = {k: v for k, v in os.environ.items() if k in ("WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN")}
+    wants_records = settings.pop("LOAD_RECORDS_DIR", None) is not None
+    PROFILE = LoadProfile.from_env({**settings, **own})
+    PROFILE = dataclasses.replace(PROFILE, records_dir=PROFILE_RECORDS_DIR)
+    _tables(PROFILE)
+    WebhookUser.network_timeout = WebhookUser.connection_timeout = PROFILE.timeout_s
+    if wants_records and _recorder is None and isinstance(environment.runner, WorkerRunner):
+        _recorder = _Shipper(environment.runner)
 
 
 @events.test_start.add_listener
 def _on_test_start(environment: Environment, **_: object) -> None:
     global _stopping, _user_numbers
+    _adopt_master_profile(environment)
     _stopping = False
     _user_numbers = itertools.count()
 
@@ -139,12 +218,16 @@ def _on_test_stopping(environment: Environment, **_: object) -> None:
 def _on_test_stop(environment: Environment, **_: object) -> None:
     if _recorder is not None:
         _recorder.flush()
+    for recorder in _received.values():
+        recorder.flush()
 
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: object) -> None:
     if _recorder is not None:
         _recorder.close()
+    for recorder in _received.values():
+        recorder.close()
     if environment.runner is not None and environment.runner.exceptions:
         environment.process_exit_code = TASK_ERROR_EXIT_CODE  # a bug here, not the service's doing
 
@@ -271,7 +354,7 @@ class WebhookUser(FastHttpUser):
             # Locust stopped this user mid-request: record the attempt anyway (no answer), so the
             # message it carried is known and a reply to it is not taken for an invented one.
             self._record(t_start, intended, (time.perf_counter() - began) * 1000.0, 0, kind, wamid,
-                         expects_reply, attempt, "Abandoned")  # fmt: skip
+                         expects_reply, attempt, ABANDONED)  # fmt: skip
             raise
         self._record(t_start, intended, latency_ms, status, kind, wamid, expects_reply, attempt, error)
         return status

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ABANDONED",
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
     "AuditFigures",
@@ -55,8 +56,11 @@ RECORD_COLUMNS = {
     "wamid": "str: inbound message id the request carried ('' for statuses and handshakes)",
     "expects_reply": "bool: a 2xx for this request obliges exactly one reply upstream",
     "attempt": "int: 1 for the first delivery, 2.. for Meta-style retries of the same body",
-    "error": "str: error class when status is 0, else ''",
+    "error": "str: error class when status is 0, else ''; 'Abandoned': cut off when the step ended",
 }
+# An attempt Locust cut off when its step ended: the generator's doing, kept for the delivery
+# audit (the message it carried is known) but neither answered nor failed by the service.
+ABANDONED = "Abandoned"
 
 Service = str
 Verdict = Literal["MIGRATE", "DO NOT MIGRATE", "INCONCLUSIVE"]

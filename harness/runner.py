@@ -4,6 +4,8 @@ the console (rich), and the final decision table."""
 from __future__ import annotations
 
 import argparse
+import os
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -13,6 +15,7 @@ from .compare import PROFILES, ComparePlan, RunControl, default_run_dir, default
 from .criteria import CriteriaError
 from .loadgen import DEFAULT_MIX, format_mix, parse_mix
 from .processes import ProcessFailed
+from .services import BenchSecrets
 from .results import Results, StepResult
 
 __all__ = ["add_run_arguments", "run_from_args"]
@@ -79,6 +82,13 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                       help=f"request mix (default {format_mix(DEFAULT_MIX)})")  # fmt: skip
     load.add_argument("--locust-workers", type=_non_negative(int), default=0, metavar="N",
                       help="Locust worker processes besides the master (when the generator saturates)")  # fmt: skip
+    load.add_argument("--remote-workers", type=_non_negative(int), default=0, metavar="M",
+                      help="Locust workers on other machines that attach to each step's master "
+                           "(needs --master-port; see the README)")  # fmt: skip
+    load.add_argument("--master-bind-host", default="127.0.0.1", metavar="HOST",
+                      help="where each step's Locust master listens for workers (0.0.0.0: all interfaces)")  # fmt: skip
+    load.add_argument("--master-port", type=_positive_ints, default=None, metavar="PORT",
+                      help="the Locust master's port (fixed, so remote workers can find it)")  # fmt: skip
     load.add_argument("--seed", type=int, default=1, help="seeds the mix, the order of services, the latencies")
 
     bench = parser.add_argument_group("bench")
@@ -105,6 +115,8 @@ def plan_from_args(args: argparse.Namespace, services: tuple[str, ...], command:
     wait = args.wait if len(args.wait) == 2 else None
     if wait is None or wait[0] > wait[1]:
         raise SystemExit("--wait takes MIN,MAX with MIN <= MAX")
+    if args.remote_workers and not args.master_port:
+        raise SystemExit("--remote-workers needs --master-port, so the workers know where to attach")
     bench = BenchConfig(
         businesses=args.businesses[0], phones_per_business=args.phones_per_business[0],
         graph_latency_ms=args.graph_latency_ms, llm_latency_ms=args.llm_latency_ms,
@@ -116,13 +128,26 @@ def plan_from_args(args: argparse.Namespace, services: tuple[str, ...], command:
         warmup_s=args.warmup if args.warmup is not None else profile["warmup_s"],
         trials=args.trials[0] if args.trials else int(profile["trials"]),
         service_workers=args.workers[0], locust_workers=args.locust_workers,
+        remote_workers=args.remote_workers, master_bind_host=args.master_bind_host,
+        master_port=args.master_port[0] if args.master_port else None,
         wait_min_s=wait[0], wait_max_s=wait[1], mix=args.mix, echo=not args.no_echo,
         criteria_file=args.criteria, command=command, bench=bench,
     )  # fmt: skip
 
 
+def _shared_secrets() -> BenchSecrets:
+    """Workers on other machines sign with the run's app secret: with --remote-workers it is the
+    operator's (from the environment, like the verify token), not one the harness made up."""
+    missing = [name for name in ("WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN") if not os.environ.get(name)]
+    if missing:
+        raise SystemExit(f"--remote-workers: set {' and '.join(missing)} here and on every worker machine")
+    return BenchSecrets(app_secret=os.environ["WHATSAPP_APP_SECRET"], verify_token=os.environ["WHATSAPP_VERIFY_TOKEN"])
+
+
 def run_from_args(args: argparse.Namespace, *, services: tuple[str, ...], command: str) -> int:
     plan = plan_from_args(args, services, command)
+    if plan.remote_workers:
+        plan = replace(plan, secrets=_shared_secrets())
     run_dir = args.out or default_run_dir()
     console = Console()
     if not console.is_terminal:
@@ -138,6 +163,11 @@ def run_with_console(plan: ComparePlan, run_dir: Path, console: Console) -> int:
     console.print(f"[bold]harness {plan.command}[/] {', '.join(plan.services)}: {levels}; "
                   f"{plan.step_duration_s:g} s measured after {plan.warmup_s:g} s warm-up, "
                   f"{plan.trials} trial(s), {steps} steps; run directory {run_dir}")  # fmt: skip
+    if plan.remote_workers:
+        console.print(f"waiting for {plan.remote_workers} remote Locust worker(s) at each step; on each load "
+                      f"machine run:\n  while true; do WHATSAPP_APP_SECRET=... WHATSAPP_VERIFY_TOKEN=... locust -f "
+                      f"harness/locustfile.py --worker --master-host <this machine> --master-port "
+                      f"{plan.master_port}; sleep 1; done")  # fmt: skip
     with console.status("starting the bench: database, seed, fake upstream, services") as status:
         def on_start(number: int, total: int, service: str, users: int, rate: float, trial: int) -> None:
             level = f"{users} users" if users else f"{rate:g} req/s"

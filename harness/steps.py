@@ -35,6 +35,7 @@ from .upstream import UpstreamProcess
 __all__ = ["StepOutcome", "StepPlan", "WindowHook", "measure_step"]
 
 _TAIL_S = 2.0  # load keeps running this long past the window, so the window is fully loaded
+_STATS_LAG_S = 4.0  # a distributed master hears of its workers' requests up to this late
 _SETTLE_S = 0.5  # after Locust stops: replies still in flight reach the upstream's ledger
 
 
@@ -48,6 +49,9 @@ class StepPlan:
     profile: LoadProfile
     locust_workers: int = 0
     arrival_rate: float = 0.0
+    remote_workers: int = 0
+    master_bind_host: str = "127.0.0.1"
+    master_port: int | None = None
 
 
 @dataclass
@@ -79,11 +83,14 @@ def measure_step(
     measures_replies = plan.service != "echo"
     upstream.reset_audit()
     load = LoadStep(
-        service.url, plan.profile, duration_s=max(1, round(plan.warmup_s + plan.window_s + _TAIL_S)),
+        service.url, plan.profile,
+        duration_s=max(1, round(plan.warmup_s + plan.window_s + _TAIL_S
+                                + (_STATS_LAG_S if plan.locust_workers or plan.remote_workers else 0))),
         spawn_rate=max(plan.users / 2, 1.0) if plan.arrival_rate == 0 else None,
         # Users finish the request in hand when the step ends: even a request that runs into the
         # generator's own timeout is recorded, so no reply goes unaccounted in the audit.
         stop_timeout_s=plan.profile.timeout_s + 2, locust_workers=plan.locust_workers,
+        remote_workers=plan.remote_workers, master_bind_host=plan.master_bind_host, master_port=plan.master_port,
     )  # fmt: skip
     sampler = ResourceSampler({"service": service.pid, "upstream": upstream.pid})
     if bench.database.pid is not None:
@@ -93,6 +100,7 @@ def measure_step(
     sampler.start()
     with LoadRun.start(load, directory) as run:
         sampler.watch("load_generator", run.pids)
+        _wait_for_first_answers(run, progress)
         _sleep_reporting(plan.warmup_s, run, progress, "warm-up")
         sampler.mark()
         cpu_before = psutil.cpu_times()
@@ -126,6 +134,15 @@ def measure_step(
     return StepOutcome(result, records, outcome.crashed, outcome.log_tail)
 
 
+def _wait_for_first_answers(run: LoadRun, progress: Progress, timeout: float = 90.0) -> None:
+    """The step's clock starts with the load, as Locust's own run time does: a master that waits
+    for its workers (remote ones may attach late) must not eat into the warm-up or the window."""
+    deadline = time.monotonic() + timeout
+    while run.requests_so_far() == 0 and run.alive and time.monotonic() < deadline:
+        progress("waiting for the load generator to start")
+        time.sleep(0.2)
+
+
 def _sleep_reporting(seconds: float, run: LoadRun, progress: Progress, phase: str,
                      tick: Callable[[float], object] = lambda _: None) -> None:  # fmt: skip
     started = time.monotonic()
@@ -133,7 +150,7 @@ def _sleep_reporting(seconds: float, run: LoadRun, progress: Progress, phase: st
     while (left := deadline - time.monotonic()) > 0:
         tick(time.monotonic() - started)
         live = run.live()
-        figures = f"{live[0]:.0f} rps, p95 {live[1]:.0f} ms (Locust, live)" if live else "starting"
+        figures = f"{live[0]:.0f} rps, p95 {live[1]:.0f} ms (Locust, so far)" if live else "starting"
         progress(f"{phase} {seconds - left:4.0f}/{seconds:.0f}s  {figures}")
         time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
 

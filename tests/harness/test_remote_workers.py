@@ -1,0 +1,62 @@
+"""Locust workers started outside the harness (as on other machines) attach to each step's
+master, adopt the step's settings from it, and send their records to it."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from harness.bench import BenchConfig
+from harness.compare import ComparePlan, RunControl, run_comparison
+from harness.loadgen import LOCUSTFILE
+from harness.processes import ManagedProcess, free_port
+from harness.report.records import load_run_records
+from harness.services import BenchSecrets, base_environment
+
+pytestmark = pytest.mark.load
+
+
+def _worker_loop(port: int, secrets: BenchSecrets, stop: threading.Event, logs: Path) -> None:
+    """What an operator runs on a load machine: a worker, restarted after each step's master."""
+    env = base_environment() | {"WHATSAPP_APP_SECRET": secrets.app_secret,
+                                "WHATSAPP_VERIFY_TOKEN": secrets.verify_token}  # fmt: skip
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+            "--master-host", "127.0.0.1", "--master-port", str(port)]  # fmt: skip
+    n = 0
+    while not stop.is_set():
+        worker = ManagedProcess(f"remote-worker-{n}", argv, env=env, cwd=LOCUSTFILE.parent.parent,
+                                log_path=logs / f"remote-worker-{n}.log").start()  # fmt: skip
+        while worker.alive and not stop.wait(0.2):
+            pass
+        worker.stop()
+        n += 1
+
+
+def test_remote_workers_carry_the_load_and_their_records_reach_the_master(tmp_path):
+    port = free_port()
+    secrets = BenchSecrets()
+    stop = threading.Event()
+    loop = threading.Thread(target=_worker_loop, args=(port, secrets, stop, tmp_path), daemon=True)
+    loop.start()
+    try:
+        plan = ComparePlan(users=(6, 12), step_duration_s=3, warmup_s=2, echo=False, remote_workers=1,
+                           master_port=port, secrets=secrets, bench=BenchConfig(businesses=5))  # fmt: skip
+        results = run_comparison(plan, RunControl(tmp_path / "run"))
+    finally:
+        stop.set()
+        loop.join(30)
+    assert results.complete
+    records = load_run_records(tmp_path / "run", results)
+    # Every row came from the remote worker (the master sends nothing itself), labelled with the
+    # master's step settings, not the worker's own (empty) environment.
+    files = sorted(p.name for p in (tmp_path / "run" / "steps").rglob("records-*.csv"))
+    assert files and all(name.startswith("records-remote-") for name in files)
+    assert set(records["service"]) == {"original", "optimized"}
+    assert set(records["users"]) == {6, 12}
+    for step in results.steps:
+        assert step.requests > 0
+        assert step.audit is not None and step.audit.expected > 0
+        assert (step.audit.lost, step.audit.doubled, step.audit.unexpected) == (0, 0, 0)
