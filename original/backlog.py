@@ -1,12 +1,5 @@
-"""Claim writes that could not reach the database, kept and retried by a background thread.
-
-Two writes finish a message: marking it done once its reply is delivered, and releasing the
-claim when it was not (or when the claim itself may or may not have been written: an insert cut
-off by the outage). Both are idempotent, so retrying them is safe. Without the backlog a reply
-delivered while the database was away stays "pending" until its lease expires: each
-re-delivery of it is answered 503 "in flight" meanwhile, and after the lease it is taken over
-and answered a second time. The webhook never waits for the backlog.
-"""
+"""The claim-finishing writes that could not reach the database, retried by a background thread
+until it is back (why: see :mod:`contract.claims`)."""
 
 from __future__ import annotations
 
