@@ -64,9 +64,9 @@ __all__ = [
 ]
 
 BENCH_BOUND_THRESHOLD_CORES = 0.9
-# The whole machine counts as the bound when it was this busy AND the bench's own processes took
-# at least this share of it: the service then competed with its test bench for the CPU (a
-# service that saturates the machine by itself is measured fairly: that cost is its own).
+# The whole machine counts as the bound when it was this busy AND the bench's own processes (or
+# processes outside the run) took at least this share of it: the service then competed for the
+# CPU (a service that saturates the machine by itself is measured fairly: that cost is its own).
 MACHINE_BUSY_SHARE = 0.75
 MACHINE_HELPER_SHARE = 0.25
 LITTLES_LAW_GAP_LIMIT = 0.2
@@ -231,14 +231,22 @@ def _bench_bound(
 def _machine_bound(
     components: Mapping[str, ComponentUsage], busy_cores: float, cores: int, notes: list[str]
 ) -> bool:
+    """The service competed for CPU: the machine was busy and either the bench's own processes
+    or processes outside the run (another tenant of a shared machine) took a large share."""
+    if cores <= 0 or busy_cores < MACHINE_BUSY_SHARE * cores:
+        return False
     helpers = sum(components[name].cpu_cores_mean for name in HELPER_COMPONENTS if name in components)
-    if cores <= 0 or busy_cores < MACHINE_BUSY_SHARE * cores or helpers < MACHINE_HELPER_SHARE * cores:
+    outside = busy_cores - sum(usage.cpu_cores_mean for usage in components.values())
+    if helpers >= MACHINE_HELPER_SHARE * cores:
+        competitor = f"the bench's own processes (load generator, database, upstream) took {helpers:.2f} cores of it"
+    elif outside >= MACHINE_HELPER_SHARE * cores:
+        competitor = f"processes outside this run took {outside:.2f} cores of it"
+    else:
         return False
     notes.append(
-        f"the machine was {busy_cores:.2f} of {cores} cores busy and the bench's own processes "
-        f"(load generator, database, upstream) took {helpers:.2f} cores of it: the service competed "
-        "with its test bench for CPU, so its figures are a lower bound; run the bench's parts on "
-        "other hosts (MONGODB_URI, Locust workers elsewhere) or lower the load"
+        f"the machine was {busy_cores:.2f} of {cores} cores busy and {competitor}: the service "
+        "competed for CPU, so its figures are a lower bound; run the bench's parts on other hosts "
+        "(MONGODB_URI, Locust workers elsewhere), lower the load, or run on a quieter machine"
     )
     return True
 
@@ -427,7 +435,14 @@ def _throughput_estimate(
     if by_trials:
         ci = bootstrap_ci([step.throughput_rps for step in steps], np.mean, seed=seed)
     else:
-        ci = bootstrap_ci(_per_second_counts(answered, windows), np.mean, seed=seed)
+        counts = _per_second_counts(answered, windows)
+        ci = bootstrap_ci(counts, np.mean, seed=seed)
+        if ci is not None and counts.size:
+            # The counts cover whole seconds only; the figure also counts the window's last
+            # fraction of a second. The interval measures the per-second spread, so centre it
+            # on the figure it qualifies.
+            shift = value - float(counts.mean())
+            ci = (ci[0] + shift, ci[1] + shift)
     return _estimate(value, ci)
 
 

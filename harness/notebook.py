@@ -19,6 +19,7 @@ from .results import Estimate, Results, StepSummary
 
 __all__ = [
     "REPORT_DIR_VARIABLE",
+    "error_bars",
     "find_report_dir",
     "latency_cdf",
     "ratios_frame",
@@ -116,6 +117,12 @@ def ratios_frame(results: Results) -> pd.DataFrame:
         ],
         columns=["load", "users", "arrival_rate", "metric", "ratio", "ci_low", "ci_high", "p_value", "significant"],
     )
+
+
+def error_bars(value: pd.Series, low: pd.Series, high: pd.Series) -> list[pd.Series]:
+    """matplotlib ``yerr`` for an interval around ``value``. A percentile-bootstrap interval of a
+    tail percentile can lie wholly on one side of the sample's own value; that side gets no bar."""
+    return [(value - low).clip(lower=0), (high - value).clip(lower=0)]
 
 
 def top_level(results: Results) -> tuple[int, float] | None:

@@ -134,8 +134,11 @@ def _plot_series(
     x = np.array([_x(s) for s, _ in points])
     y = np.array([e.value for _, e in points], dtype=float)
     axes.plot(x, y, linestyle=linestyle, color=color, label=label)
+    # A percentile-bootstrap interval of a tail percentile may lie wholly on one side of the
+    # sample's own value; matplotlib wants non-negative bar lengths, so such a side draws none.
     low = np.array([e.value - e.ci_low if e.ci_low is not None else 0.0 for _, e in points])
     high = np.array([e.ci_high - e.value if e.ci_high is not None else 0.0 for _, e in points])
+    low, high = np.clip(low, 0.0, None), np.clip(high, 0.0, None)
     if (low > 0).any() or (high > 0).any():
         axes.errorbar(
             x, y, yerr=np.vstack([low, high]), fmt="none", ecolor=color, capsize=3, alpha=0.7
