@@ -15,13 +15,14 @@ from .compare import PROFILES, ComparePlan, RunControl, default_run_dir, default
 from .criteria import CriteriaError
 from .loadgen import DEFAULT_MIX, format_mix, parse_mix
 from .processes import ProcessFailed
-from .services import BenchSecrets
+from .report.console import report_console
 from .results import Results, StepResult
+from .services import BenchSecrets
 
-__all__ = ["add_run_arguments", "run_from_args"]
+__all__ = ["add_run_arguments", "plan_from_args", "positive_ints", "run_from_args", "run_with_console"]
 
 
-def _positive_ints(text: str) -> tuple[int, ...]:
+def positive_ints(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
@@ -65,7 +66,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     load = parser.add_argument_group("load")
     load.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                       help="quick: ~20 s steps, 1 trial; full: 70 s steps, 3 interleaved trials")  # fmt: skip
-    load.add_argument("--users", type=_positive_ints, default=(50, 100, 250, 500), metavar="N,N,...",
+    load.add_argument("--users", type=positive_ints, default=(50, 100, 250, 500), metavar="N,N,...",
                       help="closed-loop user steps")  # fmt: skip
     load.add_argument("--arrival-rate", type=_positive_floats, default=(), metavar="R,R,...",
                       help="open-loop steps in requests/s instead of user steps (latency corrected "
@@ -74,7 +75,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                       help="measured seconds per step (default: the profile's)")  # fmt: skip
     load.add_argument("--warmup", type=_non_negative(float), default=None, metavar="S",
                       help="seconds of load before each measured window (default: the profile's)")  # fmt: skip
-    load.add_argument("--trials", type=_positive_ints, default=None, metavar="N",
+    load.add_argument("--trials", type=positive_ints, default=None, metavar="N",
                       help="trials per step, services interleaved in random order (default: the profile's)")  # fmt: skip
     load.add_argument("--wait", type=_positive_floats, default=(0.1, 0.5), metavar="MIN,MAX",
                       help="each user's pause between requests, seconds (the seed's pacing)")  # fmt: skip
@@ -87,20 +88,20 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                            "(needs --master-port; see the README)")  # fmt: skip
     load.add_argument("--master-bind-host", default="127.0.0.1", metavar="HOST",
                       help="where each step's Locust master listens for workers (0.0.0.0: all interfaces)")  # fmt: skip
-    load.add_argument("--master-port", type=_positive_ints, default=None, metavar="PORT",
+    load.add_argument("--master-port", type=positive_ints, default=None, metavar="PORT",
                       help="the Locust master's port (fixed, so remote workers can find it)")  # fmt: skip
     load.add_argument("--seed", type=int, default=1, help="seeds the mix, the order of services, the latencies")
 
     bench = parser.add_argument_group("bench")
-    bench.add_argument("--workers", type=_positive_ints, default=(1,), metavar="N",
+    bench.add_argument("--workers", type=positive_ints, default=(1,), metavar="N",
                        help="worker processes per service (>1: gunicorn with uvicorn workers)")  # fmt: skip
     bench.add_argument("--graph-latency-ms", type=_non_negative(float), default=50.0,
                        help="fake Graph API latency (a real send)")  # fmt: skip
     bench.add_argument("--llm-latency-ms", type=_non_negative(float), default=200.0,
                        help="fake LLM latency (a real completion); 0: no LLM call")  # fmt: skip
     bench.add_argument("--latency-distribution", choices=["fixed", "exponential", "lognormal"], default="fixed")
-    bench.add_argument("--businesses", type=_positive_ints, default=(50,), metavar="N")
-    bench.add_argument("--phones-per-business", type=_positive_ints, default=(2,), metavar="K")
+    bench.add_argument("--businesses", type=positive_ints, default=(50,), metavar="N")
+    bench.add_argument("--phones-per-business", type=positive_ints, default=(2,), metavar="K")
     bench.add_argument("--driver", choices=["pymongo", "motor"], default="pymongo",
                        help="the optimized service's MongoDB driver")  # fmt: skip
     bench.add_argument("--no-echo", action="store_true", help="skip the bare echo app (the machine's ceiling)")
@@ -149,9 +150,7 @@ def run_from_args(args: argparse.Namespace, *, services: tuple[str, ...], comman
     if plan.remote_workers:
         plan = replace(plan, secrets=_shared_secrets())
     run_dir = args.out or default_run_dir()
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)  # CI logs: wide enough for the decision table
+    console = report_console()
     return run_with_console(plan, run_dir, console)
 
 

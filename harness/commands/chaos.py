@@ -16,11 +16,9 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
-
 from ..compare import BASELINE, CANDIDATE, default_run_dir
 from ..faults import FAULT_KINDS, FaultSpec, FaultUnavailable, fault_plan
-from ..report.console import faults_console_table
+from ..report.console import faults_console_table, report_console
 from ..results import load_results
 from ..runner import add_run_arguments, plan_from_args, run_with_console
 from ..services import APPS
@@ -71,9 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)  # CI logs: wide enough for the tables
+    console = report_console()
     try:
         spec = FaultSpec(
             args.fault, start_s=args.fault_start, duration_s=args.fault_duration,

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pandas as pd
 from pydantic import ValidationError
-from rich.console import Console
 
 from ..criteria import CriteriaError, load_criteria
 from ..gate import (
@@ -29,6 +28,7 @@ from ..gate import (
     write_junit,
     write_markdown,
 )
+from ..report.console import report_console
 from ..report.records import load_run_records
 from ..results import Results, load_results
 
@@ -99,9 +99,7 @@ def _criteria_file(path: Path | None) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)  # CI logs: wide enough for the table
+    console = report_console()
     try:
         results, records = _read_run(args.results, "results")
         baseline, baseline_records = (

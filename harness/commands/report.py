@@ -68,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"re-judged under {criteria.source}: {results.decision.verdict}")
     elif results.decision is None and results.steps:
         # The run stopped before its analysis (a crash, Ctrl-C): finish it from what it measured.
-        settings = results.settings
+        candidate, baseline = results.settings.compared
         results = conclude(
-            results, _records_or_empty(args.directory, results), load_criteria(None), seed=settings.seed,
-            candidate=settings.candidate or "optimized", baseline=settings.baseline or "original",
-        )  # fmt: skip
+            results, _records_or_empty(args.directory, results), load_criteria(None),
+            seed=results.settings.seed, candidate=candidate, baseline=baseline,
+        )
         save_results(results, args.directory)
         print(f"analysed the stored steps: {results.decision.verdict}")
     elif results.decision is not None:

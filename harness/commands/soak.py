@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-
 from ..compare import BASELINE, CANDIDATE, default_run_dir
-from ..report.console import soak_console_table
+from ..report.console import report_console, soak_console_table
 from ..results import load_results
 from ..runner import add_run_arguments, plan_from_args, run_with_console
 from ..soak import DEFAULT_SAMPLE_INTERVAL_S, soak_plan
@@ -43,9 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)  # CI logs: wide enough for the tables
+    console = report_console()
     services = (BASELINE, CANDIDATE) if args.service == _BOTH else (args.service,)
     try:
         plan = soak_plan(plan_from_args(args, services, "soak"), args.sample_interval)

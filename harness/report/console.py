@@ -4,12 +4,19 @@ the fault and soak tables ``chaos`` and ``soak`` print after it."""
 from __future__ import annotations
 
 import pandas as pd
+from rich.console import Console
 from rich.table import Table
 
 from ..results import Results
 from .tables import decision_table, faults_table, soak_table
 
-__all__ = ["CONSOLE_COLUMNS", "console_table", "faults_console_table", "soak_console_table"]
+__all__ = [
+    "CONSOLE_COLUMNS",
+    "console_table",
+    "faults_console_table",
+    "report_console",
+    "soak_console_table",
+]
 
 # The terminal is narrow: the figures the verdict leans on; the report has the rest.
 CONSOLE_COLUMNS = (
@@ -24,6 +31,16 @@ CONSOLE_COLUMNS = (
     "bound by",
     "audit",
 )
+# CI logs are not terminals; rich would wrap the tables at 80 columns.
+_LOG_WIDTH = 160
+
+
+def report_console() -> Console:
+    """The console commands print their tables to: the terminal's width, or wide in a CI log."""
+    console = Console()
+    return console if console.is_terminal else Console(width=_LOG_WIDTH)
+
+
 _VERDICT_STYLE = {
     "MIGRATE": "bold green",
     "DO NOT MIGRATE": "bold red",

@@ -1,0 +1,101 @@
+"""Check the harness itself on two comparisons whose answer is known, through the real compare
+machinery: A/A (one service against an identical copy: no difference may be reported that the
+verdict acts on, and the verdict must not be MIGRATE) and A/B (the copy under judgement talks to
+a fake upstream 20 % slower: its p95 must be flagged significantly worse and the verdict must be
+DO NOT MIGRATE).
+
+Exit code 0 when both expectations hold, 1 when the harness gave a wrong answer, 2 when a run
+could not be judged (stopped early, bench-bound, a copy broken; the reason is printed).
+short (in `make test`): one level of 20 users, 12 s steps, ~2 minutes. full: 25 and 50 users,
+30 s steps, 3 interleaved trials per copy, ~16 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.table import Table
+
+from ..compare import ComparePlan
+from ..report.console import report_console
+from ..results import Results, load_results
+from ..runner import positive_ints, run_with_console
+from ..selftest import (
+    EXIT_PASS,
+    PROFILES,
+    Scenario,
+    SelftestConfig,
+    SelftestReport,
+    run_selftest,
+    selftest_table,
+)
+
+HELP = "A/A and A/B runs that must come out right: the harness checking itself"
+
+SUMMARY_FILE = "selftest.md"
+_STYLES = {"PASS": "green", "FAIL": "bold red", "UNUSABLE": "yellow", "INFO": "dim"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="short",
+                        help="short: one light level, 1 trial (~2 min); full: two levels, 3 trials (~16 min)")  # fmt: skip
+    parser.add_argument("--service", choices=["optimized", "original"], default="optimized",
+                        help="the service both copies run")  # fmt: skip
+    parser.add_argument("--users", type=positive_ints, default=None, metavar="N,N,...",
+                        help="closed-loop user levels (default: the profile's)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=1, help="seed of the data, the load and the step order")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory for both runs (aa/, ab/) and selftest.md (default reports/selftest-<UTC time>)")  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    config = SelftestConfig(profile=args.profile, service=args.service, users=args.users, seed=args.seed)
+    out = args.out or Path("reports") / datetime.now(UTC).strftime("selftest-%Y%m%dT%H%M%SZ")
+    console = report_console()
+
+    def run_one(scenario: Scenario, plan: ComparePlan, run_dir: Path) -> Results | None:
+        console.rule(f"[bold]{scenario.name}[/]: {config.service} as A and B; expected: {scenario.expectation}")
+        run_with_console(plan, run_dir, console)
+        try:
+            return load_results(run_dir)
+        except (OSError, ValueError):
+            return None  # the bench could not run; run_with_console said why
+
+    report = run_selftest(config, out, run_one)
+    console.print(_table(report))
+    for problem in report.problems:
+        console.print(f"[yellow]could not judge: {problem}[/]")
+    for note in report.notes:
+        console.print(f"[dim]note: {note}[/]")
+    (out / SUMMARY_FILE).write_text(_markdown(report, config), encoding="utf-8")
+    style = _STYLES[report.outcome]
+    console.print(f"\n[{style}]Self-test {report.outcome}[/] (exit {report.exit_code}); runs in "
+                  + ", ".join(f"{name}: {path}" for name, path in report.run_dirs.items()))  # fmt: skip
+    return report.exit_code
+
+
+def _table(report: SelftestReport) -> Table:
+    table = Table(title=f"harness self-test: {report.outcome}",
+                  caption="ratios are B / A with [95% CI] and Mann-Whitney p; margin: what the verdict acts on")  # fmt: skip
+    frame = selftest_table(report)
+    for column in frame.columns:
+        table.add_column(column, justify="left")
+    for _, row in frame.iterrows():
+        table.add_row(*(str(row[c]) for c in frame.columns), style=_STYLES.get(row["result"]))
+    return table
+
+
+def _markdown(report: SelftestReport, config: SelftestConfig) -> str:
+    lines = [
+        f"# harness self-test: {report.outcome}", "",
+        f"Service {config.service}, profile {config.profile}, users {','.join(map(str, config.levels))}, "
+        f"seed {config.seed}. Exit code {report.exit_code}"
+        + (" (both expectations hold)." if report.exit_code == EXIT_PASS else "."), "",
+        selftest_table(report).to_markdown(index=False), "",
+    ]  # fmt: skip
+    lines += [f"- could not judge: {problem}" for problem in report.problems]
+    lines += [f"- note: {note}" for note in report.notes]
+    lines += ["", "Runs: " + ", ".join(f"[{name}]({path.name}/summary.md)" for name, path in report.run_dirs.items())]
+    return "\n".join(lines) + "\n"

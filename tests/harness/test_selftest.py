@@ -1,0 +1,235 @@
+"""The self-test: its judging on constructed runs (no server), and the short form for real.
+
+The real run (marked ``load``) is the one `make test` relies on: A/A and A/B through the real
+compare machinery, about two minutes. It skips, saying so, only when the machine was too busy
+with other work to measure anything (the self-test then answers "unusable", exit 2).
+"""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+from harness.cli import main
+from harness.criteria import load_criteria
+from harness.decision import conclude
+from harness.results import load_results
+from harness.selftest import (
+    A_A,
+    A_B,
+    CRITERIA_FILE,
+    EXIT_FAIL,
+    EXIT_PASS,
+    EXIT_UNUSABLE,
+    NOT_QUIET,
+    PROFILES,
+    SLOWDOWN,
+    Check,
+    SelftestConfig,
+    SelftestReport,
+    judge,
+    other_work_cores,
+    other_work_limit,
+    run_selftest,
+    selftest_plan,
+    selftest_table,
+    write_criteria,
+)
+from tests.harness.test_figures import make_run
+
+USERS = 20
+REQUESTS = {USERS: 1500}
+
+
+@pytest.fixture(scope="module")
+def criteria(tmp_path_factory):
+    return load_criteria(write_criteria(tmp_path_factory.mktemp("criteria")))
+
+
+def concluded(criteria, a_ms: float, b_ms: float, *, sigma: float = 0.1, **kwargs):
+    """A run of copies A and B with lognormal latencies around the given medians, judged."""
+    results, records = make_run({"A": {USERS: a_ms}, "B": {USERS: b_ms}}, requests=REQUESTS, sigma=sigma, **kwargs)
+    return conclude(results, records, criteria, candidate="B", baseline="A")
+
+
+def by_subject(checks: list[Check]) -> dict[str, Check]:
+    return {check.subject: check for check in checks}
+
+
+# -- judging A/A --------------------------------------------------------------------------------
+def test_identical_copies_pass_the_a_a_run(criteria):
+    checks, problems = judge(A_A, concluded(criteria, 250.0, 250.0))
+    assert problems == []
+    checks = by_subject(checks)
+    assert checks["p95 ratio B/A at 20 users"].status == "pass"
+    assert checks["throughput ratio B/A at 20 users"].status == "pass"
+    assert checks["p99 ratio B/A at 20 users"].status == "info"
+    assert checks["verdict"].status == "pass" and checks["verdict"].measured.startswith("DO NOT MIGRATE")
+
+
+def test_a_sub_margin_difference_is_shown_but_does_not_fail_the_a_a_run(criteria):
+    results = concluded(criteria, 250.0, 257.5)  # 3 %: significant over 1500 requests, inside 10 %
+    p95 = next(r for r in results.decision.ratios if r.metric == "p95_ms")
+    assert p95.significant and 1.0 < p95.value.value < 1.1
+    checks = by_subject(judge(A_A, results)[0])
+    assert checks["p95 ratio B/A at 20 users"].status == "pass"
+    assert "significant, inside the margin" in checks["p95 ratio B/A at 20 users"].measured
+
+
+def test_a_difference_beyond_the_margin_fails_the_a_a_run(criteria):
+    checks, problems = judge(A_A, concluded(criteria, 250.0, 300.0))
+    checks = by_subject(checks)
+    assert problems == []
+    assert checks["p95 ratio B/A at 20 users"].status == "fail"
+    assert checks["verdict"].status == "fail"  # DO NOT MIGRATE, but on a difference that is not there
+
+
+def test_an_a_a_run_that_says_migrate_fails(criteria):
+    checks = by_subject(judge(A_A, concluded(criteria, 300.0, 250.0))[0])
+    assert checks["verdict"].measured.startswith("MIGRATE") and checks["verdict"].status == "fail"
+
+
+# -- judging A/B --------------------------------------------------------------------------------
+def test_a_slower_b_is_flagged_and_passes_the_a_b_run(criteria):
+    checks, problems = judge(A_B, concluded(criteria, 250.0, 250.0 * SLOWDOWN))
+    checks = by_subject(checks)
+    assert problems == []
+    p95 = checks["p95 ratio B/A at 20 users"]
+    assert p95.status == "pass" and p95.measured.startswith("1.") and "p < 1e-16" in p95.measured
+    assert checks["throughput ratio B/A at 20 users"].status == "info"
+    assert checks["verdict"].status == "pass" and "B significantly worse on p95" in checks["verdict"].measured
+
+
+@pytest.mark.parametrize("b_ms", [250.0, 262.5])  # no difference; one inside the margin
+def test_an_a_b_run_that_misses_the_slowdown_fails(criteria, b_ms):
+    checks = by_subject(judge(A_B, concluded(criteria, 250.0, b_ms))[0])
+    assert checks["p95 ratio B/A at 20 users"].status == "fail"
+    assert checks["verdict"].status == "fail"
+
+
+# -- unusable runs ------------------------------------------------------------------------------
+def test_a_bench_bound_level_is_unusable_not_a_verdict(criteria):
+    results = concluded(criteria, 250.0, 300.0, generator_cores={("B", USERS): 0.95})
+    checks, problems = judge(A_B, results)
+    assert [c.status for c in checks] == ["unusable", "info"] and "load generator" in checks[0].measured
+    assert checks[1].expected == "(level not usable: not judged)"
+    assert problems == ["A/B: no load level was usable for both copies"]
+
+
+def test_a_step_disturbed_by_other_work_on_the_machine_is_unusable(criteria):
+    results = concluded(criteria, 250.0, 300.0)
+    step = results.steps[0]
+    bench_cores = sum(u.cpu_cores_mean for u in step.components.values())
+    limit = other_work_limit(results)
+    assert limit == pytest.approx(0.5)  # a quarter of 2 cores
+    below = step.model_copy(update={"machine_cpu_cores": bench_cores + limit - 0.1})
+    assert judge(A_B, results.model_copy(update={"steps": [below, *results.steps[1:]]}))[1] == []
+    busy = step.model_copy(update={"machine_cpu_cores": bench_cores + limit + 0.2})
+    assert other_work_cores(busy) == pytest.approx(limit + 0.2)
+    checks, problems = judge(A_B, results.model_copy(update={"steps": [busy, *results.steps[1:]]}))
+    assert checks[0].status == "unusable" and NOT_QUIET in checks[0].measured and "A trial 0" in checks[0].measured
+    assert problems
+
+
+def test_a_run_that_stopped_or_broke_a_copy_cannot_be_judged(criteria):
+    stopped = concluded(criteria, 250.0, 300.0).model_copy(update={"complete": False, "incomplete_reason": "Ctrl-C"})
+    assert judge(A_B, stopped) == ([], ["A/B: the run stopped early: Ctrl-C"])
+    results, records = make_run({"A": {USERS: 250.0}, "B": {USERS: 300.0}}, requests=REQUESTS, sigma=0.1)
+    failing = [s.model_copy(update={"success_rate": 0.5}) if s.service == "B" else s for s in results.steps]
+    broken = conclude(results.model_copy(update={"steps": failing}), records, criteria, candidate="B", baseline="A")
+    checks, problems = judge(A_B, broken)
+    assert checks == [] and problems[0].startswith("A/B: B fails criterion 'success rate above 99 %'")
+    assert judge(A_A, None)[1] == ["A/A: the run left no results or no decision (see its logs)"]
+
+
+def test_an_inconclusive_verdict_on_usable_levels_is_unusable_with_its_reasons():
+    # The shipped criteria ask for 500 rps at 500 users: a light run cannot judge that.
+    checks, problems = judge(A_A, concluded(load_criteria(), 250.0, 250.0))
+    assert by_subject(checks)["verdict"].status == "unusable"
+    assert any("500 rps at 500 users" in problem for problem in problems)
+
+
+def test_exit_codes_rank_a_wrong_answer_above_an_unusable_run():
+    passed = Check("A/A", "verdict", "", "", "pass")
+    failed = Check("A/B", "verdict", "", "", "fail")
+    assert SelftestReport([passed, passed]).exit_code == EXIT_PASS
+    assert SelftestReport([passed, failed], problems=["A/A: busy"]).exit_code == EXIT_FAIL
+    assert SelftestReport([passed], problems=["A/B: no level"]).exit_code == EXIT_UNUSABLE
+    assert SelftestReport([Check("A/A", "x", "", "", "info")]).exit_code == EXIT_UNUSABLE
+
+
+# -- the plans and the orchestration ------------------------------------------------------------
+def test_plans_differ_only_in_b_s_upstream(tmp_path):
+    config = SelftestConfig(service="original", users=(7, 9), seed=5)
+    aa, ab = (selftest_plan(s, config, tmp_path / CRITERIA_FILE) for s in (A_A, A_B))
+    assert [(t.label, t.app, t.upstream_latency_factor) for t in aa.targets] == [("A", "original", 1.0), ("B", "original", 1.0)]
+    assert [(t.label, t.app, t.upstream_latency_factor) for t in ab.targets] == [("A", "original", 1.0), ("B", "original", SLOWDOWN)]
+    for plan in (aa, ab):
+        assert (plan.candidate, plan.baseline, plan.echo, plan.command) == ("B", "A", False, "selftest")
+        assert plan.users == (7, 9) and plan.bench.seed == 5 and plan.trials == PROFILES["short"].trials
+    assert selftest_plan(A_A, SelftestConfig(profile="full"), tmp_path).trials >= 3
+
+
+def test_run_selftest_runs_a_a_then_a_b_and_reports_both(tmp_path, criteria):
+    made = {"A/A": concluded(criteria, 250.0, 250.0), "A/B": concluded(criteria, 250.0, 300.0)}
+    seen = []
+
+    def run(scenario, plan, run_dir):
+        seen.append((scenario.name, run_dir.name, plan.targets[1].upstream_latency_factor))
+        return made[scenario.name]
+
+    report = run_selftest(SelftestConfig(), tmp_path, run)
+    assert seen == [("A/A", "aa", 1.0), ("A/B", "ab", SLOWDOWN)]
+    assert report.exit_code == EXIT_PASS and report.outcome == "PASS"
+    assert (tmp_path / CRITERIA_FILE).is_file()
+    table = selftest_table(report)
+    assert list(table.columns) == ["run", "check", "expected", "measured", "result"]
+    assert set(table["result"]) == {"PASS", "INFO"} and set(table["run"]) == {"A/A", "A/B"}
+
+
+def test_bad_arguments_are_clear_errors(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["selftest", "--profile", "huge"])
+    assert exited.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+# -- the short form, for real -------------------------------------------------------------------
+@pytest.mark.load
+@pytest.mark.timeout(240)
+def test_short_selftest_passes_end_to_end(tmp_path):
+    out = tmp_path / "selftest"
+    code = main(["selftest", "--profile", "short", "--out", str(out)])
+    summary = (out / "selftest.md").read_text()
+    if code == EXIT_UNUSABLE and _only_because_the_machine_was_busy(summary):
+        pytest.skip("the machine was busy with other work; the self-test could not measure:\n" + summary)
+    assert code == EXIT_PASS, summary
+
+    aa, ab = load_results(out / "aa"), load_results(out / "ab")
+    assert aa.settings.command == ab.settings.command == "selftest"
+    assert (aa.settings.candidate, aa.settings.baseline) == ("B", "A")
+    assert aa.decision.verdict != "MIGRATE"
+    p95 = next(r for r in ab.decision.ratios if r.metric == "p95_ms")
+    assert p95.significant and p95.value.value > 1.1 and ab.decision.verdict == "DO NOT MIGRATE"
+    for run in (aa, ab):
+        assert {s.service for s in run.steps} == {"A", "B"}  # no echo step
+        assert all(s.audit is not None and s.audit.passed for s in run.steps)
+    for run_dir in (out / "aa", out / "ab"):
+        assert (run_dir / "summary.md").is_file() and (run_dir / "report.html").is_file()
+    assert "| A/B" in summary and "PASS" in summary
+    leftovers = [
+        p.info["pid"] for p in psutil.process_iter(["pid", "cmdline"])
+        if str(out) in " ".join(p.info["cmdline"] or [])
+    ]  # fmt: skip
+    assert leftovers == []
+
+
+def _only_because_the_machine_was_busy(summary: str) -> bool:
+    """Every unusable level was excluded for other work on the machine, and nothing else failed."""
+    lines = summary.splitlines()
+    unusable = [line for line in lines if line.rstrip().endswith("| UNUSABLE |")]
+    problems = [line for line in lines if line.startswith("- could not judge:")]
+    return (
+        bool(unusable)
+        and all(NOT_QUIET in line for line in unusable)
+        and all(line.endswith("no load level was usable for both copies") for line in problems)
+    )
