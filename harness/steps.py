@@ -36,6 +36,9 @@ __all__ = ["StepOutcome", "StepPlan", "WindowHook", "measure_step"]
 
 _TAIL_S = 2.0  # load keeps running this long past the window, so the window is fully loaded
 _STATS_LAG_S = 4.0  # a distributed master hears of its workers' requests up to this late
+# The step's clock starts when the first answers show in Locust's stats file (written once a
+# second), up to this long after Locust's own run time started counting.
+_START_DETECTION_S = 3.0
 _SETTLE_S = 0.5  # after Locust stops: replies still in flight reach the upstream's ledger
 
 
@@ -84,7 +87,7 @@ def measure_step(
     upstream.reset_audit()
     load = LoadStep(
         service.url, plan.profile,
-        duration_s=max(1, round(plan.warmup_s + plan.window_s + _TAIL_S
+        duration_s=max(1, round(_START_DETECTION_S + plan.warmup_s + plan.window_s + _TAIL_S
                                 + (_STATS_LAG_S if plan.locust_workers or plan.remote_workers else 0))),
         spawn_rate=max(plan.users / 2, 1.0) if plan.arrival_rate == 0 else None,
         # Users finish the request in hand when the step ends: even a request that runs into the

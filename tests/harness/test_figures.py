@@ -315,7 +315,14 @@ def test_a_busy_machine_shared_with_a_hungry_bench_bounds_the_step():
                   "upstream": usage(0.15)}  # fmt: skip
     step = _machine_step(components, (1.65, 2))
     assert step.bound_by == ["machine"] and step.machine_cpu_cores == 1.65
-    assert "competed with its test bench" in " ".join(step.notes)
+    assert "the bench's own processes" in " ".join(step.notes)
+
+
+def test_a_busy_machine_shared_with_another_tenant_bounds_the_step():
+    components = {"service": usage(0.8), "database": usage(0.1), "load_generator": usage(0.05)}
+    step = _machine_step(components, (1.7, 2))  # 0.75 cores went to processes outside the run
+    assert step.bound_by == ["machine"]
+    assert "processes outside this run took 0.75 cores" in " ".join(step.notes)
 
 
 def test_a_machine_saturated_by_the_service_itself_is_a_fair_measurement():
