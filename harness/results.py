@@ -106,6 +106,11 @@ class RunSettings(_Schema):
     baseline: str | None = Field(None, description="the service it is compared against")
     fault: str | None = None
 
+    @property
+    def compared(self) -> tuple[str, str]:
+        """(candidate, baseline); a run that names neither compared optimized with original."""
+        return self.candidate or "optimized", self.baseline or "original"
+
 
 class LatencySummary(_Schema):
     count: int
@@ -265,7 +270,8 @@ class CriterionResult(_Schema):
 
 
 class Ratio(_Schema):
-    """optimized / original for one metric at one load level (below 1 is better for latency)."""
+    """candidate / baseline (optimized / original by default) for one metric at one load level
+    (below 1 is better for latency)."""
 
     users: int
     arrival_rate: float = 0.0

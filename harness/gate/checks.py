@@ -125,10 +125,7 @@ def _ratio_estimate(
 ) -> Estimate | None:
     """The interval of a relative criterion's ratio, when the run's own ratios computed it."""
     decision, settings = results.decision, results.settings
-    if decision is None or (judged.service, baseline) != (
-        settings.candidate or "optimized",
-        settings.baseline or "original",
-    ):
+    if decision is None or (judged.service, baseline) != settings.compared:
         return None
     matches = [r.value for r in decision.ratios if r.metric == metric and r.users == judged.users]
     return matches[0] if len(matches) == 1 else None

@@ -50,11 +50,11 @@ def render_summary(results: Results, plots: Sequence[Path] = (), base: Path | No
         "",
         _table(criteria_table(decision), "no criteria judged"),
         "",
-        "## Ratios (optimized / original)",
+        "## Ratios ({} / {})".format(*results.settings.compared),
         "",
         "Below 1 is better for latency, above 1 for throughput.",
         "",
-        _table(ratios_table(decision), "no load level ran both services"),
+        _table(ratios_table(results), "no load level ran both services"),
     ]
     if plots:
         lines += ["", "## Plots", ""]

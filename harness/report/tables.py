@@ -181,9 +181,10 @@ def criteria_table(decision: Decision | None) -> pd.DataFrame:
     )
 
 
-def ratios_table(
-    decision: Decision | None, candidate: str = "optimized", baseline: str = "original"
-) -> pd.DataFrame:
+def ratios_table(results: Results) -> pd.DataFrame:
+    """The decision's candidate / baseline ratios, labelled with the services the run compared."""
+    candidate, baseline = results.settings.compared
+    decision = results.decision
     rows = []
     for ratio in decision.ratios if decision else []:
         better = "higher" if ratio.metric == "throughput_rps" else "lower"
