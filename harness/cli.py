@@ -13,6 +13,14 @@ from .commands import COMMANDS
 __all__ = ["main"]
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default, except where there is none (the help says what applies then),
+    and keeps the line breaks of a command's description."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
@@ -24,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"harness.commands.{name}")
         sub = commands.add_parser(
             name.replace("_", "-"), help=module.HELP, description=module.__doc__,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=_HelpFormatter,
         )  # fmt: skip
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)

@@ -144,7 +144,9 @@ def decide(
             MIGRATE,
             [
                 *(_ratio_reason(r, candidate, baseline, "better") for r in wins),
-                f"{candidate} passes all {judged_count} criteria judged on it, with a clean delivery audit at every step",
+                (f"{candidate} passes all {judged_count} criteria judged on it" if judged_count
+                 else f"no criterion in the criteria file applies to {candidate}")
+                + ", with a clean delivery audit at every step",
                 *uncompared,
             ],
         )
