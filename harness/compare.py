@@ -257,6 +257,7 @@ def _settings(plan: ComparePlan, database: str) -> RunSettings:
         users=list(plan.users) if not plan.arrival_rates else [], arrival_rates=list(plan.arrival_rates),
         step_duration_s=plan.step_duration_s, warmup_s=plan.warmup_s, trials=plan.trials,
         service_workers=plan.service_workers, locust_workers=plan.locust_workers,
+        remote_workers=plan.remote_workers,
         wait_min_s=plan.wait_min_s, wait_max_s=plan.wait_max_s,
         llm_latency_ms=plan.bench.llm_latency_ms, graph_latency_ms=plan.bench.graph_latency_ms,
         businesses=plan.bench.businesses, phones_per_business=plan.bench.phones_per_business,

@@ -92,6 +92,9 @@ class RunSettings(_Schema):
     trials: int
     service_workers: int
     locust_workers: int
+    remote_workers: int = Field(
+        0, description="Locust workers on other machines (their CPU is not sampled)"
+    )
     wait_min_s: float
     wait_max_s: float
     llm_latency_ms: float = Field(description="configured fake LLM latency (0 = no LLM call)")

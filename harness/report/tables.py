@@ -50,7 +50,9 @@ def settings_lines(results: Results) -> list[str]:
     lines = [
         machine_line(results),
         f"Workers: {s.service_workers} service worker(s), {s.locust_workers} Locust worker(s)"
-        + (" (Locust in one process)" if s.locust_workers == 0 else ""),
+        + (" (Locust in one process)" if s.locust_workers == 0 and not s.remote_workers else "")
+        + (f", {s.remote_workers} remote Locust worker(s) whose CPU is not sampled: the "
+           "generator-saturation guard sees only this machine's share" if s.remote_workers else ""),
         f"Steps: {load}; {s.step_duration_s:g} s each, of which the first {s.warmup_s:g} s are warm-up "
         f"(excluded); {s.trials} trial(s) per step",
         f"Downstream latencies (fake upstream): Graph API {s.graph_latency_ms:g} ms, "

@@ -49,6 +49,8 @@ def test_remote_workers_carry_the_load_and_their_records_reach_the_master(tmp_pa
         stop.set()
         loop.join(30)
     assert results.complete
+    assert results.settings.remote_workers == 1
+    assert "1 remote Locust worker(s) whose CPU is not sampled" in (tmp_path / "run" / "summary.md").read_text()
     records = load_run_records(tmp_path / "run", results)
     # Every row came from the remote worker (the master sends nothing itself), labelled with the
     # master's step settings, not the worker's own (empty) environment.
