@@ -33,6 +33,7 @@ from .decision import DO_NOT_MIGRATE, INCONCLUSIVE, MIGRATE, PRACTICAL_MARGIN
 from .figures import HELPER_COMPONENTS
 from .processes import ProcessFailed
 from .report.format import estimate, p_value
+from .report.tables import load_label
 from .results import Ratio, Results, StepResult
 
 __all__ = [
@@ -211,7 +212,7 @@ def judge(scenario: Scenario, results: Results | None) -> tuple[list[Check], lis
     checks: list[Check] = []
     judged: set[_Level] = set()
     for users, arrival_rate in dict.fromkeys((s.users, s.arrival_rate) for s in results.summaries):
-        level = _level(users, arrival_rate)
+        level = load_label(users, arrival_rate)
         ratios = {
             r.metric: r for r in results.decision.ratios if (r.users, r.arrival_rate) == (users, arrival_rate)
         }  # fmt: skip
@@ -243,7 +244,7 @@ def _broken(results: Results) -> list[str]:
     for step in results.steps:
         if step.audit is not None and not step.audit.passed:
             problems.append(
-                f"{step.service} at {_level(step.users, step.arrival_rate)} failed its delivery audit "
+                f"{step.service} at {load_label(step.users, step.arrival_rate)} failed its delivery audit "
                 f"({step.audit.lost} lost, {step.audit.doubled} doubled): the service is broken, "
                 "not the harness"
             )  # fmt: skip
@@ -377,10 +378,6 @@ def _measured(ratio: Ratio) -> str:
     return text + ("; significant, inside the margin" if inside else "; significant")
 
 
-def _level(users: int, arrival_rate: float) -> str:
-    return f"{arrival_rate:g} req/s" if arrival_rate > 0 else f"{users} users"
-
-
 def _notes(scenario: Scenario, results: Results | None) -> list[str]:
     if results is None:
         return []
@@ -403,7 +400,7 @@ def _notes(scenario: Scenario, results: Results | None) -> list[str]:
         )
         notes.append(
             f"{scenario.name}: processes outside the bench took up to {cores:.2f} cores during a step "
-            f"({step.service} at {_level(step.users, step.arrival_rate)}, trial {step.trial}; "
+            f"({step.service} at {load_label(step.users, step.arrival_rate)}, trial {step.trial}; "
             f"the bench's own parts: {bench})"
         )
     return notes
