@@ -15,7 +15,7 @@ from .compare import PROFILES, ComparePlan, RunControl, default_run_dir, default
 from .criteria import CriteriaError
 from .loadgen import DEFAULT_MIX, format_mix, parse_mix
 from .processes import ProcessFailed
-from .report.console import report_console
+from .report.console import console_table, faults_console_table, report_console, soak_console_table
 from .results import Results, StepResult
 from .services import BenchSecrets
 
@@ -155,8 +155,6 @@ def run_from_args(args: argparse.Namespace, *, services: tuple[str, ...], comman
 
 
 def run_with_console(plan: ComparePlan, run_dir: Path, console: Console) -> int:
-    from .report.console import console_table
-
     steps = len(plan.order())
     levels = ", ".join(f"{u} users" if u else f"{r:g} req/s" for u, r in plan.levels)
     console.print(f"[bold]harness {plan.command}[/] {', '.join(plan.services)}: {levels}; "
@@ -192,6 +190,10 @@ def run_with_console(plan: ComparePlan, run_dir: Path, console: Console) -> int:
                           f"logs and any partial results are in {run_dir})")  # fmt: skip
             return 2
     console.print(console_table(results))
+    if results.faults:
+        console.print(faults_console_table(results))
+    if results.soak:
+        console.print(soak_console_table(results))
     _print_verdict(console, results, run_dir)
     return 0 if results.complete else 1
 

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from ..compare import BASELINE, CANDIDATE, default_run_dir
 from ..faults import FAULT_KINDS, FaultSpec, FaultUnavailable, fault_plan
-from ..report.console import faults_console_table, report_console
-from ..results import load_results
+from ..report.console import report_console
 from ..runner import add_run_arguments, plan_from_args, run_with_console
 from ..services import APPS
 
@@ -97,9 +96,4 @@ def run(args: argparse.Namespace) -> int:
             return 2
         console.print(f"[bold]fault:[/] {spec.describe()}; Locust retries {plan.retries} times from "
                       f"{plan.retry_backoff_s:g} s, doubling")  # fmt: skip
-        code = run_with_console(plan, run_dir, console)
-    if (run_dir / "results.json").is_file():
-        results = load_results(run_dir)
-        if results.faults:
-            console.print(faults_console_table(results))
-    return code
+        return run_with_console(plan, run_dir, console)

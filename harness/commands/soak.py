@@ -9,8 +9,7 @@ from __future__ import annotations
 import argparse
 
 from ..compare import BASELINE, CANDIDATE, default_run_dir
-from ..report.console import report_console, soak_console_table
-from ..results import load_results
+from ..report.console import report_console
 from ..runner import add_run_arguments, plan_from_args, run_with_console
 from ..soak import DEFAULT_SAMPLE_INTERVAL_S, soak_plan
 
@@ -49,9 +48,4 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]{error}[/]")
         return 2
     run_dir = args.out or default_run_dir()
-    code = run_with_console(plan, run_dir, console)
-    if (run_dir / "results.json").is_file():
-        results = load_results(run_dir)
-        if results.soak:
-            console.print(soak_console_table(results))
-    return code
+    return run_with_console(plan, run_dir, console)
