@@ -10,7 +10,7 @@ from .business import (
     business_lookup_filter,
     new_business_document,
 )
-from .claims import Claim, ClaimState
+from .claims import Claim, ClaimState, PendingWrites
 from .crypto import TokenCipher, TokenDecryptionError, fernet_key
 from .handshake import subscription_challenge
 from .outcome import WebhookOutcome
@@ -59,6 +59,7 @@ __all__ = [
     "Claim",
     "DeliveryError",
     "ClaimState",
+    "PendingWrites",
     "InboundMessage",
     "InboundStatus",
     "Message",

@@ -6,18 +6,30 @@ every process), sends the reply, then marks the document ``done``. If the reply 
 delivered the claim is released (deleted), the webhook answers 503 and Meta's retry claims it
 again. A claim left behind by a crashed worker may be taken over once ``claimedAt`` is older than
 the processing lease. Both services run this protocol; only their drivers differ.
+
+Two writes finish a message: marking it done once its reply is delivered, and releasing the
+claim when it was not (or when the claim itself may or may not have been written: an insert cut
+off by an outage). Both are idempotent, so retrying them is safe. When the database is away they
+wait in :class:`PendingWrites`, which each service drains in the background (a thread, an
+asyncio task). Without it a reply delivered while the database was away stays "pending" until
+its lease expires: each re-delivery is answered 503 "in flight" meanwhile, and after the lease it
+is taken over and answered a second time. The webhook never waits for these retries.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "Claim",
     "ClaimState",
+    "PendingWrite",
+    "PendingWrites",
     "claim_document",
     "done_update",
     "release_filter",
@@ -80,3 +92,56 @@ def state_of(existing: dict[str, Any] | None) -> ClaimState:
         return ClaimState.DONE
     # Pending, or released in the instant between our insert and this read: retrying is safe.
     return ClaimState.IN_FLIGHT
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """One claim-finishing write, as the collection method to call and its arguments."""
+
+    method: Literal["update_one", "delete_one"]
+    args: tuple[dict[str, Any], ...]
+
+
+class PendingWrites:
+    """The claim-finishing writes this process owes the database while it is away (thread-safe).
+
+    A service's backlog subclasses it and starts its retry loop in :meth:`_added`; a retry calls
+    :meth:`settle` for each write that landed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._writes: dict[tuple[str, ...], PendingWrite] = {}
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._writes)
+
+    def replied(self, wamid: str) -> bool:
+        """This process delivered the reply and is still marking it: a re-delivery is a duplicate."""
+        with self._lock:
+            return ("done", wamid) in self._writes
+
+    def mark_done(self, claim: Claim, reply_id: str) -> None:
+        done = PendingWrite("update_one", ({"_id": claim.wamid}, done_update(reply_id)))
+        self._put(("done", claim.wamid), done)
+
+    def release(self, claim: Claim) -> None:
+        self._put(("release", claim.wamid, claim.token), PendingWrite("delete_one", (release_filter(claim),)))
+
+    def pending(self) -> list[tuple[tuple[str, ...], PendingWrite]]:
+        """A snapshot of (key, write) to retry; writes added meanwhile wait for the next round."""
+        with self._lock:
+            return list(self._writes.items())
+
+    def settle(self, key: tuple[str, ...]) -> None:
+        with self._lock:
+            self._writes.pop(key, None)
+
+    def _put(self, key: tuple[str, ...], write: PendingWrite) -> None:
+        with self._lock:
+            self._writes[key] = write
+        self._added()
+
+    def _added(self) -> None:
+        """A write was added: a subclass makes sure its retry loop runs."""

@@ -11,39 +11,22 @@ from typing import Any
 
 from pymongo.errors import PyMongoError
 
-from contract import Claim
-from contract import claims as protocol
+from contract import PendingWrites
 
 __all__ = ["WriteBacklog"]
 
 log = logging.getLogger("optimized.backlog")
 
 
-class WriteBacklog:
+class WriteBacklog(PendingWrites):
     def __init__(self, processed: Any, *, observe: Callable[[PyMongoError], None], retry_every: float = 0.5) -> None:
+        super().__init__()
         self._processed = processed
         self._observe = observe
         self._retry_every = retry_every
-        self._done: dict[str, str] = {}  # wamid -> reply id: delivered, not yet marked
-        self._released: dict[tuple[str, str], Claim] = {}  # (wamid, claim token) -> claim to free
         self._task: asyncio.Task[None] | None = None
 
-    def __len__(self) -> int:
-        return len(self._done) + len(self._released)
-
-    def replied(self, wamid: str) -> bool:
-        """This process delivered the reply and is still marking it: a re-delivery is a duplicate."""
-        return wamid in self._done
-
-    def mark_done(self, claim: Claim, reply_id: str) -> None:
-        self._done[claim.wamid] = reply_id
-        self._wake()
-
-    def release(self, claim: Claim) -> None:
-        self._released[(claim.wamid, claim.token)] = claim
-        self._wake()
-
-    def _wake(self) -> None:
+    def _added(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
 
@@ -54,21 +37,14 @@ class WriteBacklog:
 
     async def flush(self) -> int:
         """Try every pending write once; how many are still pending."""
-        for wamid, reply_id in list(self._done.items()):
-            if await self._try(self._processed.update_one({"_id": wamid}, protocol.done_update(reply_id))):
-                del self._done[wamid]
-        for key, claim in list(self._released.items()):
-            if await self._try(self._processed.delete_one(protocol.release_filter(claim))):
-                del self._released[key]
+        for key, write in self.pending():
+            try:
+                await getattr(self._processed, write.method)(*write.args)
+            except PyMongoError as error:
+                self._observe(error)
+                continue
+            self.settle(key)
         return len(self)
-
-    async def _try(self, write: Any) -> bool:
-        try:
-            await write
-        except PyMongoError as error:
-            self._observe(error)
-            return False
-        return True
 
     async def close(self) -> None:
         """Stop retrying; one last try, and say (by count) what is left to the lease."""
