@@ -1,18 +1,41 @@
-"""Everything the original and optimized services, and the harness, agree on.
+"""Everything every service variant, and the harness, agree on: the webhook contract, the
+business data, and the architecture choices a variant is made of.
 
 Import from here: ``from contract import Settings, parse_webhook, TokenCipher``.
 """
 
+from .architecture import (
+    CHOICES,
+    VARIANTS,
+    Architecture,
+    BatchMode,
+    BusinessCacheMode,
+    ClientScope,
+    DatabaseDown,
+    Handler,
+    HttpLibrary,
+    Indexes,
+    MongoDriver,
+    OperationsRoutes,
+    PoolSizing,
+    RequestLog,
+    Variant,
+    VariantError,
+    parse_variant,
+)
 from .business import (
     BUSINESS_PROJECTION,
     Business,
+    active_businesses_filter,
     business_from_document,
     business_lookup_filter,
     new_business_document,
 )
+from .cache import BusinessCache
 from .claims import Claim, ClaimState, PendingWrites
 from .crypto import TokenCipher, TokenDecryptionError, fernet_key
 from .handshake import subscription_challenge
+from .metrics import COUNTER_NAMES, CacheMetrics, MetricsReport, PoolMetrics
 from .outcome import WebhookOutcome
 from .payload import (
     ANSWERABLE_TYPES,
@@ -47,6 +70,29 @@ from .store import (
 
 __all__ = [
     "ANSWERABLE_TYPES",
+    "CHOICES",
+    "COUNTER_NAMES",
+    "VARIANTS",
+    "Architecture",
+    "BatchMode",
+    "BusinessCache",
+    "BusinessCacheMode",
+    "CacheMetrics",
+    "ClientScope",
+    "DatabaseDown",
+    "Handler",
+    "HttpLibrary",
+    "Indexes",
+    "MetricsReport",
+    "MongoDriver",
+    "OperationsRoutes",
+    "PoolMetrics",
+    "PoolSizing",
+    "RequestLog",
+    "Variant",
+    "VariantError",
+    "active_businesses_filter",
+    "parse_variant",
     "BUSINESSES",
     "BUSINESS_INDEXES",
     "BUSINESS_PROJECTION",

@@ -11,6 +11,7 @@ from .crypto import TokenCipher
 __all__ = [
     "BUSINESS_PROJECTION",
     "Business",
+    "active_businesses_filter",
     "business_from_document",
     "business_lookup_filter",
     "new_business_document",
@@ -40,6 +41,11 @@ class Business:
 def business_lookup_filter(phone_number_id: str) -> dict[str, Any]:
     """The query the webhook runs; ``webhook_lookup_idx`` covers exactly these three keys."""
     return {"whatsappPhoneNumberIds": phone_number_id, "whatsappEnabled": True, "isActive": True}
+
+
+def active_businesses_filter() -> dict[str, Any]:
+    """Every business the webhook may answer for: what the cache's warm-up loads."""
+    return {"whatsappEnabled": True, "isActive": True}
 
 
 def business_from_document(document: dict[str, Any], cipher: TokenCipher) -> Business:

@@ -1,12 +1,15 @@
-"""The HTTP face of the webhook contract, shared by both FastAPI services.
+"""The HTTP face of the webhook contract, shared by every FastAPI service variant.
 
 Everything here runs before a service touches its database: size limit, signature, parsing.
-A request rejected here has had no effect at all.
+A request rejected here has had no effect at all. Also here: the checklist's request-timing
+middleware (``REQUEST_LOG_MIDDLEWARE=on``), the same for whichever handler runs it.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Query, Request
@@ -28,6 +31,7 @@ __all__ = [
     "WebhookRejected",
     "handshake_response",
     "install_error_handlers",
+    "install_request_log",
     "outcome_response",
     "subscription_request",
     "webhook_envelope",
@@ -37,6 +41,7 @@ WEBHOOK_PATH = "/whatsapp_response"
 MAX_BODY_BYTES = 4 * 1024 * 1024  # Meta's batches stay under 3 MB
 
 log = logging.getLogger("contract.http")
+request_log = logging.getLogger("contract.http.requests")
 
 
 class WebhookRejected(Exception):
@@ -140,3 +145,20 @@ def install_error_handlers(app: FastAPI) -> None:
         # Log the type only: exception text can carry upstream bodies or tokens.
         log.error("unhandled %s on %s %s", type(error).__name__, request.method, request.url.path)
         return JSONResponse({"error": "internal error"}, status_code=500)
+
+
+def install_request_log(app: FastAPI) -> None:
+    """The checklist's ``log_requests`` middleware, as its code has it: every request timed,
+    logged at INFO (the message is built whether or not INFO is enabled) and answered with an
+    ``X-Process-Time`` header. An ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware."""
+
+    @app.middleware("http")
+    async def log_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start_time = time.time()
+        response = await call_next(request)
+        duration = time.time() - start_time
+        request_log.info(
+            f"{request.method} {request.url.path} - Status: {response.status_code} - Duration: {duration:.3f}s"  # noqa: G004
+        )
+        response.headers["X-Process-Time"] = str(duration)
+        return response

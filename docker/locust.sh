@@ -9,4 +9,4 @@ if [ -n "${LOAD_RECORDS_DIR:-}" ]; then
     LOAD_RECORDS_DIR="${LOAD_RECORDS_DIR%/}/$(hostname)"
     export LOAD_RECORDS_DIR
 fi
-exec locust -f harness/locustfile.py "$@"
+exec locust -f harness/load/locustfile.py "$@"

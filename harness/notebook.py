@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .figures import latency_column, summary_records
-from .report.tables import load_label
+from .analysis import latency_column, summary_records
 from .results import Estimate, Results, StepSummary
+from .terms import load_label
 
 __all__ = [
     "REPORT_DIR_VARIABLE",
@@ -91,6 +91,7 @@ def summary_frame(results: Results) -> pd.DataFrame:
                 "service_cpu_ms_per_request": _number(s.service_cpu_ms_per_request),
                 "rss_mb_max": _number(s.rss_mb_max),
                 "bound_by": ", ".join(s.bound_by),
+                "unusable": "; ".join(issue.detail for issue in s.unusable),
                 "usable": s.usable,
             }
         )
@@ -98,11 +99,12 @@ def summary_frame(results: Results) -> pd.DataFrame:
 
 
 def ratios_frame(results: Results) -> pd.DataFrame:
-    """The run's candidate / baseline ratios as numbers, with interval and significance."""
-    ratios = results.decision.ratios if results.decision else []
+    """Every candidate / baseline ratio of the run as numbers, with interval and significance."""
     return pd.DataFrame(
         [
             {
+                "candidate": decision.candidate,
+                "baseline": decision.baseline,
                 "load": load_label(r.users, r.arrival_rate),
                 "users": r.users,
                 "arrival_rate": r.arrival_rate,
@@ -113,9 +115,11 @@ def ratios_frame(results: Results) -> pd.DataFrame:
                 "p_value": _number(r.p_value),
                 "significant": r.significant,
             }
-            for r in ratios
+            for decision in results.decisions
+            for r in decision.ratios
         ],
-        columns=["load", "users", "arrival_rate", "metric", "ratio", "ci_low", "ci_high", "p_value", "significant"],
+        columns=["candidate", "baseline", "load", "users", "arrival_rate", "metric", "ratio", "ci_low", "ci_high",
+                 "p_value", "significant"],
     )
 
 

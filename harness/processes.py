@@ -19,7 +19,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["ManagedProcess", "ProcessFailed", "free_port", "port_in_use", "wait_until"]
+__all__ = [
+    "ManagedProcess",
+    "ProcessFailed",
+    "base_environment",
+    "free_port",
+    "port_in_use",
+    "wait_until",
+]
+
+# What a child process needs from our own environment; everything else is set explicitly, so a
+# stray variable in the caller's shell cannot change what is measured.
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH", "SYSTEMROOT")
 
 _live: set[ManagedProcess] = set()
 _live_lock = threading.Lock()
@@ -166,6 +177,11 @@ if threading.current_thread() is threading.main_thread():
     with contextlib.suppress(ValueError):  # not the main thread of the main interpreter
         if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
             signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def base_environment() -> dict[str, str]:
+    """The few variables of ours a child inherits."""
+    return {name: os.environ[name] for name in _INHERITED if name in os.environ}
 
 
 def free_port(host: str = "127.0.0.1") -> int:

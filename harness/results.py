@@ -1,9 +1,10 @@
-"""The one versioned results schema that ``compare``, ``report``, ``gate`` and the notebook share.
+"""The one versioned results schema that every command, the report, the gate and the notebook share.
 
-A run directory holds ``results.json`` (this schema) and the per-request records (``requests.parquet``,
-or ``requests.csv`` where Parquet is unavailable) whose columns are :data:`RECORD_COLUMNS`.
-Readers call :func:`load_results`; nothing parses ``results.json`` by hand. A change that removes
-or renames a field bumps :data:`SCHEMA_VERSION`; adding an optional field does not.
+A run directory holds ``results.json`` (this schema) and the per-request records
+(:mod:`harness.records`). Readers call :func:`load_results`; nothing parses ``results.json`` by
+hand. A change that removes or renames a field bumps :data:`SCHEMA_VERSION`; adding an optional
+field does not. Version 2: outcomes carry reason codes (:mod:`harness.terms`), a run decides
+every candidate against one baseline, and the settings keep the load and the variants whole.
 """
 
 from __future__ import annotations
@@ -13,21 +14,28 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .load.profile import DEFAULT_MIX, normalise_mix
+from .records import ABANDONED, RECORD_COLUMNS
+from .terms import Component, CriterionReason, Outcome, ReasonCode, Unusable, Verdict
 
 __all__ = [
     "ABANDONED",
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
     "AuditFigures",
+    "BenchSettings",
     "CacheFigures",
     "ComponentUsage",
     "CriterionResult",
     "DatabaseFigures",
     "Decision",
+    "DecisionReason",
     "Estimate",
     "FaultResult",
     "LatencySummary",
+    "LoadSettings",
     "MachineInfo",
     "Ratio",
     "Results",
@@ -35,36 +43,15 @@ __all__ = [
     "SoakResult",
     "StepResult",
     "StepSummary",
+    "UsabilityIssue",
+    "VariantInfo",
     "load_results",
     "save_results",
 ]
 
-SCHEMA_VERSION = 1
-
-# Per-request records, one row per HTTP request the load generator made.
-RECORD_COLUMNS = {
-    "service": "str: original | optimized | echo (or any name given to `harness run`)",
-    "users": "int: concurrent users of the step (0 in open-loop mode)",
-    "arrival_rate": "float: requests/s asked for in open-loop mode (0 in closed-loop mode)",
-    "trial": "int: trial number of this step, from 0",
-    "t_start": "float: UNIX time the request was sent",
-    "intended_start": "float: UNIX time it was due (open loop; equals t_start in closed loop)",
-    "latency_ms": "float: send to full response, measured by the load generator",
-    "corrected_latency_ms": "float: intended start to full response (coordinated omission corrected)",
-    "status": "int: HTTP status, 0 when no response (connection error or timeout)",
-    "kind": "str: text | status | duplicate | unknown_phone | disabled | handshake | media | ...",
-    "wamid": "str: inbound message id the request carried ('' for statuses and handshakes)",
-    "expects_reply": "bool: a 2xx for this request obliges exactly one reply upstream",
-    "attempt": "int: 1 for the first delivery, 2.. for Meta-style retries of the same body",
-    "error": "str: error class when status is 0, else ''; 'Abandoned': cut off when the step ended",
-}
-# An attempt Locust cut off when its step ended: the generator's doing, kept for the delivery
-# audit (the message it carried is known) but neither answered nor failed by the service.
-ABANDONED = "Abandoned"
+SCHEMA_VERSION = 2
 
 Service = str
-Verdict = Literal["MIGRATE", "DO NOT MIGRATE", "INCONCLUSIVE"]
-Component = Literal["service", "load_generator", "database", "upstream", "machine"]
 
 
 class _Schema(BaseModel):
@@ -81,38 +68,84 @@ class MachineInfo(_Schema):
     load_average_at_start: tuple[float, float, float]
 
 
-class RunSettings(_Schema):
-    command: str = Field(description="compare | run | selftest | soak | fault")
-    profile: str
-    services: list[str]
-    users: list[int] = Field(description="closed-loop user steps (empty in open-loop mode)")
-    arrival_rates: list[float] = Field(default=[], description="open-loop steps, requests/s")
-    step_duration_s: float
-    warmup_s: float = Field(description="start of each step excluded from the figures")
-    trials: int
-    service_workers: int
-    locust_workers: int
-    remote_workers: int = Field(
-        0, description="Locust workers on other machines (their CPU is not sampled)"
-    )
-    wait_min_s: float
-    wait_max_s: float
-    llm_latency_ms: float = Field(description="configured fake LLM latency (0 = no LLM call)")
-    graph_latency_ms: float = Field(description="configured fake Graph API latency")
-    businesses: int
-    phones_per_business: int
-    seed: int
-    mix: dict[str, float] = Field(description="share of each request kind in the load")
-    database: str = Field(description="embedded SecantusDB <version>, or the redacted MONGODB_URI")
-    criteria_file: str
-    candidate: str | None = Field(None, description="the service the verdict is about")
-    baseline: str | None = Field(None, description="the service it is compared against")
-    fault: str | None = None
+class LoadSettings(_Schema):
+    """The load of every step of a run, passed whole from the command line to each step's Locust
+    profile and stored as it was."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    users: tuple[int, ...] = Field((50, 100, 250, 500), description="closed-loop user steps")
+    arrival_rates: tuple[float, ...] = Field((), description="open-loop steps, requests/s (replace users)")
+    step_duration_s: float = Field(12.0, gt=0, description="measured window of each step")
+    warmup_s: float = Field(3.0, ge=0, description="start of each step excluded from the figures")
+    trials: int = Field(1, ge=1, description="trials per level, the services interleaved in random order")
+    wait_min_s: float = Field(0.1, ge=0, description="each user's pause between requests (closed loop)")
+    wait_max_s: float = Field(0.5, ge=0)
+    mix: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MIX), description="share of each request kind")
+    seed: int = Field(1, description="seeds the mix, the order of services and the latencies")
+    locust_workers: int = Field(0, ge=0, description="Locust worker processes besides the master")
+    remote_workers: int = Field(0, ge=0, description="Locust workers on other machines (their CPU is not sampled)")
+    master_bind_host: str = "127.0.0.1"
+    master_port: int | None = None
+    retries: int = Field(4, ge=0, description="Meta-style retries of a 5xx or unanswered POST")
+    retry_backoff_s: float = Field(0.5, ge=0, description="the first retry's delay; each next one doubles it")
+    timeout_s: float = Field(30.0, gt=0, description="the load generator's network timeout")
+
+    @field_validator("mix")
+    @classmethod
+    def _shares(cls, mix: dict[str, float]) -> dict[str, float]:
+        return normalise_mix(mix)
+
+    @field_validator("wait_max_s")
+    @classmethod
+    def _ordered(cls, wait_max: float, info: object) -> float:
+        wait_min = getattr(info, "data", {}).get("wait_min_s", 0.0)
+        if wait_max < wait_min:
+            raise ValueError("the pause between requests needs MIN <= MAX")
+        return wait_max
 
     @property
-    def compared(self) -> tuple[str, str]:
-        """(candidate, baseline); a run that names neither compared optimized with original."""
-        return self.candidate or "optimized", self.baseline or "original"
+    def levels(self) -> list[tuple[int, float]]:
+        """(users, arrival rate) per load level; open-loop levels have users 0."""
+        if self.arrival_rates:
+            return [(0, rate) for rate in self.arrival_rates]
+        return [(users, 0.0) for users in self.users]
+
+    @property
+    def wait_mean_s(self) -> float:
+        return (self.wait_min_s + self.wait_max_s) / 2
+
+
+class BenchSettings(_Schema):
+    """What the bench was made of: the data, the fake upstream, the database, the servers."""
+
+    businesses: int
+    phones_per_business: int
+    graph_latency_ms: float = Field(description="configured fake Graph API latency")
+    llm_latency_ms: float = Field(description="configured fake LLM latency (0 = no LLM call)")
+    latency_distribution: str = "fixed"
+    database: str = Field(description="embedded SecantusDB <version>, or the redacted MONGODB_URI")
+    service_workers: int = Field(1, description="worker processes per service")
+
+
+class VariantInfo(_Schema):
+    """A service of the run: the variant it is and its architecture choices (setting -> value)."""
+
+    summary: str = ""
+    choices: dict[str, str] = Field(default={}, description="environment variable -> value")
+
+
+class RunSettings(_Schema):
+    command: str = Field(description="compare | run | selftest | soak | chaos | attribute | capacity")
+    profile: str
+    load: LoadSettings
+    bench: BenchSettings
+    services: list[str] = Field(description="every service the run measured, by label")
+    variants: dict[str, VariantInfo] = Field(default={}, description="label -> the variant's choices")
+    baseline: str | None = Field(None, description="the service every candidate is compared with")
+    candidates: list[str] = Field(default=[], description="the services a verdict is given for")
+    criteria_file: str
+    fault: str | None = None
 
 
 class LatencySummary(_Schema):
@@ -219,6 +252,18 @@ class Estimate(_Schema):
     ci_high: float | None = None
 
 
+class UsabilityIssue(_Schema):
+    """One reason a load level's figures are not evidence: a code for logic, a sentence for people."""
+
+    code: Unusable
+    component: Component | None = Field(None, description="the part that bound the step (bench_bound)")
+    detail: str
+
+
+# A level the database, the upstream or the bench's CPUs only slowed: its figures are pessimistic.
+_SLOWING = frozenset({Component.DATABASE, Component.UPSTREAM, Component.MACHINE, Component.BENCH_CPUS})
+
+
 class StepSummary(_Schema):
     """A service at one load level, over all its trials (what criteria and ratios read)."""
 
@@ -240,11 +285,11 @@ class StepSummary(_Schema):
     rss_mb_max: float | None
     bound_by: list[Component] = []
     audit_passed: bool | None = None
-    usable: bool = Field(True, description="False: bench-bound, incomplete or too few requests")
-    slowed_by_bench: bool = Field(
-        False,
-        description="unusable only because the database, upstream or machine slowed the service: "
-        "its figures are pessimistic, so a criterion it passes still stands (a failure is not judged)",
+    unusable: list[UsabilityIssue] = Field(
+        default=[], description="why the level is not evidence (empty: it is usable)"
+    )
+    interval_basis: Literal["trials", "requests"] = Field(
+        "requests", description="what the intervals resample: the trials' figures (3 or more), else requests"
     )
     notes: list[str] = []
     has_cache: bool | None = Field(None, description="False: the service has no cache (n/a)")
@@ -256,25 +301,45 @@ class StepSummary(_Schema):
         {}, description="trial -> measured window (UNIX start, end): which records count"
     )
 
+    @property
+    def usable(self) -> bool:
+        return not self.unusable
+
+    @property
+    def slowed_by_bench(self) -> bool:
+        """Unusable only because the database, the upstream or the bench's CPUs slowed the service:
+        its figures are pessimistic, so a criterion it passes still stands (a failure is not
+        judged). A saturated load generator may instead have under-driven it, which flatters."""
+        return bool(self.unusable) and all(
+            issue.code is Unusable.BENCH_BOUND and issue.component in _SLOWING for issue in self.unusable
+        )
+
 
 class CriterionResult(_Schema):
     criterion: str = Field(description="name in the criteria file")
     service: Service
     users: int | None = Field(description="load level it was judged at (None: whole run)")
+    arrival_rate: float = 0.0
     metric: str
     op: str
     threshold: float
     value: float | None
-    passed: bool | None = Field(description="None: could not be judged (missing or unusable data)")
+    outcome: Outcome
+    reason: CriterionReason
     detail: str = ""
-    applicable: bool = Field(
-        True, description="False: not judged by design (no cache; when_missing = skip), never inconclusive"
-    )
+
+    @property
+    def passed(self) -> bool | None:
+        """True or False when judged; None when not judged or not applicable."""
+        return {Outcome.PASS: True, Outcome.FAIL: False}.get(self.outcome)
+
+    @property
+    def applicable(self) -> bool:
+        return self.outcome is not Outcome.NOT_APPLICABLE
 
 
 class Ratio(_Schema):
-    """candidate / baseline (optimized / original by default) for one metric at one load level
-    (below 1 is better for latency)."""
+    """candidate / baseline for one metric at one load level (below 1 is better for latency)."""
 
     users: int
     arrival_rate: float = 0.0
@@ -284,11 +349,25 @@ class Ratio(_Schema):
     p_value: float | None = None
 
 
+class DecisionReason(_Schema):
+    """One reason of a verdict: its code for logic and tests, its sentence for people."""
+
+    code: ReasonCode
+    text: str
+
+
 class Decision(_Schema):
+    """The verdict on one candidate against the baseline."""
+
+    candidate: Service
+    baseline: Service
     verdict: Verdict
-    reasons: list[str]
+    reasons: list[DecisionReason]
     criteria: list[CriterionResult]
     ratios: list[Ratio]
+
+    def with_code(self, code: ReasonCode) -> list[DecisionReason]:
+        return [reason for reason in self.reasons if reason.code == code]
 
 
 class SoakResult(_Schema):
@@ -325,10 +404,19 @@ class Results(_Schema):
     settings: RunSettings
     steps: list[StepResult] = []
     summaries: list[StepSummary] = []
-    decision: Decision | None = None
+    criteria: list[CriterionResult] = Field(default=[], description="every criterion on every service")
+    decisions: list[Decision] = Field(default=[], description="one per candidate")
     soak: list[SoakResult] = []
     faults: list[FaultResult] = []
     records_file: str | None = Field(None, description="per-request records, relative to this file")
+
+    def decision_for(self, candidate: str) -> Decision | None:
+        return next((d for d in self.decisions if d.candidate == candidate), None)
+
+    @property
+    def decision(self) -> Decision | None:
+        """The first candidate's decision (a run with one candidate has only that one)."""
+        return self.decisions[0] if self.decisions else None
 
 
 def save_results(results: Results, directory: Path) -> Path:

@@ -1,8 +1,9 @@
-"""The async MongoDB client: PyMongo's ``AsyncMongoClient`` by default, motor on request.
+"""The async MongoDB client: PyMongo's ``AsyncMongoClient`` or motor (``MONGO_DRIVER``), with the
+driver's default pool or a sized one (``MONGODB_POOL``), and the database's health.
 
-Motor was deprecated in May 2025 (end of life May 2026); ``MONGO_DRIVER=motor`` keeps the seed's
-exact stack measurable. Both expose the same collection API, so the rest of the service does
-not care which one it got. Pool activity is observed through PyMongo's CMAP listener.
+Motor was deprecated in May 2025 (end of life May 2026); the checklist's design uses it. Both
+expose the same collection API, so the rest of the service does not care which one it got. Pool
+activity is observed through PyMongo's CMAP listener.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from pymongo import monitoring
 from pymongo.errors import AutoReconnect, NetworkTimeout, PyMongoError, ServerSelectionTimeoutError
 
-from contract import Settings
+from contract import Architecture, MongoDriver, PoolSizing, Settings
 
 __all__ = ["DatabaseHealth", "PoolObserver", "close_client", "open_client"]
 
@@ -60,18 +61,18 @@ class PoolObserver(monitoring.ConnectionPoolListener):
     def connection_check_out_started(self, event: Any) -> None: ...
 
 
-def open_client(settings: Settings, observer: PoolObserver) -> Any:
+def open_client(settings: Settings, architecture: Architecture, observer: PoolObserver) -> Any:
     options: dict[str, Any] = {
-        "maxPoolSize": settings.mongodb_max_pool_size,
-        "minPoolSize": settings.mongodb_min_pool_size,
         "timeoutMS": settings.mongodb_timeout_ms,  # bounds every operation, retries included
         "serverSelectionTimeoutMS": min(settings.mongodb_timeout_ms, 2000),
         "retryReads": True,
         "retryWrites": True,
-        "appname": f"optimized-{settings.mongo_driver}",
+        "appname": f"async-handler-{architecture.mongo_driver}",
         "event_listeners": [observer],
     }
-    if settings.mongo_driver == "motor":
+    if architecture.pool is PoolSizing.SIZED:
+        options.update(maxPoolSize=settings.mongodb_max_pool_size, minPoolSize=settings.mongodb_min_pool_size)
+    if architecture.mongo_driver is MongoDriver.MOTOR:
         from motor.motor_asyncio import AsyncIOMotorClient
 
         return AsyncIOMotorClient(settings.mongodb_uri, **options)

@@ -1,21 +1,23 @@
-"""Service counters, kept by prometheus-client and shown two ways: JSON at ``/metrics`` and
-Prometheus text at ``/metrics/prometheus``.
+"""Service counters, kept by prometheus-client and shown two ways: JSON at ``/metrics`` (the
+shape :class:`contract.MetricsReport` gives it) and Prometheus text at ``/metrics/prometheus``.
 
 Under gunicorn each worker is its own process; when ``PROMETHEUS_MULTIPROC_DIR`` is set (the
 harness sets it for more than one worker) the values live in shared files and every endpoint
-reports the sum over all workers, whichever worker answers.
+reports the sum over all workers, whichever worker answers. A variant without the operational
+routes counts nothing (:class:`NoMetrics`): nobody could read it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-__all__ = ["ServiceMetrics"]
+from contract import COUNTER_NAMES, CacheMetrics, MetricsReport, PoolMetrics
+
+__all__ = ["Metrics", "NoMetrics", "ServiceMetrics"]
 
 disable_created_metrics()  # the *_created series only add noise to a service's own counters
 
@@ -29,8 +31,8 @@ _COUNTERS = {
     "in_flight": "Messages another worker was answering (the webhook answered 503)",
     "business_cache_hits": "Business lookups answered by the cache",
     "business_cache_misses": "Business lookups that missed the cache",
-    "business_cache_loads": "Database queries made on cache misses",
 }
+assert set(COUNTER_NAMES) <= set(_COUNTERS)
 _GAUGES = {
     "business_cache_size": "Entries in the business cache",
     "mongodb_pool_connections_open": "Open MongoDB connections",
@@ -38,16 +40,34 @@ _GAUGES = {
 }
 
 
-class ServiceMetrics:
+class Metrics:
+    """What the service counts: ``count(name, n)`` and gauges read when metrics are read."""
+
+    def count(self, name: str, value: float = 1) -> None:
+        raise NotImplementedError
+
+    def bind_gauge(self, name: str, read: Callable[[], float]) -> None:
+        raise NotImplementedError
+
+
+class NoMetrics(Metrics):
+    def count(self, name: str, value: float = 1) -> None:
+        return None
+
+    def bind_gauge(self, name: str, read: Callable[[], float]) -> None:
+        return None
+
+
+class ServiceMetrics(Metrics):
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         # In multiprocess mode values are written to files and read back by the collector.
         target = None if multiprocess else self.registry
-        self.counters: dict[str, Counter] = {
+        self._counters = {
             name: Counter(f"whatsapp_{name}", text, registry=target) for name, text in _COUNTERS.items()
         }
-        self.gauges: dict[str, Gauge] = {
+        self._gauges = {
             name: Gauge(f"whatsapp_{name}", text, registry=target, multiprocess_mode="livesum")
             for name, text in _GAUGES.items()
         }
@@ -55,8 +75,8 @@ class ServiceMetrics:
             MultiProcessCollector(self.registry)
         self._readers: dict[str, Callable[[], float]] = {}
 
-    def counter(self, name: str) -> Callable[[float], None]:
-        return self.counters[name].inc
+    def count(self, name: str, value: float = 1) -> None:
+        self._counters[name].inc(value)
 
     def bind_gauge(self, name: str, read: Callable[[], float]) -> None:
         """Gauges are sampled when metrics are read (set_function does not cross processes)."""
@@ -64,7 +84,7 @@ class ServiceMetrics:
 
     def _refresh_gauges(self) -> None:
         for name, read in self._readers.items():
-            self.gauges[name].set(read())
+            self._gauges[name].set(read())
 
     def snapshot(self) -> dict[str, float]:
         """Every counter and gauge by short name, summed over worker processes."""
@@ -80,24 +100,18 @@ class ServiceMetrics:
         self._refresh_gauges()
         return generate_latest(self.registry)
 
-    def as_json(self, *, max_size: int, ttl_seconds: float, pool: dict[str, Any]) -> dict[str, Any]:
+    def report(self, *, cache: tuple[int, float] | None, pool: tuple[int | None, int | None]) -> MetricsReport:
+        """``/metrics``: ``cache`` is (max size, TTL) when there is a cache, ``pool`` (max, min)."""
         v = self.snapshot()
-        hits, misses = int(v.get("business_cache_hits", 0)), int(v.get("business_cache_misses", 0))
-        return {
-            "cache": {
-                "size": int(v.get("business_cache_size", 0)),
-                "max_size": max_size,
-                "ttl_seconds": ttl_seconds,
-                "hits": hits,
-                "misses": misses,
-                "loads": int(v.get("business_cache_loads", 0)),
-                "hit_rate": hits / (hits + misses) if hits + misses else None,
-            },
-            "connection_pool": {
-                **pool,
-                "open": int(v.get("mongodb_pool_connections_open", 0)),
-                "in_use": int(v.get("mongodb_pool_connections_in_use", 0)),
-            },
-            "counters": {name: int(v.get(name, 0)) for name in
-                         ("messages", "replies", "duplicates", "ignored", "statuses", "failures", "in_flight")},
-        }  # fmt: skip
+        cache_metrics = None
+        if cache is not None:
+            cache_metrics = CacheMetrics.of(
+                size=int(v.get("business_cache_size", 0)), max_size=cache[0], ttl_seconds=cache[1],
+                hits=int(v.get("business_cache_hits", 0)), misses=int(v.get("business_cache_misses", 0)),
+            )  # fmt: skip
+        pool_metrics = PoolMetrics(
+            max_size=pool[0], min_size=pool[1],
+            open=int(v.get("mongodb_pool_connections_open", 0)), in_use=int(v.get("mongodb_pool_connections_in_use", 0)),
+        )  # fmt: skip
+        counters = {name: int(v.get(name, 0)) for name in COUNTER_NAMES}
+        return MetricsReport(cache=cache_metrics, connection_pool=pool_metrics, counters=counters)

@@ -1,5 +1,6 @@
-"""Start-up work that needs the database, done in the background so the process comes up (and
-``/health`` answers) even while the database is away; ``/ready`` turns 200 when it is done."""
+"""Start-up work that needs the database (the migration's indexes, the cache's warm-up), done in
+the background so the process comes up (and ``/health`` answers) even while the database is
+away; ``/ready`` turns 200 when it is done and the database answers."""
 
 from __future__ import annotations
 
@@ -20,34 +21,42 @@ log = logging.getLogger("optimized.readiness")
 @dataclass
 class Readiness:
     store: MessageStore
-    health: DatabaseHealth
+    health: DatabaseHealth | None  # the database watch, when the service keeps one
+    indexes: bool
     warm_up: bool
-    warmed_up: bool = False
+    prepared: bool = False
     warmed_entries: int = 0
 
     @property
+    def needed(self) -> bool:
+        return self.indexes or self.warm_up
+
+    @property
     def ready(self) -> bool:
-        return self.warmed_up and self.health.available
+        return self.prepared and (self.health is None or self.health.available)
 
     async def prepare(self, retry_every: float = 1.0) -> None:
         while True:
-            if self.health.available:
+            if self.health is None or self.health.available:
                 try:
-                    await self.store.ensure_indexes()
+                    if self.indexes:
+                        await self.store.ensure_indexes()
                     if self.warm_up:
                         self.warmed_entries = await self.store.warm_up()
                         log.info("cache warmed with %d phone ids", self.warmed_entries)
-                    self.warmed_up = True
+                    self.prepared = True
                     return
                 except PyMongoError as error:
-                    self.health.observe(error)
+                    if self.health is not None:
+                        self.health.observe(error)
                     log.warning("start-up database work failed (%s); retrying", type(error).__name__)
             await asyncio.sleep(retry_every)
 
     def describe(self) -> dict[str, object]:
+        available = self.health is None or self.health.available
         return {
             "status": "ready" if self.ready else "not ready",
-            "database": "ok" if self.health.available else "unreachable",
-            "warmed_up": self.warmed_up,
+            "database": "ok" if available else "unreachable",
+            "warmed_up": self.prepared,
             "warmed_entries": self.warmed_entries,
         }

@@ -1,4 +1,5 @@
-"""The optimized service's database access: cached business lookups and exactly-once claims."""
+"""The async handler's database access: business lookups (through the cache when there is one)
+and the exactly-once claims."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from contract import (
     BUSINESS_INDEXES,
     BUSINESS_PROJECTION,
     BUSINESSES,
-    PROCESSED_MESSAGE_INDEXES,
     PROCESSED_MESSAGES,
     Business,
+    BusinessCache,
     Claim,
     ClaimState,
     TokenCipher,
     TokenDecryptionError,
+    active_businesses_filter,
     business_from_document,
     business_lookup_filter,
 )
@@ -25,7 +27,6 @@ from contract import claims as protocol
 from contract.http import ServiceUnavailable
 
 from .backlog import WriteBacklog
-from .cache import BusinessCache
 from .database import DatabaseHealth
 
 __all__ = ["MessageStore"]
@@ -34,13 +35,18 @@ log = logging.getLogger("optimized.store")
 
 
 class MessageStore:
+    """``health`` is the database watch when the service fails fast (DATABASE_DOWN=fail-fast):
+    an operation that could not reach the server marks the database down, and the claim-finishing
+    writes go straight to the backlog while it is. Without it every call tries the database."""
+
     def __init__(
         self,
         db: Any,
         cipher: TokenCipher,
-        cache: BusinessCache,
-        health: DatabaseHealth,
         lease_seconds: float,
+        *,
+        cache: BusinessCache | None = None,
+        health: DatabaseHealth | None = None,
     ) -> None:
         self._businesses = db[BUSINESSES]
         self._processed = db[PROCESSED_MESSAGES]
@@ -48,33 +54,43 @@ class MessageStore:
         self.cache = cache
         self._health = health
         self._lease = lease_seconds
-        self.backlog = WriteBacklog(self._processed, observe=health.observe)
+        self.backlog = WriteBacklog(self._processed, observe=self._observe)
+
+    def _observe(self, error: PyMongoError) -> None:
+        if self._health is not None:
+            self._health.observe(error)
+
+    def _reachable(self) -> bool:
+        return self._health is None or self._health.available
 
     def _unavailable(self, error: PyMongoError) -> ServiceUnavailable:
-        self._health.observe(error)
+        self._observe(error)
         return ServiceUnavailable()
 
     # -- businesses --------------------------------------------------------------------------
     async def answerable_business(self, phone_number_id: str) -> Business | None:
+        if self.cache is not None and (cached := self.cache.get(phone_number_id)) is not None:
+            return cached
         try:
-            return await self.cache.get(phone_number_id, self._load_business)
+            document = await self._businesses.find_one(business_lookup_filter(phone_number_id), BUSINESS_PROJECTION)
         except PyMongoError as error:
             raise self._unavailable(error) from error
-
-    async def _load_business(self, phone_number_id: str) -> Business | None:
-        document = await self._businesses.find_one(business_lookup_filter(phone_number_id), BUSINESS_PROJECTION)
         if document is None:
             return None
         try:
-            return business_from_document(document, self._cipher)
+            business = business_from_document(document, self._cipher)
         except TokenDecryptionError as error:
             log.error("business for phone id %s has a token this ENCRYPTION_SECRET cannot read", phone_number_id)
             raise ServiceUnavailable("business credentials unreadable; retry later") from error
+        if self.cache is not None:
+            self.cache.put(phone_number_id, business)
+        return business
 
     async def warm_up(self) -> int:
-        """Every active business in ONE query (the seed's warm-up made one query per business)."""
-        query = {"whatsappEnabled": True, "isActive": True}
-        documents = await self._businesses.find(query, BUSINESS_PROJECTION).to_list(None)
+        """Every active business in ONE query, into the cache. (The checklist's code makes one
+        query per phone id of at most 100 businesses: start-up work, never in a measured window.)"""
+        assert self.cache is not None
+        documents = await self._businesses.find(active_businesses_filter(), BUSINESS_PROJECTION).to_list(None)
         businesses = []
         for document in documents:
             try:
@@ -84,8 +100,7 @@ class MessageStore:
         return self.cache.put_all(businesses)
 
     async def ensure_indexes(self) -> list[str]:
-        names = await self._businesses.create_indexes(BUSINESS_INDEXES)
-        return names + await self._processed.create_indexes(PROCESSED_MESSAGE_INDEXES)
+        return await self._businesses.create_indexes(BUSINESS_INDEXES)
 
     # -- exactly-once claims -----------------------------------------------------------------
     async def claim(self, wamid: str, phone_number_id: str) -> tuple[ClaimState, Claim]:
@@ -115,21 +130,21 @@ class MessageStore:
     async def mark_done(self, claim: Claim, reply_id: str) -> bool:
         """One attempt; if the database is away the mark waits in the backlog. False then: the
         reply *was* delivered, so the webhook still answers 200 (a retry could only send it twice)."""
-        if self._health.available:
+        if self._reachable():
             try:
                 await self._processed.update_one({"_id": claim.wamid}, protocol.done_update(reply_id))
                 return True
             except PyMongoError as error:
-                self._health.observe(error)
+                self._observe(error)
         self.backlog.mark_done(claim, reply_id)
         log.warning("reply to %s delivered; marked done once the database is back", claim.wamid)
         return False
 
     async def release(self, claim: Claim) -> None:
-        if self._health.available:
+        if self._reachable():
             try:
                 await self._processed.delete_one(protocol.release_filter(claim))
                 return
             except PyMongoError as error:
-                self._health.observe(error)
+                self._observe(error)
         self.backlog.release(claim)

@@ -1,4 +1,5 @@
-"""The optimized service's message handling: the messages of one POST concurrently."""
+"""The async handler's message handling: the messages of one POST one after another, or
+concurrently (``BATCH_MESSAGES=concurrent``, at most 16 at once)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from contract import ClaimState, DeliveryError, InboundMessage, WebhookEnvelope, WebhookOutcome
+from contract import BatchMode, ClaimState, DeliveryError, InboundMessage, WebhookEnvelope, WebhookOutcome
 from contract.http import ServiceUnavailable
 
 from .delivery import ReplySender
-from .metrics import ServiceMetrics
+from .metrics import Metrics
 from .store import MessageStore
 
 __all__ = ["WebhookHandler"]
@@ -20,21 +21,30 @@ log = logging.getLogger("optimized.webhook")
 # Messages of one batch answered at once; bounded so a 1000-message POST cannot take the whole
 # database pool from the other requests.
 _BATCH_CONCURRENCY = 16
+_COUNTED = {"messages": "messages", "replied": "replies", "duplicates": "duplicates", "ignored": "ignored",
+            "statuses": "statuses", "failed": "failures", "in_flight": "in_flight"}  # fmt: skip
 
 
 class WebhookHandler:
-    def __init__(self, store: MessageStore, sender: ReplySender, metrics: ServiceMetrics) -> None:
+    def __init__(self, store: MessageStore, sender: ReplySender, metrics: Metrics, batch: BatchMode) -> None:
         self._store = store
         self._sender = sender
-        self._count = {name: counter.inc for name, counter in metrics.counters.items()}
+        self._metrics = metrics
+        self._concurrent = batch is BatchMode.CONCURRENT
 
     async def handle(self, envelope: WebhookEnvelope) -> WebhookOutcome:
         messages, repeats = _distinct(envelope.messages())
         # A message repeated in one body is answered by its first copy: answered concurrently, the
         # copies would race for the claim and the loser would make the whole body a 503.
         outcome = WebhookOutcome(statuses=sum(1 for _ in envelope.statuses()), messages=repeats, duplicates=repeats)
-        if len(messages) == 1:  # the common case: no task machinery
-            results = [await self._answer(messages[0])]
+        if len(messages) == 1 or not self._concurrent:
+            results: list[WebhookOutcome | BaseException] = []
+            for inbound in messages:  # as the sync handler: the database going away ends the body
+                try:
+                    results.append(await self._answer(inbound))
+                except ServiceUnavailable as unavailable:
+                    results.append(unavailable)
+                    break
         else:
             gate = asyncio.Semaphore(_BATCH_CONCURRENCY)
 
@@ -83,14 +93,9 @@ class WebhookHandler:
         return one
 
     def _record(self, outcome: WebhookOutcome) -> None:
-        for name, value in (
-            ("messages", outcome.messages), ("replies", outcome.replied),
-            ("duplicates", outcome.duplicates), ("ignored", outcome.ignored),
-            ("statuses", outcome.statuses), ("failures", outcome.failed),
-            ("in_flight", outcome.in_flight),
-        ):  # fmt: skip
-            if value:
-                self._count[name](value)
+        for field, counter in _COUNTED.items():
+            if value := getattr(outcome, field):
+                self._metrics.count(counter, value)
 
 
 def _distinct(messages: Iterable[InboundMessage]) -> tuple[list[InboundMessage], int]:

@@ -1,12 +1,16 @@
-"""The original's outbound calls: a new synchronous HTTP client for each call, as the seed's
-handler did (so every reply pays a fresh TCP connection)."""
+"""The sync handler's outbound calls: a new ``httpx.Client`` for every call (as the seed's handler
+did: every reply pays the client's construction and a fresh TCP connection), or one shared,
+pooled client per process (``HTTP_CLIENT=shared``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 
 from contract import (
     Business,
+    ClientScope,
     DeliveryError,
     Message,
     Settings,
@@ -19,37 +23,56 @@ from contract import (
     sent_message_id,
 )
 
-__all__ = ["deliver_reply"]
+__all__ = ["ReplySender"]
 
 
-def deliver_reply(message: Message, phone_number_id: str, business: Business, settings: Settings) -> str:
-    """Compose and send the reply; the id Meta gave it, or :class:`DeliveryError`."""
-    text = _compose(message, business, settings)
-    url = graph_message_url(settings.graph_api_root, phone_number_id)
-    headers = {"Authorization": f"Bearer {business.access_token}"}
-    answer = _post(url, graph_message_request(message, text), headers, settings.graph_api_timeout, "Graph API")
-    return sent_message_id(answer)
+class ReplySender:
+    """Composes (through the LLM when configured) and sends replies; closed in the lifespan."""
 
+    def __init__(self, settings: Settings, scope: ClientScope) -> None:
+        self._settings = settings
+        self._shared = (
+            httpx.Client(limits=httpx.Limits(max_connections=settings.http_max_connections))
+            if scope is ClientScope.SHARED
+            else None
+        )
+        self._llm_headers = (
+            {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"} if settings.llm_api_key else {}
+        )
 
-def _compose(message: Message, business: Business, settings: Settings) -> str:
-    if settings.llm_base_url is None:
-        return reply_text(message, business)
-    headers = {}
-    if settings.llm_api_key is not None:
-        headers["Authorization"] = f"Bearer {settings.llm_api_key.get_secret_value()}"
-    body = llm_request(settings.llm_model, message, business)
-    return llm_reply_text(_post(llm_url(settings.llm_base_url), body, headers, settings.llm_timeout, "LLM"))
+    def close(self) -> None:
+        if self._shared is not None:
+            self._shared.close()
 
+    def deliver(self, message: Message, phone_number_id: str, business: Business) -> str:
+        """Compose and send the reply; the id Meta gave it, or :class:`DeliveryError`."""
+        settings = self._settings
+        text = self._compose(message, business)
+        url = graph_message_url(settings.graph_api_root, phone_number_id)
+        headers = {"Authorization": f"Bearer {business.access_token}"}
+        body = graph_message_request(message, text)
+        return sent_message_id(self._post(url, body, headers, settings.graph_api_timeout, "Graph API"))
 
-def _post(url: str, body: dict, headers: dict[str, str], timeout: float, upstream: str) -> object:
-    try:
-        with httpx.Client(timeout=timeout) as client:
-            response = client.post(url, json=body, headers=headers)
-    except httpx.HTTPError as error:
-        raise DeliveryError(f"{upstream} unreachable: {type(error).__name__}") from None
-    if response.status_code >= 300:
-        raise DeliveryError(f"{upstream} answered {response.status_code}")
-    try:
-        return response.json()
-    except ValueError:
-        raise DeliveryError(f"{upstream} answered a body that is not JSON") from None
+    def _compose(self, message: Message, business: Business) -> str:
+        settings = self._settings
+        if settings.llm_base_url is None:
+            return reply_text(message, business)
+        body = llm_request(settings.llm_model, message, business)
+        answer = self._post(llm_url(settings.llm_base_url), body, self._llm_headers, settings.llm_timeout, "LLM")
+        return llm_reply_text(answer)
+
+    def _post(self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float, upstream: str) -> Any:
+        try:
+            if self._shared is not None:
+                response = self._shared.post(url, json=body, headers=headers, timeout=timeout)
+            else:
+                with httpx.Client(timeout=timeout) as client:
+                    response = client.post(url, json=body, headers=headers)
+        except httpx.HTTPError as error:
+            raise DeliveryError(f"{upstream} unreachable: {type(error).__name__}") from None
+        if response.status_code >= 300:
+            raise DeliveryError(f"{upstream} answered {response.status_code}")
+        try:
+            return response.json()
+        except ValueError:
+            raise DeliveryError(f"{upstream} answered a body that is not JSON") from None

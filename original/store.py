@@ -1,4 +1,5 @@
-"""The original's database access: synchronous PyMongo, one lookup per message, no cache."""
+"""The sync handler's database access: business lookups (through the cache when there is one)
+and the exactly-once claims, with synchronous PyMongo."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from contract import (
+    BUSINESS_INDEXES,
     BUSINESS_PROJECTION,
     BUSINESSES,
     PROCESSED_MESSAGES,
+    Architecture,
     Business,
+    BusinessCache,
     Claim,
     ClaimState,
+    PoolSizing,
     Settings,
     TokenCipher,
     TokenDecryptionError,
+    active_businesses_filter,
     business_from_document,
     business_lookup_filter,
 )
@@ -32,31 +38,60 @@ __all__ = ["MessageStore", "connect"]
 log = logging.getLogger("original.store")
 
 
-def connect(settings: Settings) -> MongoClient[dict[str, Any]]:
-    # The driver's default pool (maxPoolSize 100); timeoutMS bounds every operation.
-    return MongoClient(settings.mongodb_uri, timeoutMS=settings.mongodb_timeout_ms, appname="original")
+def connect(settings: Settings, architecture: Architecture) -> MongoClient[dict[str, Any]]:
+    """One client per process; timeoutMS bounds every operation. The pool is the driver's
+    default (0..100) unless MONGODB_POOL=sized."""
+    options: dict[str, Any] = {"timeoutMS": settings.mongodb_timeout_ms, "appname": "sync-handler"}
+    if architecture.pool is PoolSizing.SIZED:
+        options.update(maxPoolSize=settings.mongodb_max_pool_size, minPoolSize=settings.mongodb_min_pool_size)
+    return MongoClient(settings.mongodb_uri, **options)
 
 
 class MessageStore:
     """Business lookups and the exactly-once claims, for one database."""
 
-    def __init__(self, db: Database[dict[str, Any]], cipher: TokenCipher, lease_seconds: float) -> None:
+    def __init__(
+        self, db: Database[dict[str, Any]], cipher: TokenCipher, lease_seconds: float, cache: BusinessCache | None
+    ) -> None:
         self._businesses = db[BUSINESSES]
         self._processed = db[PROCESSED_MESSAGES]
         self._cipher = cipher
         self._lease = lease_seconds
+        self.cache = cache
         self.backlog = WriteBacklog(self._processed)
 
+    # -- businesses --------------------------------------------------------------------------
     def answerable_business(self, phone_number_id: str) -> Business | None:
+        if self.cache is not None and (cached := self.cache.get(phone_number_id)) is not None:
+            return cached
         try:
             document = self._businesses.find_one(business_lookup_filter(phone_number_id), BUSINESS_PROJECTION)
-            return business_from_document(document, self._cipher) if document else None
+            business = business_from_document(document, self._cipher) if document else None
         except PyMongoError as error:
             raise ServiceUnavailable() from error
         except TokenDecryptionError as error:
             log.error("business for phone id %s has a token this ENCRYPTION_SECRET cannot read", phone_number_id)
             raise ServiceUnavailable("business credentials unreadable; retry later") from error
+        if self.cache is not None and business is not None:
+            self.cache.put(phone_number_id, business)
+        return business
 
+    def warm_up(self) -> int:
+        """Every active business in one query, into the cache."""
+        assert self.cache is not None
+        documents = self._businesses.find(active_businesses_filter(), BUSINESS_PROJECTION)
+        businesses = []
+        for document in documents:
+            try:
+                businesses.append(business_from_document(document, self._cipher))
+            except TokenDecryptionError:
+                log.error("skipping business %s in warm-up: unreadable token", document.get("_id"))
+        return self.cache.put_all(businesses)
+
+    def ensure_indexes(self) -> list[str]:
+        return self._businesses.create_indexes(BUSINESS_INDEXES)
+
+    # -- exactly-once claims -----------------------------------------------------------------
     def claim(self, wamid: str, phone_number_id: str) -> tuple[ClaimState, Claim]:
         claim = Claim(wamid)
         if self.backlog.replied(wamid):  # answered here; only the "done" mark is still pending

@@ -1,12 +1,12 @@
-"""The original's message handling: every message of the batch in turn, inline."""
+"""The sync handler's message handling: every message of the batch in turn, inline."""
 
 from __future__ import annotations
 
 import logging
 
-from contract import ClaimState, DeliveryError, Settings, WebhookEnvelope, WebhookOutcome
+from contract import ClaimState, DeliveryError, WebhookEnvelope, WebhookOutcome
 
-from .delivery import deliver_reply
+from .delivery import ReplySender
 from .store import MessageStore
 
 __all__ = ["handle_webhook"]
@@ -14,7 +14,7 @@ __all__ = ["handle_webhook"]
 log = logging.getLogger("original.webhook")
 
 
-def handle_webhook(envelope: WebhookEnvelope, store: MessageStore, settings: Settings) -> WebhookOutcome:
+def handle_webhook(envelope: WebhookEnvelope, store: MessageStore, sender: ReplySender) -> WebhookOutcome:
     outcome = WebhookOutcome(statuses=sum(1 for _ in envelope.statuses()))
     for inbound in envelope.messages():
         outcome.messages += 1
@@ -31,7 +31,7 @@ def handle_webhook(envelope: WebhookEnvelope, store: MessageStore, settings: Set
             outcome.in_flight += 1
             continue
         try:
-            reply_id = deliver_reply(message, inbound.phone_number_id, business, settings)
+            reply_id = sender.deliver(message, inbound.phone_number_id, business)
         except DeliveryError as error:
             log.warning("reply to %s not delivered: %s", message.id, error)
             store.release(claim)

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from harness.database import DatabaseServer, database_server
-from harness.services import BenchSecrets
+from harness.bench.database import DatabaseServer, database_server
+from harness.bench.services import BenchSecrets
 from harness.upstream import UpstreamProcess
 from tests.deployments import seed_contract_db
 

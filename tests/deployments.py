@@ -7,6 +7,7 @@ real server on loopback, stopped by PID by the fixture that started it.
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,19 +16,18 @@ import httpx
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from contract import PROCESSED_MESSAGES, TokenCipher, new_business_document
-from harness.database import DatabaseServer
-from harness.payloads import PayloadFactory, encode, signed_headers
-from harness.seeding import SeedPlan, access_token_for, seed_businesses
-from harness.services import BenchSecrets, ServiceProcess, service_environment
+from contract import PROCESSED_MESSAGES, VARIANTS, TokenCipher, new_business_document
+from contract.http import WEBHOOK_PATH
+from harness.bench.database import DatabaseServer
+from harness.load.payloads import PayloadFactory, encode, signed_headers
+from harness.bench.seeding import SeedPlan, access_token_for, seed_businesses
+from harness.bench.services import BenchSecrets, ServiceProcess, service_environment
+from harness.runs import variant_target
 from harness.upstream import UpstreamProcess
 from tests.samples import SAMPLE_PHONE_IDS
 
-SERVICES = {
-    "original": ("original", {}),
-    "optimized": ("optimized", {}),
-    "optimized-motor": ("optimized", {"MONGO_DRIVER": "motor"}),
-}
+# Every shipped variant runs the one contract suite (the checklist's is the motor one).
+SERVICES = tuple(VARIANTS)
 PLAN_SIZE = (6, 2)  # businesses, phones each
 # Short upstream timeouts keep the timeout tests quick; the lease is long enough to never expire
 # by itself during a test.
@@ -70,7 +70,7 @@ class Deployment:
         """POST a payload signed with the app secret (``secret=None``: unsigned)."""
         body = payload if isinstance(payload, bytes) else encode(payload)
         key = self.bench.app_secret if secret == "" else secret
-        return httpx.post(f"{self.url}/whatsapp_response", content=body, headers=signed_headers(body, key),
+        return httpx.post(f"{self.url}{WEBHOOK_PATH}", content=body, headers=signed_headers(body, key),
                           timeout=60, **kwargs)  # fmt: skip
 
     def deliveries(self, wamid: str) -> int:
@@ -82,17 +82,18 @@ class Deployment:
 
 def start_deployment(
     name: str, *, database: DatabaseServer, mongo: MongoClient[Any], bench: BenchSecrets,
-    upstream: UpstreamProcess, logs_dir: Path, workers: int = 1, db_suffix: str = "",
+    upstream: UpstreamProcess, logs_dir: Path, workers: int = 1, db_suffix: str = "", env: dict[str, str] | None = None,
 ) -> tuple[ServiceProcess, Database[Any], SeedPlan]:  # fmt: skip
-    service, overrides = SERVICES[name]
-    db_name = f"contract_{name.replace('-', '_')}{db_suffix}"
+    target = variant_target(name)
+    db_name = "contract_" + re.sub(r"[^a-z0-9_]", "_", name.lower()) + db_suffix
     mongo.drop_database(db_name)
     db = mongo[db_name]
-    plan = seed_contract_db(db, bench, indexes=service == "optimized")
+    # Seeded without the migration's indexes: a variant that has them creates them itself.
+    plan = seed_contract_db(db, bench, indexes=False)
     env = service_environment(
         bench, mongodb_uri=database.uri, db_name=db_name,
         graph_api_base_url=upstream.graph_base_url, llm_base_url=upstream.llm_base_url,
-        overrides={**CONTRACT_ENV, **overrides},
+        overrides={**target.env, **CONTRACT_ENV, **(env or {})},
     )  # fmt: skip
-    process = ServiceProcess(service, env=env, workers=workers, log_path=logs_dir / f"{name}{db_suffix}.log")
+    process = ServiceProcess(name, target.app, env=env, workers=workers, log_path=logs_dir / f"{db_name}.log")
     return process.start(), db, plan

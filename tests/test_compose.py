@@ -13,14 +13,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contract import CHOICES, VARIANTS
 from contract.settings import Settings
 from harness.cli import build_parser
-from harness.loadgen import LoadProfile
+from harness.load import LoadProfile
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / ".env.example"
-PROJECT_SERVICES = ("seed-original", "seed-optimized", "upstream", "original", "optimized", "locust-master", "locust-worker")
+VARIANT_SERVICES = ("original", "checklist", "optimized")
+SEEDS = tuple(f"seed-{name}" for name in VARIANT_SERVICES)
+PROJECT_SERVICES = (*SEEDS, "upstream", *VARIANT_SERVICES, "locust-master", "locust-worker")
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?message}, ${NAME?message}
 _INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 DUMMY_SECRET = "compose-test-secret"
@@ -114,21 +117,21 @@ def test_published_ports_are_loopback_only(services):
 
 def test_the_seed_jobs_run_before_what_reads_the_businesses(services):
     upstream = services["upstream"]["depends_on"]
-    assert upstream == {
-        "seed-original": {"condition": "service_completed_successfully"},
-        "seed-optimized": {"condition": "service_completed_successfully"},
-    }
-    for name in ("original", "optimized"):
+    assert upstream == {seed: {"condition": "service_completed_successfully"} for seed in SEEDS}
+    for name in VARIANT_SERVICES:
         assert services[name]["depends_on"]["upstream"]["condition"] == "service_healthy"
-    for name in ("seed-original", "seed-optimized"):
+    for name in SEEDS:
         assert services[name]["depends_on"]["mongo"]["condition"] == "service_healthy"
 
 
-def test_both_services_run_under_the_same_server_and_workers(services, documented):
+def test_every_variant_runs_under_the_same_server_and_workers_as_its_registry_says(services, documented):
     env = dotenv(documented)
-    original, optimized = (command_of(services[name], env) for name in ("original", "optimized"))
-    assert original[0] == optimized[0] == "gunicorn"
-    assert original[2:] == optimized[2:]  # everything but the app
+    commands = {name: command_of(services[name], env) for name in VARIANT_SERVICES}
+    assert {argv[0] for argv in commands.values()} == {"gunicorn"}
+    assert len({tuple(argv[2:]) for argv in commands.values()}) == 1  # everything but the app
+    for name, argv in commands.items():
+        assert services[name]["environment"]["SERVICE_VARIANT"] == name
+        assert argv[1] == VARIANTS[name].architecture.app
 
 
 # -- every command exists -----------------------------------------------------------------------
@@ -147,12 +150,12 @@ def test_every_harness_command_parses(services, documented):
         except SystemExit:
             pytest.fail(f"{name}: `{shlex.join(argv)}` is not a valid harness command line")
         checked += 1
-    assert checked == 3  # two seed jobs and the upstream
+    assert checked == len(SEEDS) + 1  # the seed jobs and the upstream
 
 
 def test_every_app_the_servers_run_builds_from_the_compose_environment(services, documented):
     env = dotenv(documented)
-    for name in ("original", "optimized"):
+    for name in VARIANT_SERVICES:
         argv = command_of(services[name], env)
         app = next(part for part in argv[1:] if re.fullmatch(r"[\w.]+:\w+", part))
         worker = argv[argv.index("-k") + 1]
@@ -172,15 +175,15 @@ def test_locust_runs_the_shipped_locustfile_with_valid_options(services, documen
     env = dotenv(documented)
     script = ROOT / "docker" / "locust.sh"
     assert script.is_file() and os.access(script, os.X_OK)
-    assert "exec locust -f harness/locustfile.py" in script.read_text()
-    assert (ROOT / "harness" / "locustfile.py").is_file()
+    assert "exec locust -f harness/load/locustfile.py" in script.read_text()
+    assert (ROOT / "harness" / "load" / "locustfile.py").is_file()
     for name, role in (("locust-master", "master"), ("locust-worker", "worker")):
         argv = command_of(services[name], env)
         assert argv[0] == "docker/locust.sh"
         # Locust's own parser, in a child: importing locust monkey-patches this process with gevent.
         code = ("import sys; from locust.argument_parser import get_parser; "
                 "o = get_parser().parse_args(sys.argv[1:]); print(o.master, o.worker, o.master_host)")  # fmt: skip
-        done = subprocess.run([sys.executable, "-c", code, "-f", "harness/locustfile.py", *argv[1:]], cwd=ROOT,
+        done = subprocess.run([sys.executable, "-c", code, "-f", "harness/load/locustfile.py", *argv[1:]], cwd=ROOT,
                               capture_output=True, text=True, timeout=60)  # fmt: skip
         assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
         master, worker, host = done.stdout.split()
@@ -222,11 +225,11 @@ def test_no_secret_is_filled_in_the_example(documented):
 def test_each_container_gets_the_settings_it_needs(services, documented):
     env = dotenv(documented)
     required = {name.upper() for name, field in Settings.model_fields.items() if field.is_required()}
+    service_needs = required | {"MONGODB_URI", "MONGODB_DB_NAME", "GRAPH_API_BASE_URL", "LLM_BASE_URL",
+                                "WHATSAPP_APP_SECRET", "SERVICE_VARIANT"}  # fmt: skip
     needs = {
-        "original": required | {"MONGODB_URI", "MONGODB_DB_NAME", "GRAPH_API_BASE_URL", "LLM_BASE_URL", "WHATSAPP_APP_SECRET"},
-        "optimized": required | {"MONGODB_URI", "MONGODB_DB_NAME", "GRAPH_API_BASE_URL", "LLM_BASE_URL", "WHATSAPP_APP_SECRET"},
-        "seed-original": {"ENCRYPTION_SECRET", "MONGODB_URI"},
-        "seed-optimized": {"ENCRYPTION_SECRET", "MONGODB_URI"},
+        **{name: service_needs for name in VARIANT_SERVICES},
+        **{seed: {"ENCRYPTION_SECRET", "MONGODB_URI"} for seed in SEEDS},
         "upstream": {"ENCRYPTION_SECRET", "MONGODB_URI"},
         "locust-master": {"WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "LOAD_BUSINESSES", "LOCUST_HOST"},
         "locust-worker": {"WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN", "LOAD_BUSINESSES", "LOAD_RECORDS_DIR"},
@@ -239,8 +242,11 @@ def test_each_container_gets_the_settings_it_needs(services, documented):
         assert missing == [], f"{name} lacks {missing}"
         if name not in ("locust-master", "locust-worker"):
             assert seen["MONGODB_URI"] == "mongodb://mongo:27017", name
-    assert environment_of(services["original"], env)["MONGODB_DB_NAME"] == "whatsapp_original"
-    assert environment_of(services["optimized"], env)["MONGODB_DB_NAME"] == "whatsapp_optimized"
+    for name in VARIANT_SERVICES:
+        seen = environment_of(services[name], env)
+        assert seen["MONGODB_DB_NAME"] == f"whatsapp_{name}"
+        # .env documents every choice but sets none: each container's SERVICE_VARIANT decides.
+        assert not any(seen.get(choice.env) for choice in CHOICES), name
 
 
 def test_compose_refuses_to_start_without_the_secrets(services, documented):

@@ -15,14 +15,14 @@ import pytest
 
 from harness.cli import main
 from harness.gate import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
-from harness.report.records import load_run_records
+from harness.records import load_run_records
 from harness.results import RECORD_COLUMNS, load_results
 
 pytestmark = pytest.mark.load
 
 ROOT = Path(__file__).resolve().parents[1]
 CI_CRITERIA = ROOT / "harness" / "criteria-ci.toml"
-SHORT = ["--step-duration", "4", "--warmup", "2", "--businesses", "10", "--no-echo"]
+SHORT = ["--step-duration", "4", "--warmup", "2", "--businesses", "10", "--no-echo", "--candidates", "optimized"]
 
 
 @pytest.fixture(scope="module")
@@ -76,22 +76,23 @@ def test_the_same_run_as_its_own_baseline_shows_no_regression(run_dir, tmp_path)
 
 def test_results_with_locust_workers_have_the_same_form(run_dir, tmp_path):
     single = tmp_path / "single"
-    tiny = ["--users", "8", "--step-duration", "3", "--warmup", "1", "--businesses", "10", "--no-echo"]
+    tiny = ["--users", "8", "--step-duration", "3", "--warmup", "1", "--businesses", "10", "--no-echo",
+            "--candidates", "optimized"]
     assert main(["compare", *tiny, "--locust-workers", "0", "--out", str(single)]) == 0
     distributed, alone = load_results(run_dir), load_results(single)
-    assert (distributed.settings.locust_workers, alone.settings.locust_workers) == (1, 0)
+    assert (distributed.settings.load.locust_workers, alone.settings.load.locust_workers) == (1, 0)
     raw = [json.loads((d / "results.json").read_text()) for d in (run_dir, single)]
     assert raw[0].keys() == raw[1].keys() and raw[0]["settings"].keys() == raw[1]["settings"].keys()
     assert raw[0]["steps"][0].keys() == raw[1]["steps"][0].keys()
     assert raw[0]["summaries"][0].keys() == raw[1]["summaries"][0].keys()
     for results, directory in ((distributed, run_dir), (alone, single)):
-        records = load_run_records(directory, results)
+        records = load_run_records(directory, results.records_file)
         assert records is not None and list(records.columns) == list(RECORD_COLUMNS)
         for step in results.steps:  # every step's requests were recorded, whoever sent them
             assert "load_generator" in step.components
             mine = records[(records["service"] == step.service) & (records["users"] == step.users)]
             assert len(mine) >= step.requests > 0
-    records = [load_run_records(d, r) for d, r in ((run_dir, distributed), (single, alone))]
+    records = [load_run_records(d, r.records_file) for d, r in ((run_dir, distributed), (single, alone))]
     assert dict(records[0].dtypes) == dict(records[1].dtypes)
     # A master and a worker: the generator's CPU covers both processes.
     assert all(len(step.components["load_generator"].pids) >= 2 for step in distributed.steps)

@@ -17,11 +17,14 @@ import pandas as pd
 import psutil
 import pytest
 
+from contract import VARIANTS
+from contract.http import WEBHOOK_PATH
 from harness.bench import Bench, BenchConfig
-from harness.payloads import PayloadFactory, encode, signed_headers
+from harness.load.payloads import PayloadFactory, encode, signed_headers
 from harness.results import load_results
-from harness.seeding import SeedPlan, refresh_token_for, access_token_for
-from harness.services import BenchSecrets
+from harness.runs import variant_target
+from harness.bench.seeding import SeedPlan, refresh_token_for, access_token_for
+from harness.bench.services import BenchSecrets
 from tests.harness.test_faults import fault_run
 
 pytestmark = pytest.mark.load
@@ -64,7 +67,7 @@ def test_no_token_or_secret_in_any_log_or_report_of_a_fault_run(kind, tmp_path_f
             "upstream.log", "mongodb.log", "locust.log"} <= names  # fmt: skip
     assert any(path.parent.name == "records" for path in texts)
     settings = load_results(run_dir).settings
-    plan = SeedPlan(settings.businesses, settings.phones_per_business, secrets.token_seed)
+    plan = SeedPlan(settings.bench.businesses, settings.bench.phones_per_business, secrets.token_seed)
     leaks = [f"{name} in {path.relative_to(run_dir)}" for name, needle in _needles(secrets, plan).items()
              for path, text in texts.items() if needle in text]  # fmt: skip
     assert not leaks, "\n".join(leaks)
@@ -72,7 +75,8 @@ def test_no_token_or_secret_in_any_log_or_report_of_a_fault_run(kind, tmp_path_f
 
 def test_the_harness_runs_services_with_signatures_on_and_secrets_off_the_command_line(tmp_path):
     with Bench(BenchConfig(businesses=2, phones_per_business=1, llm_latency_ms=0), tmp_path / "logs") as bench:
-        services = [bench.deploy(name) for name in ("original", "optimized")]
+        targets = [variant_target(name) for name in VARIANTS]
+        services = [bench.deploy(t.label, t.app, env=t.env, indexes=t.indexes) for t in targets]
         processes = [bench.upstream.pid, *(s.pid for s in services)]
         if bench.database.pid is not None:
             processes.append(bench.database.pid)
@@ -83,9 +87,9 @@ def test_the_harness_runs_services_with_signatures_on_and_secrets_off_the_comman
         for service in services:
             assert service.env["WHATSAPP_APP_SECRET"] == bench.secrets.app_secret != ""
             body = encode(factory.text_webhook(bench.plan.active_phone_ids()[0]))
-            unsigned = httpx.post(f"{service.url}/whatsapp_response", content=body,
+            unsigned = httpx.post(f"{service.url}{WEBHOOK_PATH}", content=body,
                                   headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
             assert unsigned.status_code == 401, service.service
-            signed = httpx.post(f"{service.url}/whatsapp_response", content=body,
+            signed = httpx.post(f"{service.url}{WEBHOOK_PATH}", content=body,
                                 headers=signed_headers(body, bench.secrets.app_secret), timeout=30)  # fmt: skip
             assert signed.status_code == 200 and signed.json()["replied"] == 1, service.service

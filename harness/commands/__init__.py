@@ -1,4 +1,6 @@
 """One module per ``harness`` command. Each defines ``HELP``, ``add_arguments(parser)`` and
 ``run(args) -> int`` (the exit code); its docstring is the command's description."""
 
-COMMANDS = ("db", "seed", "upstream", "serve", "compare", "run", "report", "chaos", "soak", "selftest", "gate")
+COMMANDS = (
+    "db", "seed", "upstream", "serve", "variants", "compare", "run", "report", "chaos", "soak", "selftest", "gate",
+)

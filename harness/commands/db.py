@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..database import EmbeddedDatabase
+from ..bench import EmbeddedDatabase
 
 HELP = "run the embedded database in the foreground"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import ValidationError
 
-from ..criteria import CriteriaError, load_criteria
+from ..analysis import CriteriaError, load_criteria
 from ..gate import (
     DEFAULT_ALPHA,
     DEFAULT_MAX_REGRESSION,
@@ -29,7 +29,7 @@ from ..gate import (
     write_markdown,
 )
 from ..report.console import report_console
-from ..report.records import load_run_records
+from ..records import load_run_records
 from ..results import Results, load_results
 
 HELP = "CI performance gate: criteria and regressions vs a baseline; exit 0 pass, 1 fail, 2 inconclusive"
@@ -86,7 +86,7 @@ def _read_run(path: Path, what: str) -> tuple[Results, pd.DataFrame | None]:
         results = load_results(file)
     except (OSError, ValueError, ValidationError) as error:  # JSON syntax, schema version, content
         raise _Unreadable(f"{what} {file} is not a valid results file: {error}") from None
-    return results, load_run_records(_run_dir(path), results)
+    return results, load_run_records(_run_dir(path), results.records_file)
 
 
 def _criteria_file(path: Path | None) -> Path | None:

@@ -11,10 +11,9 @@ from pathlib import Path
 import pandas as pd
 from pydantic import ValidationError
 
-from ..criteria import CriteriaError, load_criteria
-from ..decision import conclude, decide
+from ..analysis import CriteriaError, conclude, load_criteria, rejudge
+from ..records import load_run_records
 from ..report import write_report
-from ..report.records import load_run_records
 from ..results import load_results, save_results
 
 HELP = "re-render a run's report from its results.json"
@@ -35,14 +34,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _records_or_empty(directory: Path, results: object) -> pd.DataFrame:
-    records = load_run_records(directory, results)  # type: ignore[arg-type]
+def _records_or_empty(directory: Path, named: str | None) -> pd.DataFrame:
+    records = load_run_records(directory, named)
     return records if records is not None else pd.DataFrame()
 
 
 def _fail(message: str) -> int:
     print(f"harness report: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def _verdicts(results: object) -> str:
+    decisions = getattr(results, "decisions", [])
+    return ", ".join(f"{d.candidate}: {d.verdict}" for d in decisions) or "no candidate decided"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,25 +62,19 @@ def run(args: argparse.Namespace) -> int:
             criteria = load_criteria(args.criteria)
         except CriteriaError as error:
             return _fail(str(error))
-        results = results.model_copy(
-            update={
-                "decision": decide(results, criteria),
-                "settings": results.settings.model_copy(update={"criteria_file": criteria.source}),
-            }
+        results = rejudge(results, criteria).model_copy(
+            update={"settings": results.settings.model_copy(update={"criteria_file": criteria.source})}
         )
         save_results(results, args.directory)
-        print(f"re-judged under {criteria.source}: {results.decision.verdict}")
-    elif results.decision is None and results.steps:
+        print(f"re-judged under {criteria.source}: {_verdicts(results)}")
+    elif not results.summaries and results.steps:
         # The run stopped before its analysis (a crash, Ctrl-C): finish it from what it measured.
-        candidate, baseline = results.settings.compared
-        results = conclude(
-            results, _records_or_empty(args.directory, results), load_criteria(None),
-            seed=results.settings.seed, candidate=candidate, baseline=baseline,
-        )
+        records = _records_or_empty(args.directory, results.records_file)
+        results = conclude(results, records, load_criteria(None), seed=results.settings.load.seed)
         save_results(results, args.directory)
-        print(f"analysed the stored steps: {results.decision.verdict}")
-    elif results.decision is not None:
-        print(f"verdict: {results.decision.verdict}")
+        print(f"analysed the stored steps: {_verdicts(results)}")
+    elif results.decisions:
+        print(f"verdicts: {_verdicts(results)}")
     for written in write_report(results, args.directory):
         print(written)
     return 0

@@ -1,4 +1,5 @@
-"""Write businesses with encrypted tokens (and the named indexes) into a MongoDB database.
+"""Write businesses with encrypted tokens into a MongoDB database, with the processed-message
+expiry index every deployment needs and (unless --no-indexes) the migration's two indexes.
 
 Idempotent: re-running inserts nothing new. Needs ENCRYPTION_SECRET; the database comes from
 --mongodb-uri, else MONGODB_URI.
@@ -13,7 +14,7 @@ from pymongo import MongoClient
 
 from contract import TokenCipher
 
-from ..seeding import DEFAULT_TOKEN_SEED, SeedPlan, seed_businesses
+from ..bench.seeding import DEFAULT_TOKEN_SEED, SeedPlan, seed_businesses
 
 HELP = "seed businesses (encrypted tokens) and indexes"
 
@@ -21,7 +22,7 @@ HELP = "seed businesses (encrypted tokens) and indexes"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--businesses", type=int, default=50)
     parser.add_argument("--phones-per-business", type=int, default=2)
-    parser.add_argument("--no-indexes", action="store_true", help="leave out the migration's indexes")
+    parser.add_argument("--no-indexes", action="store_true", help="leave out the migration's two business indexes (the database before the migration)")
     parser.add_argument("--mongodb-uri", default=os.environ.get("MONGODB_URI"))
     parser.add_argument("--db-name", default=os.environ.get("MONGODB_DB_NAME", "whatsapp_bot"))
     parser.add_argument(

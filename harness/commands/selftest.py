@@ -13,19 +13,21 @@ short (in `make test`): one level of 20 users, 12 s steps, ~2 minutes. full: 25 
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.table import Table
 
-from ..compare import ComparePlan
+from ._runs import positive_ints, run_with_console, variant_name
+
 from ..report.console import report_console
 from ..results import Results, load_results
-from ..runner import positive_ints, run_with_console
-from ..selftest import (
+from ..runs import RunPlan
+from ..runs.selftest import (
     EXIT_PASS,
-    PROFILES,
-    Scenario,
+    SELFTEST_PROFILES,
+    SelftestCase,
     SelftestConfig,
     SelftestReport,
     run_selftest,
@@ -35,14 +37,15 @@ from ..selftest import (
 HELP = "A/A and A/B runs that must come out right: the harness checking itself"
 
 SUMMARY_FILE = "selftest.md"
+REPORT_FILE = "selftest.json"  # the same, for programs: statuses and causes as codes
 _STYLES = {"PASS": "green", "FAIL": "bold red", "UNUSABLE": "yellow", "INFO": "dim"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="short",
+    parser.add_argument("--profile", choices=sorted(SELFTEST_PROFILES), default="short",
                         help="short: one light level, 1 trial (~2 min); full: two levels, 3 trials (~16 min)")  # fmt: skip
-    parser.add_argument("--service", choices=["optimized", "original"], default="optimized",
-                        help="the service both copies run")  # fmt: skip
+    parser.add_argument("--variant", dest="service", type=variant_name, default="optimized", metavar="VARIANT",
+                        help="the variant both copies run")  # fmt: skip
     parser.add_argument("--users", type=positive_ints, default=None, metavar="N,N,...",
                         help="closed-loop user levels (default: the profile's)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=1, help="seed of the data, the load and the step order")
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("reports") / datetime.now(UTC).strftime("selftest-%Y%m%dT%H%M%SZ")
     console = report_console()
 
-    def run_one(scenario: Scenario, plan: ComparePlan, run_dir: Path) -> Results | None:
+    def run_one(scenario: SelftestCase, plan: RunPlan, run_dir: Path) -> Results | None:
         console.rule(f"[bold]{scenario.name}[/]: {config.service} as A and B; expected: {scenario.expectation}")
         run_with_console(plan, run_dir, console)
         try:
@@ -66,10 +69,11 @@ def run(args: argparse.Namespace) -> int:
     report = run_selftest(config, out, run_one)
     console.print(_table(report))
     for problem in report.problems:
-        console.print(f"[yellow]could not judge: {problem}[/]")
+        console.print(f"could not judge: {problem.text}", style="yellow", markup=False)
     for note in report.notes:
         console.print(f"[dim]note: {note}[/]")
     (out / SUMMARY_FILE).write_text(_markdown(report, config), encoding="utf-8")
+    (out / REPORT_FILE).write_text(json.dumps(_report_json(report), indent=2), encoding="utf-8")
     style = _STYLES[report.outcome]
     console.print(f"\n[{style}]Self-test {report.outcome}[/] (exit {report.exit_code}); runs in "
                   + ", ".join(f"{name}: {path}" for name, path in report.run_dirs.items()))  # fmt: skip
@@ -87,6 +91,20 @@ def _table(report: SelftestReport) -> Table:
     return table
 
 
+def _report_json(report: SelftestReport) -> dict[str, object]:
+    return {
+        "outcome": report.outcome,
+        "exit_code": report.exit_code,
+        "checks": [
+            {"run": c.scenario, "check": c.subject, "status": c.status, "causes": [str(cause) for cause in c.causes],
+             "verdict": None if c.verdict is None else str(c.verdict), "measured": c.measured}
+            for c in report.checks
+        ],
+        "problems": [{"code": str(problem.code), "text": problem.text} for problem in report.problems],
+        "runs": {name: str(path) for name, path in report.run_dirs.items()},
+    }  # fmt: skip
+
+
 def _markdown(report: SelftestReport, config: SelftestConfig) -> str:
     lines = [
         f"# harness self-test: {report.outcome}", "",
@@ -95,7 +113,7 @@ def _markdown(report: SelftestReport, config: SelftestConfig) -> str:
         + (" (both expectations hold)." if report.exit_code == EXIT_PASS else "."), "",
         selftest_table(report).to_markdown(index=False), "",
     ]  # fmt: skip
-    lines += [f"- could not judge: {problem}" for problem in report.problems]
+    lines += [f"- could not judge: {problem.text}" for problem in report.problems]
     lines += [f"- note: {note}" for note in report.notes]
     lines += ["", "Runs: " + ", ".join(f"[{name}]({path.name}/summary.md)" for name, path in report.run_dirs.items())]
     return "\n".join(lines) + "\n"

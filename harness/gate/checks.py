@@ -13,10 +13,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..criteria import Criteria, evaluate
-from ..report.format import Better, estimate, number, percent
-from ..report.tables import load_label
+from ..analysis import Criteria, evaluate
 from ..results import AuditFigures, CriterionResult, Estimate, Results, StepSummary
+from ..rounding import Better, estimate, number, percent
+from ..terms import ECHO, METRIC_LABELS, load_label
+from ..terms import Outcome as CriterionOutcome
 from .regression import Regression
 
 __all__ = [
@@ -35,7 +36,7 @@ Outcome = Literal["pass", "fail", "not judged", "skipped"]
 Suite = Literal["run", "criteria", "audit", "regression"]
 
 # The bench's reference app: its figures describe the machine, never the code under test.
-EXCLUDED_SERVICES = frozenset({"echo"})
+EXCLUDED_SERVICES = frozenset({ECHO})
 FRACTION_METRICS = frozenset({"success_rate", "error_rate", "cache_hit_rate"})
 
 
@@ -72,14 +73,16 @@ def criteria_checks(results: Results, criteria: Criteria) -> list[GateCheck]:
     return [_criterion_check(judged, results) for judged in evaluate(criteria, results)]
 
 
+_CRITERION_OUTCOMES: dict[CriterionOutcome, tuple[Outcome, str]] = {
+    CriterionOutcome.PASS: ("pass", "PASS"),
+    CriterionOutcome.FAIL: ("fail", "FAIL"),
+    CriterionOutcome.NOT_APPLICABLE: ("skipped", "N/A"),
+    CriterionOutcome.NOT_JUDGED: ("not judged", "NOT JUDGED"),
+}
+
+
 def _criterion_outcome(judged: CriterionResult) -> tuple[Outcome, str]:
-    if judged.passed is True:
-        return "pass", "PASS"
-    if judged.passed is False:
-        return "fail", "FAIL"
-    if not judged.applicable:
-        return "skipped", "N/A"
-    return "not judged", "NOT JUDGED"
+    return _CRITERION_OUTCOMES[judged.outcome]
 
 
 def _criterion_check(judged: CriterionResult, results: Results) -> GateCheck:
@@ -124,8 +127,8 @@ def _ratio_estimate(
     results: Results, judged: CriterionResult, metric: str, baseline: str
 ) -> Estimate | None:
     """The interval of a relative criterion's ratio, when the run's own ratios computed it."""
-    decision, settings = results.decision, results.settings
-    if decision is None or (judged.service, baseline) != settings.compared:
+    decision = results.decision_for(judged.service)
+    if decision is None or decision.baseline != baseline:
         return None
     matches = [r.value for r in decision.ratios if r.metric == metric and r.users == judged.users]
     return matches[0] if len(matches) == 1 else None
@@ -218,8 +221,6 @@ def _sum_audits(audits: Iterable[AuditFigures]) -> AuditFigures:
 
 
 # -- regression against a baseline --------------------------------------------------------------
-_METRIC_NAMES = {"p50_ms": "p50 latency", "p95_ms": "p95 latency", "p99_ms": "p99 latency",
-                 "throughput_rps": "throughput"}  # fmt: skip
 _REGRESSION_LABELS: dict[str, tuple[str, Outcome]] = {
     "regression": ("REGRESSION", "fail"),
     "improvement": ("IMPROVED", "pass"),
@@ -240,7 +241,7 @@ def _regression_check(regression: Regression, margin: float) -> GateCheck:
     bound = 1 - margin if throughput else 1 + margin
     threshold = f"{'>=' if throughput else '<='} {bound:g} x, or not significant"
     unit = "rps" if throughput else "ms"
-    figures = (f"{_METRIC_NAMES.get(metric, metric)} {number(regression.current, 1, better)} {unit} vs "
+    figures = (f"{METRIC_LABELS.get(metric, metric)} {number(regression.current, 1, better)} {unit} vs "
                f"{number(regression.baseline, 1, better)} {unit} in the baseline")  # fmt: skip
     detail = f"{figures}: {regression.reason} [{regression.method}]"
     if regression.verdict == "not judged":
@@ -252,7 +253,7 @@ def _regression_check(regression: Regression, margin: float) -> GateCheck:
         label, outcome = f"{label} (machine)", "skipped"
         detail += "; the echo app measures the machine: never a failure, but a reason to doubt the others"
     return GateCheck(
-        suite="regression", name=f"{_METRIC_NAMES.get(metric, metric)} vs baseline",
+        suite="regression", name=f"{METRIC_LABELS.get(metric, metric)} vs baseline",
         service=regression.service, load=load_label(regression.users, regression.arrival_rate),
         value=value, threshold=threshold, result=label, outcome=outcome, detail=detail,
     )  # fmt: skip

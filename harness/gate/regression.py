@@ -27,7 +27,8 @@ from typing import Literal
 
 import pandas as pd
 
-from ..figures import LATENCY_METRICS, RATIO_METRICS, ratios
+from ..analysis import RATIO_METRICS, ratios
+from ..terms import LATENCY_METRICS, Direction, beyond_margin, load_label
 from ..results import Estimate, Ratio, Results, StepSummary
 
 __all__ = [
@@ -131,11 +132,11 @@ def _record_ratios(
 
 
 def _bad_direction(metric: str, ratio: float, margin: float) -> bool:
-    return ratio < 1 - margin if metric == "throughput_rps" else ratio > 1 + margin
+    return beyond_margin(metric, ratio, Direction.WORSE, margin)
 
 
 def _good_direction(metric: str, ratio: float, margin: float) -> bool:
-    return ratio > 1 + margin if metric == "throughput_rps" else ratio < 1 - margin
+    return beyond_margin(metric, ratio, Direction.BETTER, margin)
 
 
 # A significance test's answer: +1 significantly higher than the baseline, -1 significantly
@@ -242,28 +243,25 @@ def levels_not_compared(current: Results, baseline: Results) -> list[str]:
     ours = {(s.service, s.users, s.arrival_rate) for s in current.summaries}
     theirs = {(s.service, s.users, s.arrival_rate) for s in baseline.summaries}
     return [
-        f"{service} at {_level(users, rate)}: only in {'this run' if key in ours else 'the baseline'}"
+        f"{service} at {load_label(users, rate)}: only in {'this run' if key in ours else 'the baseline'}"
         for key in sorted(ours ^ theirs)
         for service, users, rate in [key]
     ]
 
 
-def _level(users: int, rate: float) -> str:
-    return f"{rate:g} req/s" if rate > 0 else f"{users} users"
-
-
 def run_differences(current: Results, baseline: Results) -> list[str]:
     """Settings and machine facts that differ between the runs: a change there, not in the code,
-    may explain a shift."""
-    pairs = [(f"settings.{name}", getattr(current.settings, name), getattr(baseline.settings, name))
-             for name in _COMPARED_SETTINGS]  # fmt: skip
+    may explain a shift. The load and the bench are compared whole, field by field."""
+    pairs = [(f"settings.load.{name}", value, getattr(baseline.settings.load, name))
+             for name, value in current.settings.load if name not in _NOT_COMPARED_LOAD]  # fmt: skip
+    pairs += [(f"settings.bench.{name}", value, getattr(baseline.settings.bench, name))
+              for name, value in current.settings.bench]  # fmt: skip
     pairs += [(f"machine.{name}", getattr(current.machine, name), getattr(baseline.machine, name))
               for name in _COMPARED_MACHINE]  # fmt: skip
     return [f"{name}: {now!r} here, {before!r} in the baseline" for name, now, before in pairs if now != before]
 
 
-_COMPARED_SETTINGS = (
-    "step_duration_s", "warmup_s", "trials", "service_workers", "locust_workers", "wait_min_s", "wait_max_s",
-    "llm_latency_ms", "graph_latency_ms", "businesses", "phones_per_business", "mix", "database",
-)  # fmt: skip
+# The load levels are compared level by level (levels_not_compared); where the master listens
+# changes nothing measured.
+_NOT_COMPARED_LOAD = frozenset({"users", "arrival_rates", "master_bind_host", "master_port"})
 _COMPARED_MACHINE = ("cpu_count", "cpu_model")

@@ -14,10 +14,9 @@ from typing import Final, Literal
 
 import pandas as pd
 
-from ..criteria import Criteria
-from ..figures import summarize
-from ..report.tables import load_label
+from ..analysis import Criteria, summarize
 from ..results import Results
+from ..terms import load_label
 from .checks import (
     EXCLUDED_SERVICES,
     GateCheck,

@@ -10,18 +10,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..records import load_run_records
 from ..results import Results
 from .console import console_table
 from .html import render_html
 from .plots import PLOTS_DIR, write_plots
-from .records import load_run_records
 from .summary import render_summary
 
 __all__ = [
     "HTML_FILE",
     "SUMMARY_FILE",
     "console_table",
-    "load_run_records",
     "render_html",
     "render_summary",
     "write_plots",
@@ -43,7 +42,7 @@ def write_report(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if records is None:
-        records = load_run_records(run_dir, results)
+        records = load_run_records(run_dir, results.records_file)
     plots = write_plots(results, records, run_dir / PLOTS_DIR)
     summary = run_dir / SUMMARY_FILE
     summary.write_text(render_summary(results, plots, run_dir), encoding="utf-8")

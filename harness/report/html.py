@@ -40,18 +40,16 @@ def _html_table(frame: pd.DataFrame) -> str | None:
 
 
 def render_html(results: Results, plots: Sequence[Path] = (), base: Path | None = None) -> str:
-    decision = results.decision
-    verdict = decision.verdict if decision else "not decided"
+    verdict = " / ".join(f"{d.candidate}: {d.verdict}" for d in results.decisions) or "not decided"
     return _ENVIRONMENT.get_template("report.html.j2").render(
         results=results,
         settings=settings_lines(results),
         verdict=verdict,
-        verdict_class=_VERDICT_CLASS.get(verdict, "inconclusive"),
-        reasons=decision.reasons if decision else [],
+        verdicts=[(d.candidate, d.baseline, d.verdict, _VERDICT_CLASS[d.verdict], [r.text for r in d.reasons])
+                  for d in results.decisions],
         decision_table=_html_table(decision_table(results)),
-        criteria_table=_html_table(criteria_table(decision)),
+        criteria_table=_html_table(criteria_table(results.criteria)),
         ratios_table=_html_table(ratios_table(results)),
-        ratios_title="{} / {}".format(*results.settings.compared),
         faults_table=_html_table(faults_table(results)),
         faults_hint=FAULTS_HINT,
         soak_table=_html_table(soak_table(results)),

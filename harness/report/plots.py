@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..figures import latency_column, summary_records
+from ..analysis import latency_column, summary_records
 from ..results import Estimate, Results, StepSummary
 
 __all__ = ["PLOTS_DIR", "write_plots"]

@@ -29,13 +29,13 @@ def _table(frame: pd.DataFrame, empty: str) -> str:
 
 def render_summary(results: Results, plots: Sequence[Path] = (), base: Path | None = None) -> str:
     """Markdown of the run; ``plots`` are linked relative to ``base`` (the run directory)."""
-    decision = results.decision
     lines = [f"# Migration benchmark {results.run_id}", "", "## Machine and settings", ""]
     lines += [f"- {line}" for line in settings_lines(results)]
-    lines += ["", f"## Verdict: {decision.verdict if decision else 'not decided'}", ""]
-    lines += (
-        [f"- {reason}" for reason in decision.reasons] if decision else ["_No decision recorded._"]
-    )
+    for decision in results.decisions:
+        lines += ["", f"## {decision.candidate} against {decision.baseline}: {decision.verdict}", ""]
+        lines += [f"- {reason.text}" for reason in decision.reasons]
+    if not results.decisions:
+        lines += ["", "## Verdict: not decided", "", "_No candidate was compared with a baseline._"]
     lines += [
         "",
         "## Decision table",
@@ -48,9 +48,9 @@ def render_summary(results: Results, plots: Sequence[Path] = (), base: Path | No
         *_fault_and_soak_sections(results),
         "## Criteria",
         "",
-        _table(criteria_table(decision), "no criteria judged"),
+        _table(criteria_table(results.criteria), "no criteria judged"),
         "",
-        "## Ratios ({} / {})".format(*results.settings.compared),
+        "## Ratios (candidate / baseline)",
         "",
         "Below 1 is better for latency, above 1 for throughput.",
         "",

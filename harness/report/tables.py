@@ -9,25 +9,21 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..figures import BOUND_LABELS
-from ..results import AuditFigures, Decision, Estimate, FaultResult, Results, StepResult, StepSummary
-from .format import MISSING, estimate, number, p_value, percent
+from ..results import AuditFigures, CriterionResult, Estimate, FaultResult, Results, StepResult, StepSummary
+from ..rounding import MISSING, estimate, number, p_value, percent
+from ..terms import COMPONENT_LABELS, Outcome, load_label
 
 __all__ = [
+    "OUTCOME_LABELS",
     "criteria_table",
     "decision_table",
     "faults_table",
-    "load_label",
     "machine_line",
     "notes",
     "ratios_table",
     "settings_lines",
     "soak_table",
 ]
-
-
-def load_label(users: int, arrival_rate: float) -> str:
-    return f"{arrival_rate:g} req/s" if arrival_rate > 0 else f"{users} users"
 
 
 def machine_line(results: Results) -> str:
@@ -41,26 +37,27 @@ def machine_line(results: Results) -> str:
 
 def settings_lines(results: Results) -> list[str]:
     """The machine and the settings, stated before any figure (they bound what the figures mean)."""
-    s = results.settings
-    load = (
-        "users " + ", ".join(str(u) for u in s.users)
-        if s.users
-        else "arrival rates " + ", ".join(f"{r:g}" for r in s.arrival_rates) + " req/s (open loop)"
+    s, load, bench = results.settings, results.settings.load, results.settings.bench
+    levels = (
+        "users " + ", ".join(str(u) for u in load.users)
+        if not load.arrival_rates
+        else "arrival rates " + ", ".join(f"{r:g}" for r in load.arrival_rates) + " req/s (open loop)"
     )
     lines = [
         machine_line(results),
-        f"Workers: {s.service_workers} service worker(s), {s.locust_workers} Locust worker(s)"
-        + (" (Locust in one process)" if s.locust_workers == 0 and not s.remote_workers else "")
-        + (f", {s.remote_workers} remote Locust worker(s) whose CPU is not sampled: the "
-           "generator-saturation guard sees only this machine's share" if s.remote_workers else ""),
-        f"Steps: {load}; {s.step_duration_s:g} s each, of which the first {s.warmup_s:g} s are warm-up "
-        f"(excluded); {s.trials} trial(s) per step",
-        f"Downstream latencies (fake upstream): Graph API {s.graph_latency_ms:g} ms, "
-        + (f"LLM {s.llm_latency_ms:g} ms" if s.llm_latency_ms > 0 else "no LLM call"),
-        f"Database: {s.database}",
-        f"Services: {', '.join(s.services)}; profile {s.profile}; think time {s.wait_min_s:g}-{s.wait_max_s:g} s",
-        f"Data: {s.businesses} businesses x {s.phones_per_business} phone numbers; seed {s.seed}; mix "
-        + ", ".join(f"{kind} {share:.0%}" for kind, share in s.mix.items()),
+        f"Workers: {bench.service_workers} service worker(s), {load.locust_workers} Locust worker(s)"
+        + (" (Locust in one process)" if load.locust_workers == 0 and not load.remote_workers else "")
+        + (f", {load.remote_workers} remote Locust worker(s) whose CPU is not sampled: the "
+           "generator-saturation guard sees only this machine's share" if load.remote_workers else ""),
+        f"Steps: {levels}; {load.step_duration_s:g} s each, after {load.warmup_s:g} s of warm-up "
+        f"(excluded); {load.trials} trial(s) per step",
+        f"Downstream latencies (fake upstream): Graph API {bench.graph_latency_ms:g} ms, "
+        + (f"LLM {bench.llm_latency_ms:g} ms" if bench.llm_latency_ms > 0 else "no LLM call"),
+        f"Database: {bench.database}",
+        f"Services: {', '.join(s.services)}; profile {s.profile}; think time "
+        f"{load.wait_min_s:g}-{load.wait_max_s:g} s",
+        f"Data: {bench.businesses} businesses x {bench.phones_per_business} phone numbers; seed {load.seed}; mix "
+        + ", ".join(f"{kind} {share:.0%}" for kind, share in load.mix.items()),
         f"Criteria: {s.criteria_file}",
         f"Run: {results.run_id} ({s.command}), started {results.created_at:%Y-%m-%d %H:%M:%S %Z}".rstrip()
         + (
@@ -150,7 +147,7 @@ def decision_table(results: Results) -> pd.DataFrame:
                 "CPU ms/req": number(summary.service_cpu_ms_per_request, 3, "lower"),
                 "RSS max MB": number(summary.rss_mb_max, 1, "lower"),
                 "generator cores": number(summary.load_generator_cpu_cores, 2, "lower"),
-                "bound by": ", ".join(BOUND_LABELS[c] for c in summary.bound_by) or "-",
+                "bound by": ", ".join(COMPONENT_LABELS[c] for c in summary.bound_by) or "-",
                 "audit": _audit_cell(summary, steps),
                 "usable": "yes" if summary.usable else "NO",
             }
@@ -158,13 +155,15 @@ def decision_table(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _criterion_status(passed: bool | None, applicable: bool) -> str:
-    if not applicable:
-        return "n/a"
-    return {True: "PASS", False: "FAIL", None: "NOT JUDGED"}[passed]
+OUTCOME_LABELS = {
+    Outcome.PASS: "PASS",
+    Outcome.FAIL: "FAIL",
+    Outcome.NOT_JUDGED: "NOT JUDGED",
+    Outcome.NOT_APPLICABLE: "n/a",
+}
 
 
-def criteria_table(decision: Decision | None) -> pd.DataFrame:
+def criteria_table(criteria: Sequence[CriterionResult]) -> pd.DataFrame:
     rows = [
         {
             "criterion": r.criterion,
@@ -173,43 +172,35 @@ def criteria_table(decision: Decision | None) -> pd.DataFrame:
             "rule": f"{r.metric} {r.op} {r.threshold:g}",
             # rounded against the service: up where the rule caps the value, down where it floors it
             "value": number(r.value, 4, "lower" if r.op.startswith("<") else "higher"),
-            "result": _criterion_status(r.passed, r.applicable),
+            "result": OUTCOME_LABELS[r.outcome],
             "detail": r.detail,
         }
-        for r in (decision.criteria if decision else [])
+        for r in criteria
     ]
     return pd.DataFrame(
         rows, columns=["criterion", "service", "users", "rule", "value", "result", "detail"]
     )
 
 
+RATIO_COLUMNS = ["candidate / baseline", "load", "metric", "ratio [95% CI]", "Mann-Whitney p", "significant"]
+
+
 def ratios_table(results: Results) -> pd.DataFrame:
-    """The decision's candidate / baseline ratios, labelled with the services the run compared."""
-    candidate, baseline = results.settings.compared
-    decision = results.decision
+    """Every decision's candidate / baseline ratios, one row per candidate, level and metric."""
     rows = []
-    for ratio in decision.ratios if decision else []:
-        better = "higher" if ratio.metric == "throughput_rps" else "lower"
-        value = ratio.value
-        rows.append(
-            {
+    for decision in results.decisions:
+        for ratio in decision.ratios:
+            better = "higher" if ratio.metric == "throughput_rps" else "lower"
+            value = ratio.value
+            rows.append({
+                "candidate / baseline": f"{decision.candidate} / {decision.baseline}",
                 "load": load_label(ratio.users, ratio.arrival_rate),
                 "metric": ratio.metric,
-                f"{candidate} / {baseline} [95% CI]": estimate(
-                    value.value, value.ci_low, value.ci_high, 4, better
-                ),
+                "ratio [95% CI]": estimate(value.value, value.ci_low, value.ci_high, 4, better),
                 "Mann-Whitney p": p_value(ratio.p_value),
                 "significant": {True: "yes", False: "no", None: MISSING}[ratio.significant],
-            }
-        )
-    columns = [
-        "load",
-        "metric",
-        f"{candidate} / {baseline} [95% CI]",
-        "Mann-Whitney p",
-        "significant",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=RATIO_COLUMNS)
 
 
 def notes(results: Results) -> list[str]:

@@ -50,6 +50,7 @@ async def _send_message(request: web.Request) -> web.Response:
     app = request.app
     ledger = app[_LEDGER]
     ledger.count("graph_calls")
+    _note_caller(request, ledger)
     presented = _bearer(request.headers.get("Authorization", ""))
     if presented is None:
         ledger.count("wrong_token")
@@ -73,7 +74,11 @@ async def _send_message(request: web.Request) -> web.Response:
         ledger.count("rejected")
         return _meta_error(400, "(#100) Invalid parameter", "OAuthException", 100, details=problem)
 
-    failure = await _wait_out(request, app[_BEHAVIOUR].draw("graph"), "graph")
+    ledger.started("graph")
+    try:
+        failure = await _wait_out(request, app[_BEHAVIOUR].draw("graph"), "graph")
+    finally:
+        ledger.finished("graph")
     if failure is not None:
         return failure
     if _client_gone(request):
@@ -134,6 +139,7 @@ async def _chat_completion(request: web.Request) -> web.Response:
     app = request.app
     ledger = app[_LEDGER]
     ledger.count("llm_calls")
+    _note_caller(request, ledger)
     body = await _json_object(request)
     prompt = _last_user_message(body) if body is not None else None
     if prompt is None:
@@ -207,6 +213,12 @@ async def _wait_out(request: web.Request, draw: Draw, endpoint: Endpoint) -> web
     ledger.count("timeouts_injected")
     await asyncio.sleep(request.app[_BEHAVIOUR][endpoint].hang_s)
     return web.json_response({"error": {"message": "upstream timed out", "code": 504}}, status=504)
+
+
+def _note_caller(request: web.Request, ledger: Ledger) -> None:
+    transport = request.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    ledger.caller(peer, request.headers.get("User-Agent", ""))
 
 
 def _client_gone(request: web.Request) -> bool:

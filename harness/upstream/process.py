@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 
-from ..processes import ManagedProcess, ProcessFailed, free_port
-from ..services import base_environment
+from ..processes import ManagedProcess, ProcessFailed, base_environment, free_port
 
 __all__ = ["UpstreamProcess"]
 

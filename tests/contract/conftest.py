@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from harness.database import DatabaseServer
-from harness.payloads import PayloadFactory
-from harness.services import BenchSecrets
+from harness.bench.database import DatabaseServer
+from harness.load.payloads import PayloadFactory
+from harness.bench.services import BenchSecrets
 from harness.upstream import UpstreamProcess
 from tests.deployments import SERVICES, Deployment, start_deployment
 

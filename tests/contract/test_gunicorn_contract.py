@@ -1,16 +1,17 @@
-"""Both designs under gunicorn with two uvicorn workers: idempotency lives in MongoDB, so it
-holds across worker processes; the optimized service's metrics add up over its workers."""
+"""Every shipped variant under gunicorn with two uvicorn workers: idempotency lives in MongoDB, so
+it holds across worker processes; a variant's /metrics adds up over its workers."""
 
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from harness.payloads import PayloadFactory
-from tests.deployments import Deployment, start_deployment
+from contract import OperationsRoutes, parse_variant
+from harness.load.payloads import PayloadFactory
+from tests.deployments import SERVICES, Deployment, start_deployment
 
 
-@pytest.fixture(scope="module", params=["original", "optimized"])
+@pytest.fixture(scope="module", params=list(SERVICES))
 def two_workers(request, database, mongo, bench, upstream, logs_dir):
     process, db, plan = start_deployment(
         request.param, database=database, mongo=mongo, bench=bench, upstream=upstream, logs_dir=logs_dir,
@@ -40,8 +41,7 @@ def test_duplicates_racing_across_workers_get_one_reply(two_workers, healthy_ups
 
 
 def test_metrics_sum_over_workers(two_workers, healthy_upstream):
-    if two_workers.name == "original":
-        # The seed's original had only the webhook routes.
+    if parse_variant(two_workers.name).operations is OperationsRoutes.OFF:  # the webhook routes only
         assert httpx.get(f"{two_workers.url}/metrics").status_code == 404
         return
     before = httpx.get(f"{two_workers.url}/metrics").json()["counters"]["messages"]

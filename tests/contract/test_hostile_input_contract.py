@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract import ANSWERABLE_TYPES, MESSAGE_TYPES, PROCESSED_MESSAGES, SIGNATURE_HEADER, sign_body
-from harness.payloads import PayloadFactory, encode
-from harness.seeding import disabled_phone_number_id
+from harness.load.payloads import PayloadFactory, encode
+from harness.bench.seeding import disabled_phone_number_id
 
 PROPERTY_SETTINGS = settings(
     max_examples=60, deadline=None, derandomize=True,  # real HTTP: modest counts, reproducible in CI

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from contract import MESSAGE_TYPES, WebhookPayloadError, parse_webhook
-from harness.payloads import PayloadFactory, encode
+from harness.load.payloads import PayloadFactory, encode
 from tests.samples import require_samples
 
 factory = PayloadFactory(seed=1)

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from contract import sign_body
-from harness.payloads import encode
+from harness.load.payloads import encode
 
 
 def _assert_untouched(service, wamid):

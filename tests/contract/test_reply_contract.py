@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness.seeding import disabled_phone_number_id
+from harness.bench.seeding import disabled_phone_number_id
 from tests.samples import require_samples
 
 

@@ -10,10 +10,10 @@ import psutil
 import pytest
 
 from harness.cli import main
-from harness.compare import ComparePlan, RunControl, run_comparison
-from harness.bench import BenchConfig
+from harness.records import load_run_records
 from harness.results import RECORD_COLUMNS, load_results
-from harness.report.records import load_run_records
+from harness.runs import RunControl, run_comparison
+from tests.plans import short_plan
 
 pytestmark = pytest.mark.load
 
@@ -31,18 +31,19 @@ def test_results_follow_the_schema_and_cover_every_service_and_level(run_dir):
     results = load_results(run_dir)
     assert results.complete and results.finished_at is not None
     assert {(s.service, s.users) for s in results.steps} == {
-        (service, users) for service in ("echo", "original", "optimized") for users in (8, 16)
+        (service, users) for service in ("echo", "original", "checklist", "optimized") for users in (8, 16)
     }
     for step in results.steps:
         assert step.requests > 0 and step.throughput_rps > 0, step.service
         assert step.components["service"].cpu_seconds > 0
         assert step.components["load_generator"].cpu_seconds > 0
-    assert results.decision is not None and results.decision.verdict in {"MIGRATE", "DO NOT MIGRATE", "INCONCLUSIVE"}
-    assert results.settings.database.startswith("embedded SecantusDB")
+    assert [(d.candidate, d.baseline) for d in results.decisions] == [("checklist", "original"), ("optimized", "original")]
+    assert results.settings.bench.database.startswith("embedded SecantusDB")
+    assert results.settings.variants["checklist"].choices["HTTP_CLIENT"] == "per-call"
     assert (run_dir.parent / "latest").read_text().strip() == run_dir.name
 
 
-def test_no_reply_lost_or_doubled_and_cache_only_for_the_optimized(run_dir):
+def test_no_reply_lost_or_doubled_and_a_cache_only_where_the_variant_has_one(run_dir):
     results = load_results(run_dir)
     for step in results.steps:
         if step.service == "echo":
@@ -51,20 +52,19 @@ def test_no_reply_lost_or_doubled_and_cache_only_for_the_optimized(run_dir):
         assert step.audit is not None and step.audit.expected > 0
         assert (step.audit.lost, step.audit.doubled, step.audit.wrong_token) == (0, 0, 0), step.service
         assert (step.cache is None) == (step.service == "original")
-    optimized = [s for s in results.steps if s.service == "optimized"]
-    assert all(s.cache.hit_rate is not None and s.cache.hit_rate > 0.5 for s in optimized)
+    cached = [s for s in results.steps if s.service in ("checklist", "optimized")]
+    assert all(s.cache.hit_rate is not None and s.cache.hit_rate > 0.5 for s in cached)
 
 
 def test_per_request_records_and_the_reports_exist(run_dir):
     results = load_results(run_dir)
-    records = load_run_records(run_dir, results)
+    records = load_run_records(run_dir, results.records_file)
     assert list(records.columns) == list(RECORD_COLUMNS)
-    assert set(records["service"]) == {"echo", "original", "optimized"}
-    assert (run_dir / "summary.md").read_text().count(results.decision.verdict) >= 1
-    html = (run_dir / "report.html").read_text()
-    assert "<html" in html and results.decision.verdict in html
+    assert set(records["service"]) == {"echo", "original", "checklist", "optimized"}
+    summary, html = (run_dir / "summary.md").read_text(), (run_dir / "report.html").read_text()
+    assert "<html" in html and all(d.verdict in summary and d.verdict in html for d in results.decisions)
     assert any((run_dir / "plots").glob("*.png"))
-    assert json.loads((run_dir / "results.json").read_text())["schema_version"] == 1
+    assert json.loads((run_dir / "results.json").read_text())["schema_version"] == 2
 
 
 def test_every_process_was_stopped(run_dir):
@@ -79,8 +79,8 @@ def test_a_service_that_dies_mid_run_is_reported_and_partial_results_kept(tmp_pa
         if elapsed >= 1.0 and service.service == "optimized" and service.alive:
             os.kill(service.pid, signal.SIGKILL)
 
-    plan = ComparePlan(users=(8,), step_duration_s=3, warmup_s=1, echo=False,
-                       bench=BenchConfig(businesses=5), during_window=kill_in_the_window)  # fmt: skip
+    plan = short_plan(users=(8,), step_duration_s=3, warmup_s=1, echo=False, businesses=5,
+                      during_window=kill_in_the_window)  # fmt: skip
     results = run_comparison(plan, RunControl(tmp_path / "run"))
     saved = load_results(tmp_path / "run")
     assert not results.complete and not saved.complete

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.criteria import (
+from harness.analysis.criteria import (
     SUMMARY_METRICS,
     Criteria,
     CriteriaError,
@@ -13,8 +13,9 @@ from harness.criteria import (
     evaluate,
     load_criteria,
 )
-from harness.figures import summarize
-from harness.results import SoakResult
+from harness.analysis import summarize
+from harness.results import SoakResult, UsabilityIssue
+from harness.terms import Component, CriterionReason, Outcome, Unusable
 from tests.harness.test_figures import make_run
 
 VALID = """
@@ -108,7 +109,7 @@ def test_evaluate_judges_each_service_and_level():
     results = judged_run({"original": {50: 3000.0, 100: 100.0}, "optimized": {50: 100.0}})
     judged = evaluate(load_criteria(), results)
     p95 = {(r.service, r.users): r for r in judged if r.metric == "p95_ms"}
-    assert p95[("original", 50)].passed is False and "fails < 2000" in p95[("original", 50)].detail
+    assert p95[("original", 50)].outcome is Outcome.FAIL and p95[("original", 50)].value > 2000
     assert p95[("original", 100)].passed is True and p95[("optimized", 50)].passed is True
     assert p95[("original", 50)].value == results.summaries[0].p95_ms.value
 
@@ -118,8 +119,7 @@ def test_cache_criterion_is_not_applicable_to_a_service_without_cache():
         load_criteria(), judged_run({"original": {50: 100.0}, "optimized": {50: 100.0}})
     )
     cache = {r.service: r for r in judged if r.metric == "cache_hit_rate"}
-    assert cache["original"].applicable is False and cache["original"].passed is None
-    assert "no cache" in cache["original"].detail
+    assert (cache["original"].outcome, cache["original"].reason) == (Outcome.NOT_APPLICABLE, CriterionReason.NO_CACHE)
     assert cache["optimized"].passed is True and cache["optimized"].value == pytest.approx(0.95)
 
 
@@ -129,13 +129,9 @@ def test_missing_level_and_unusable_level_cannot_be_judged():
     )
     judged = evaluate(load_criteria(), results)
     at_500 = next(r for r in judged if r.metric == "throughput_rps")
-    assert (
-        at_500.passed is None
-        and at_500.applicable
-        and "no measured step of optimized at 500 users" in at_500.detail
-    )
+    assert (at_500.outcome, at_500.reason, at_500.users) == (Outcome.NOT_JUDGED, CriterionReason.NO_STEP, 500)
     unusable = next(r for r in judged if r.metric == "p95_ms" and r.users == 100)
-    assert unusable.passed is None and unusable.applicable and "load generator" in unusable.detail
+    assert (unusable.outcome, unusable.reason) == (Outcome.NOT_JUDGED, CriterionReason.LEVEL_UNUSABLE)
 
 
 def test_memory_growth_is_skipped_without_soak_and_judged_with_it():
@@ -143,7 +139,7 @@ def test_memory_growth_is_skipped_without_soak_and_judged_with_it():
     memory = next(
         r for r in evaluate(load_criteria(), results) if r.metric == "rss_slope_mb_per_min"
     )
-    assert memory.passed is None and memory.applicable is False and "skip" in memory.detail
+    assert (memory.outcome, memory.reason) == (Outcome.NOT_APPLICABLE, CriterionReason.NO_SOAK)
 
     soak = SoakResult(
         service="optimized",
@@ -159,7 +155,7 @@ def test_memory_growth_is_skipped_without_soak_and_judged_with_it():
         for r in evaluate(load_criteria(), results.model_copy(update={"soak": [soak]}))
         if r.metric == "rss_slope_mb_per_min"
     )
-    assert memory.passed is False and memory.value == 1.1 and "low end" in memory.detail
+    assert memory.outcome is Outcome.FAIL and memory.value == 1.1  # judged on the interval's low end
 
 
 def test_echo_is_not_judged_by_default_and_absent_services_are_not_applicable():
@@ -175,7 +171,7 @@ def test_echo_is_not_judged_by_default_and_absent_services_are_not_applicable():
     judged = evaluate(criteria, results)
     assert {r.service for r in judged if r.criterion == "p95"} == {"optimized"}
     absent = next(r for r in judged if r.criterion == "orig p95")
-    assert absent.applicable is False and "not in this run" in absent.detail
+    assert (absent.outcome, absent.reason) == (Outcome.NOT_APPLICABLE, CriterionReason.SERVICE_ABSENT)
 
 
 def test_relative_criterion_per_common_level():
@@ -203,10 +199,9 @@ def test_relative_criterion_per_common_level():
 
 def test_a_level_slowed_by_the_bench_keeps_its_passes_and_leaves_failures_unjudged(tmp_path):
     results = judged_run({"optimized": {50: 100.0}})
-    slowed = results.summaries[0].model_copy(
-        update={"usable": False, "slowed_by_bench": True, "bound_by": ["machine"],
-                "notes": ["not usable: bench-bound by the shared machine"]}
-    )  # fmt: skip
+    machine = UsabilityIssue(code=Unusable.BENCH_BOUND, component=Component.MACHINE, detail="bench-bound")
+    slowed = results.summaries[0].model_copy(update={"bound_by": ["machine"], "unusable": [machine]})
+    assert slowed.slowed_by_bench
     results = results.model_copy(update={"summaries": [slowed]})
     criteria = load_criteria(write(tmp_path, """
 [[criterion]]
@@ -222,8 +217,10 @@ op = ">="
 threshold = 100000
 """))
     judged = {r.criterion: r for r in evaluate(criteria, results)}
-    assert judged["p95"].passed is True and "even though the bench slowed" in judged["p95"].detail
-    assert judged["rps"].passed is None  # a failure under a slowed bench is not the service's
-    generator_bound = slowed.model_copy(update={"slowed_by_bench": False, "bound_by": ["load_generator"]})
+    assert (judged["p95"].outcome, judged["p95"].reason) == (Outcome.PASS, CriterionReason.SLOWED_BY_BENCH)
+    # a failure under a slowed bench is not the service's
+    assert (judged["rps"].outcome, judged["rps"].reason) == (Outcome.NOT_JUDGED, CriterionReason.LEVEL_UNUSABLE)
+    generator = UsabilityIssue(code=Unusable.BENCH_BOUND, component=Component.LOAD_GENERATOR, detail="bench-bound")
+    generator_bound = slowed.model_copy(update={"bound_by": ["load_generator"], "unusable": [generator]})
     judged = {r.criterion: r for r in evaluate(criteria, results.model_copy(update={"summaries": [generator_bound]}))}
     assert judged["p95"].passed is None  # an under-driven service may look better than it is

@@ -5,7 +5,7 @@ import pytest
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import DuplicateKeyError
 
-from harness.database import EmbeddedDatabase, database_server, ping, server_status
+from harness.bench.database import EmbeddedDatabase, database_server, ping, server_status
 
 
 def test_the_embedded_server_speaks_the_wire_protocol_to_pymongo(database):

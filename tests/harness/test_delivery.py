@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.delivery import audit_figures
+from harness.analysis.audit import audit_figures
 from harness.results import RECORD_COLUMNS, AuditFigures
 
 ZERO = dict(

@@ -14,20 +14,18 @@ from unittest import mock
 import pandas as pd
 import pytest
 
+from harness.analysis.faults import errors_between, ready_behaviour, recovery_seconds
 from harness.bench import BenchConfig
+from harness.bench.services import BenchSecrets
 from harness.cli import main
-from harness.compare import ComparePlan, RunControl, default_targets, run_comparison
-from harness.faults import (
-    FaultSpec,
-    FaultUnavailable,
-    errors_between,
-    fault_plan,
-    ready_behaviour,
-    recovery_seconds,
-    retry_policy,
-)
 from harness.results import Results, load_results
-from harness.services import BenchSecrets
+from harness.runs import RunControl, run_comparison
+from harness.runs.faults import FAULTS, FaultUnavailable, Timeline, fault_plan, retry_policy
+from tests.plans import short_plan
+
+
+def FaultSpec(kind, *, start_s=10.0, duration_s=10.0, graph_timeout_s=2.0, **values):  # noqa: N802
+    return FAULTS[kind](Timeline(start_s, duration_s, graph_timeout_s), values)
 
 SHORT = dict(users=(8,), step_duration_s=10, warmup_s=1, trials=1)
 TIMELINE = dict(start_s=2.0, duration_s=3.0)
@@ -44,11 +42,9 @@ def fault_run(kind: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     if kind not in _RUNS:
         base = tmp_path_factory.mktemp(f"fault-{kind}")
         secrets = BenchSecrets()
-        plan = ComparePlan(
-            targets=default_targets(("original", "optimized")), **SHORT,
-            bench=BenchConfig(businesses=10, phones_per_business=2, service_env=SERVICE_ENV),
-        )  # fmt: skip
-        with mock.patch("harness.bench.BenchSecrets", lambda: secrets):
+        plan = short_plan(("original", "optimized"), **SHORT,
+                          bench=BenchConfig(businesses=10, phones_per_business=2, service_env=SERVICE_ENV))  # fmt: skip
+        with mock.patch("harness.bench.testbed.BenchSecrets", lambda: secrets):
             run_comparison(fault_plan(plan, FaultSpec(kind, **TIMELINE), base / "db"), RunControl(base / "run"))
         _RUNS[kind] = (base / "run", secrets)
     return _RUNS[kind]
@@ -97,27 +93,35 @@ def test_retries_outlast_the_fault():
 
 @pytest.mark.parametrize(
     ("fields", "problem"),
-    [({"kind": "disk-full"}, "unknown fault"), ({"kind": "db-outage", "duration_s": 0}, "more than 0"),
+    [({"kind": "db-outage", "duration_s": 0}, "more than 0"),
      ({"kind": "upstream-errors", "error_rate": 0.8, "timeout_rate": 0.5}, "must not exceed 1"),
-     ({"kind": "upstream-slow", "slow_latency_ms": 5000, "graph_timeout_s": 2}, "under the Graph API timeout")],
+     ({"kind": "upstream-errors", "error_rate": 1.5}, "a share between 0 and 1"),
+     ({"kind": "upstream-slow", "slow_ms": 5000, "graph_timeout_s": 2}, "under the Graph API timeout")],
 )  # fmt: skip
 def test_a_fault_that_cannot_be_honest_is_refused(fields, problem):
     with pytest.raises(ValueError, match=problem):
-        FaultSpec(**fields)
+        FaultSpec(fields.pop("kind"), **fields)
 
 
 def test_fault_plan_refuses_what_it_cannot_inject(tmp_path, monkeypatch):
-    plan = ComparePlan(step_duration_s=30)
+    plan = short_plan(step_duration_s=30)
     with pytest.raises(ValueError, match="must end inside it"):
         fault_plan(plan, FaultSpec("upstream-slow", start_s=20, duration_s=10), tmp_path)
-    with pytest.raises(ValueError, match="storage directory"):
-        fault_plan(plan, FaultSpec("db-outage"), None)
+    outage = fault_plan(plan, FaultSpec("db-outage"), tmp_path)
+    assert outage.bench.db_storage_path == str(tmp_path)  # restarted with its data
     monkeypatch.setenv("MONGODB_URI", "mongodb://db.example:27017")
     with pytest.raises(FaultUnavailable, match="Unset MONGODB_URI"):
         fault_plan(plan, FaultSpec("db-outage"), tmp_path)
     broken = fault_plan(replace(plan, echo=True), FaultSpec("upstream-errors", graph_timeout_s=1.5), tmp_path)
-    assert broken.echo is False and broken.command == "chaos" and broken.retries >= 5
+    assert broken.echo is False and broken.command == "chaos" and broken.load.retries >= 5
     assert broken.bench.service_env["GRAPH_API_TIMEOUT"] == "1.5" and broken.scenario.spec.kind == "upstream-errors"
+
+
+def test_every_fault_kind_is_registered_with_its_options():
+    assert {"db-outage", "upstream-errors", "upstream-slow"} <= set(FAULTS)
+    for kind, fault in FAULTS.items():
+        assert fault.kind == kind and fault.summary
+        assert FaultSpec(kind).description().startswith(kind)
 
 
 def test_chaos_command_explains_a_fault_it_cannot_inject(monkeypatch, tmp_path, capsys):
@@ -125,6 +129,7 @@ def test_chaos_command_explains_a_fault_it_cannot_inject(monkeypatch, tmp_path, 
     assert main(["chaos", "--fault", "db-outage", "--out", str(tmp_path / "run")]) == 2
     assert "Unset MONGODB_URI" in capsys.readouterr().out
     assert main(["chaos", "--fault", "upstream-slow", "--slow-ms", "5000", "--out", str(tmp_path / "run")]) == 2
+    assert "under the Graph API timeout" in capsys.readouterr().out
     assert not (tmp_path / "run").exists()  # refused before anything started
 
 

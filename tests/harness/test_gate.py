@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from harness.cli import build_parser, main
-from harness.criteria import load_criteria
-from harness.decision import conclude
-from harness.figures import summarize
+from harness.analysis.criteria import load_criteria
+from harness.analysis import conclude
+from harness.analysis import summarize
 from harness.gate import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
@@ -227,9 +227,10 @@ def test_the_echo_app_describes_the_machine_and_never_fails(ci_criteria):
 
 def test_differing_settings_are_noted(ci_criteria, baseline):
     current, records = run_of(seed=2)
-    current = current.model_copy(update={"settings": current.settings.model_copy(update={"llm_latency_ms": 400.0})})
+    bench = current.settings.bench.model_copy(update={"llm_latency_ms": 400.0})
+    current = current.model_copy(update={"settings": current.settings.model_copy(update={"bench": bench})})
     gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
-    assert any("settings.llm_latency_ms: 400.0 here, 40.0 in the baseline" in note for note in gate.notes)
+    assert any("settings.bench.llm_latency_ms: 400.0 here, 40.0 in the baseline" in note for note in gate.notes)
 
 
 # -- JUnit and Markdown -------------------------------------------------------------------------

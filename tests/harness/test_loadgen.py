@@ -19,21 +19,12 @@ import httpx
 import psutil
 import pytest
 
-from harness.loadgen import (
-    DEFAULT_MIX,
-    RECORD_DTYPES,
-    REQUEST_FAILURES_EXIT_CODE,
-    LoadProfile,
-    LoadRun,
-    LoadStep,
-    open_loop_users,
-    parse_mix,
-    read_records,
-    run_load_step,
-)
-from harness.processes import ManagedProcess, free_port, wait_until
-from harness.results import ABANDONED, RECORD_COLUMNS
-from harness.services import ServiceProcess, base_environment
+from harness.bench.services import ServiceProcess
+from harness.load import DEFAULT_MIX, LoadProfile, LoadRun, LoadStep, open_loop_users, parse_mix, run_load_step
+from harness.load.profile import REQUEST_FAILURES_EXIT_CODE
+from harness.processes import ManagedProcess, base_environment, free_port, wait_until
+from harness.records import ABANDONED, RECORD_COLUMNS, RECORD_DTYPES
+from harness.records import read_record_files as read_records
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(90)]
 
@@ -81,7 +72,7 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 @pytest.fixture(scope="module")
 def echo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     log = tmp_path_factory.mktemp("echo") / "echo.log"
-    with ServiceProcess("echo", env=base_environment(), log_path=log) as service:
+    with ServiceProcess("echo", "harness.bench.echo_app:app", env=base_environment(), log_path=log) as service:
         yield service
 
 

@@ -1,4 +1,4 @@
-"""The locustfile run by hand, as a user runs it: plain ``locust -f harness/locustfile.py``.
+"""The locustfile run by hand, as a user runs it: plain ``locust -f harness/load/locustfile.py``.
 
 Configured by environment only; against the capture server of test_loadgen (a real process
 that verifies signatures and logs each body).
@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.loadgen import LOCUSTFILE, read_records
+from harness.load import LOCUSTFILE
+from harness.records import read_record_files as read_records
 from harness.processes import ManagedProcess, wait_until
 from harness.results import ABANDONED
-from harness.seeding import phone_number_id
-from harness.services import base_environment
+from harness.bench.seeding import phone_number_id
+from harness.processes import base_environment
 from tests.harness.test_loadgen import APP_SECRET, VERIFY_TOKEN, capture_server
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(90)]

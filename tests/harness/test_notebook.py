@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from harness.criteria import load_criteria
-from harness.decision import conclude
+from harness.analysis.criteria import load_criteria
+from harness.analysis import conclude
 from harness.notebook import REPORT_DIR_VARIABLE, find_report_dir, latency_cdf, ratios_frame, summary_frame, top_level
 from harness.results import save_results
 from tests.harness.test_figures import make_run
@@ -87,10 +87,10 @@ def test_notebook_runs_top_to_bottom_on_a_run_directory(run, reports, this_pytho
     assert f"run directory: {reports}" in text and f"per-request records: {len(records)} rows" in text
     assert "Machine: bench-host" in text
     markdown = "".join(_outputs(notebook, "text/markdown"))
-    assert "### Verdict: " in markdown
+    assert "### optimized against original: " in markdown
     html = "".join(_outputs(notebook, "text/html"))
     assert "p95 ms [95% CI]" in html  # the decision table
-    assert "optimized / original [95% CI]" in html  # the ratios table
+    assert "ratio [95% CI]" in html and "optimized / original" in html  # the ratios table
     assert "bench-bound" in text or "load generator" in html  # the unusable level is shown as such
     assert len(list(_outputs(notebook, "image/png"))) >= 4  # percentiles+throughput, CDF, cache+CPU, ratios
 

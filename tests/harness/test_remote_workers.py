@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from harness.bench import BenchConfig
-from harness.compare import ComparePlan, RunControl, run_comparison
-from harness.loadgen import LOCUSTFILE
+from harness.runs import RunControl, run_comparison
+from tests.plans import short_plan
+from harness.load import LOCUSTFILE
 from harness.processes import ManagedProcess, free_port
-from harness.report.records import load_run_records
-from harness.services import BenchSecrets, base_environment
+from harness.records import load_run_records
+from harness.bench.services import BenchSecrets
+from harness.processes import base_environment
 
 pytestmark = pytest.mark.load
 
@@ -27,7 +29,7 @@ def _worker_loop(port: int, secrets: BenchSecrets, stop: threading.Event, logs: 
             "--master-host", "127.0.0.1", "--master-port", str(port)]  # fmt: skip
     n = 0
     while not stop.is_set():
-        worker = ManagedProcess(f"remote-worker-{n}", argv, env=env, cwd=LOCUSTFILE.parent.parent,
+        worker = ManagedProcess(f"remote-worker-{n}", argv, env=env, cwd=LOCUSTFILE.parents[2],
                                 log_path=logs / f"remote-worker-{n}.log").start()  # fmt: skip
         while worker.alive and not stop.wait(0.2):
             pass
@@ -42,16 +44,16 @@ def test_remote_workers_carry_the_load_and_their_records_reach_the_master(tmp_pa
     loop = threading.Thread(target=_worker_loop, args=(port, secrets, stop, tmp_path), daemon=True)
     loop.start()
     try:
-        plan = ComparePlan(users=(6, 12), step_duration_s=3, warmup_s=2, echo=False, remote_workers=1,
-                           master_port=port, secrets=secrets, bench=BenchConfig(businesses=5))  # fmt: skip
+        plan = short_plan(users=(6, 12), step_duration_s=3, warmup_s=2, echo=False, remote_workers=1,
+                          master_port=port, secrets=secrets, businesses=5)  # fmt: skip
         results = run_comparison(plan, RunControl(tmp_path / "run"))
     finally:
         stop.set()
         loop.join(30)
     assert results.complete
-    assert results.settings.remote_workers == 1
+    assert results.settings.load.remote_workers == 1
     assert "1 remote Locust worker(s) whose CPU is not sampled" in (tmp_path / "run" / "summary.md").read_text()
-    records = load_run_records(tmp_path / "run", results)
+    records = load_run_records(tmp_path / "run", results.records_file)
     # Every row came from the remote worker (the master sends nothing itself), labelled with the
     # master's step settings, not the worker's own (empty) environment.
     files = sorted(p.name for p in (tmp_path / "run" / "steps").rglob("records-*.csv"))

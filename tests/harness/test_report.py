@@ -12,7 +12,7 @@ from rich.console import Console
 
 from harness.cli import main
 from harness.report import console_table, write_report
-from harness.report.format import estimate, number, percent
+from harness.rounding import estimate, number, percent
 from harness.results import load_results, save_results
 from tests.harness.test_decision import WIN
 
@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def run():
-    from harness.criteria import load_criteria
-    from harness.decision import conclude
+    from harness.analysis.criteria import load_criteria
+    from harness.analysis import conclude
     from tests.harness.test_figures import make_run
 
     results, records = make_run(WIN, requests={100: 400, 500: 5500})
@@ -57,14 +57,14 @@ def test_report_files_state_the_machine_first_then_the_verdict(tmp_path, run):
 
     summary = (tmp_path / "summary.md").read_text()
     machine = summary.index("Machine: bench-host, Linux-test, 2 CPUs (Test CPU)")
-    assert machine < summary.index("## Verdict: MIGRATE")
+    assert machine < summary.index("## optimized against original: MIGRATE")
     for setting in (
         "2 service worker(s), 0 Locust worker(s)",
         "Graph API 20 ms, LLM 40 ms",
         "embedded SecantusDB 0.7.0b3",
-        "12 s each, of which the first 2 s are warm-up",
+        "10 s each, after 2 s of warm-up",
     ):
-        assert setting in summary[: summary.index("## Verdict")]
+        assert setting in summary[: summary.index("## optimized against original")]
     assert (
         "n/a (no cache)" in summary and "95.00 %" in summary
     )  # original has no cache; optimized does
@@ -112,13 +112,13 @@ def test_console_table_has_a_row_per_service_and_level(run):
 def test_harness_report_round_trips_a_results_file(run_dir, run, capsys):
     assert main(["report", str(run_dir)]) == 0
     printed = capsys.readouterr().out.splitlines()
-    assert printed[0] == "verdict: MIGRATE"
+    assert printed[0] == "verdicts: optimized: MIGRATE"
     assert (
         str(run_dir / "summary.md") in printed
         and str(run_dir / "plots" / "latency_cdf.png") in printed
     )
     assert load_results(run_dir) == run[0]  # re-rendering leaves the results untouched
-    assert "## Verdict: MIGRATE" in (run_dir / "summary.md").read_text()
+    assert "## optimized against original: MIGRATE" in (run_dir / "summary.md").read_text()
 
 
 def test_harness_report_rejudges_under_other_criteria(run_dir, capsys):
@@ -132,7 +132,7 @@ def test_harness_report_rejudges_under_other_criteria(run_dir, capsys):
     assert stored.decision.verdict == "DO NOT MIGRATE" and stored.settings.criteria_file == str(
         strict
     )
-    assert "## Verdict: DO NOT MIGRATE" in (run_dir / "summary.md").read_text()
+    assert "## optimized against original: DO NOT MIGRATE" in (run_dir / "summary.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from harness.processes import ManagedProcess, wait_until
-from harness.sampling import ResourceSampler
+from harness.bench.sampling import ResourceSampler
 
 pytestmark = pytest.mark.timeout(60)
 

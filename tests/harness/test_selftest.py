@@ -7,24 +7,27 @@ with other work to measure anything (the self-test then answers "unusable", exit
 
 from __future__ import annotations
 
+import json
+
 import psutil
 import pytest
 
 from harness.cli import main
-from harness.criteria import load_criteria
-from harness.decision import conclude
+from harness.analysis.criteria import load_criteria
+from harness.analysis import conclude
 from harness.results import load_results
-from harness.selftest import (
+from harness.runs.selftest import (
     A_A,
     A_B,
     CRITERIA_FILE,
     EXIT_FAIL,
     EXIT_PASS,
     EXIT_UNUSABLE,
-    NOT_QUIET,
-    PROFILES,
+    SELFTEST_PROFILES,
     SLOWDOWN,
+    Cause,
     Check,
+    Problem,
     SelftestConfig,
     SelftestReport,
     judge,
@@ -35,6 +38,7 @@ from harness.selftest import (
     selftest_table,
     write_criteria,
 )
+from harness.terms import Verdict, outside_margin
 from tests.harness.test_figures import make_run
 
 USERS = 20
@@ -49,7 +53,16 @@ def criteria(tmp_path_factory):
 def concluded(criteria, a_ms: float, b_ms: float, *, sigma: float = 0.1, **kwargs):
     """A run of copies A and B with lognormal latencies around the given medians, judged."""
     results, records = make_run({"A": {USERS: a_ms}, "B": {USERS: b_ms}}, requests=REQUESTS, sigma=sigma, **kwargs)
-    return conclude(results, records, criteria, candidate="B", baseline="A")
+    return conclude(_a_against_b(results), records, criteria)
+
+
+def _a_against_b(results):
+    settings = results.settings.model_copy(update={"baseline": "A", "candidates": ["B"]})
+    return results.model_copy(update={"settings": settings})
+
+
+def codes(problems):
+    return [problem.code for problem in problems]
 
 
 def by_subject(checks: list[Check]) -> dict[str, Check]:
@@ -64,7 +77,7 @@ def test_identical_copies_pass_the_a_a_run(criteria):
     assert checks["p95 ratio B/A at 20 users"].status == "pass"
     assert checks["throughput ratio B/A at 20 users"].status == "pass"
     assert checks["p99 ratio B/A at 20 users"].status == "info"
-    assert checks["verdict"].status == "pass" and checks["verdict"].measured.startswith("DO NOT MIGRATE")
+    assert checks["verdict"].status == "pass" and checks["verdict"].verdict == Verdict.DO_NOT_MIGRATE
 
 
 def test_a_sub_margin_difference_is_shown_but_does_not_fail_the_a_a_run(criteria):
@@ -72,8 +85,8 @@ def test_a_sub_margin_difference_is_shown_but_does_not_fail_the_a_a_run(criteria
     p95 = next(r for r in results.decision.ratios if r.metric == "p95_ms")
     assert p95.significant and 1.0 < p95.value.value < 1.1
     checks = by_subject(judge(A_A, results)[0])
-    assert checks["p95 ratio B/A at 20 users"].status == "pass"
-    assert "significant, inside the margin" in checks["p95 ratio B/A at 20 users"].measured
+    shown = checks["p95 ratio B/A at 20 users"]
+    assert shown.status == "pass" and shown.ratio.significant and not outside_margin(shown.ratio.value.value)
 
 
 def test_a_difference_beyond_the_margin_fails_the_a_a_run(criteria):
@@ -86,7 +99,7 @@ def test_a_difference_beyond_the_margin_fails_the_a_a_run(criteria):
 
 def test_an_a_a_run_that_says_migrate_fails(criteria):
     checks = by_subject(judge(A_A, concluded(criteria, 300.0, 250.0))[0])
-    assert checks["verdict"].measured.startswith("MIGRATE") and checks["verdict"].status == "fail"
+    assert checks["verdict"].verdict == Verdict.MIGRATE and checks["verdict"].status == "fail"
 
 
 # -- judging A/B --------------------------------------------------------------------------------
@@ -95,9 +108,9 @@ def test_a_slower_b_is_flagged_and_passes_the_a_b_run(criteria):
     checks = by_subject(checks)
     assert problems == []
     p95 = checks["p95 ratio B/A at 20 users"]
-    assert p95.status == "pass" and p95.measured.startswith("1.") and "p < 1e-16" in p95.measured
+    assert p95.status == "pass" and p95.ratio.value.value > 1.1 and p95.ratio.p_value < 1e-16
     assert checks["throughput ratio B/A at 20 users"].status == "info"
-    assert checks["verdict"].status == "pass" and "B significantly worse on p95" in checks["verdict"].measured
+    assert checks["verdict"].status == "pass" and checks["verdict"].verdict == Verdict.DO_NOT_MIGRATE
 
 
 @pytest.mark.parametrize("b_ms", [250.0, 262.5])  # no difference; one inside the margin
@@ -111,9 +124,8 @@ def test_an_a_b_run_that_misses_the_slowdown_fails(criteria, b_ms):
 def test_a_bench_bound_level_is_unusable_not_a_verdict(criteria):
     results = concluded(criteria, 250.0, 300.0, generator_cores={("B", USERS): 0.95})
     checks, problems = judge(A_B, results)
-    assert [c.status for c in checks] == ["unusable", "info"] and "load generator" in checks[0].measured
-    assert checks[1].expected == "(level not usable: not judged)"
-    assert problems == ["A/B: no load level was usable for both copies"]
+    assert [c.status for c in checks] == ["unusable", "info"] and checks[0].causes == (Cause.LEVEL_UNUSABLE,)
+    assert codes(problems) == [Cause.NO_USABLE_LEVEL]
 
 
 def test_a_step_disturbed_by_other_work_on_the_machine_is_unusable(criteria):
@@ -127,34 +139,36 @@ def test_a_step_disturbed_by_other_work_on_the_machine_is_unusable(criteria):
     busy = step.model_copy(update={"machine_cpu_cores": bench_cores + limit + 0.2})
     assert other_work_cores(busy) == pytest.approx(limit + 0.2)
     checks, problems = judge(A_B, results.model_copy(update={"steps": [busy, *results.steps[1:]]}))
-    assert checks[0].status == "unusable" and NOT_QUIET in checks[0].measured and "A trial 0" in checks[0].measured
-    assert problems
+    assert checks[0].status == "unusable" and checks[0].causes == (Cause.NOT_QUIET,)
+    assert codes(problems) == [Cause.NO_USABLE_LEVEL]
 
 
 def test_a_run_that_stopped_or_broke_a_copy_cannot_be_judged(criteria):
     stopped = concluded(criteria, 250.0, 300.0).model_copy(update={"complete": False, "incomplete_reason": "Ctrl-C"})
-    assert judge(A_B, stopped) == ([], ["A/B: the run stopped early: Ctrl-C"])
+    checks, problems = judge(A_B, stopped)
+    assert checks == [] and codes(problems) == [Cause.RUN_STOPPED]
     results, records = make_run({"A": {USERS: 250.0}, "B": {USERS: 300.0}}, requests=REQUESTS, sigma=0.1)
     failing = [s.model_copy(update={"success_rate": 0.5}) if s.service == "B" else s for s in results.steps]
-    broken = conclude(results.model_copy(update={"steps": failing}), records, criteria, candidate="B", baseline="A")
+    broken = conclude(_a_against_b(results.model_copy(update={"steps": failing})), records, criteria)
     checks, problems = judge(A_B, broken)
-    assert checks == [] and problems[0].startswith("A/B: B fails criterion 'success rate above 99 %'")
-    assert judge(A_A, None)[1] == ["A/A: the run left no results or no decision (see its logs)"]
+    assert checks == [] and codes(problems) == [Cause.COPY_BROKEN]
+    assert codes(judge(A_A, None)[1]) == [Cause.NO_RESULTS]
 
 
 def test_an_inconclusive_verdict_on_usable_levels_is_unusable_with_its_reasons():
     # The shipped criteria ask for 500 rps at 500 users: a light run cannot judge that.
     checks, problems = judge(A_A, concluded(load_criteria(), 250.0, 250.0))
     assert by_subject(checks)["verdict"].status == "unusable"
-    assert any("500 rps at 500 users" in problem for problem in problems)
+    assert Cause.VERDICT_INCONCLUSIVE in codes(problems)
 
 
 def test_exit_codes_rank_a_wrong_answer_above_an_unusable_run():
     passed = Check("A/A", "verdict", "", "", "pass")
     failed = Check("A/B", "verdict", "", "", "fail")
     assert SelftestReport([passed, passed]).exit_code == EXIT_PASS
-    assert SelftestReport([passed, failed], problems=["A/A: busy"]).exit_code == EXIT_FAIL
-    assert SelftestReport([passed], problems=["A/B: no level"]).exit_code == EXIT_UNUSABLE
+    busy, no_level = Problem(Cause.NOT_QUIET, "A/A: busy"), Problem(Cause.NO_USABLE_LEVEL, "A/B: no level")
+    assert SelftestReport([passed, failed], problems=[busy]).exit_code == EXIT_FAIL
+    assert SelftestReport([passed], problems=[no_level]).exit_code == EXIT_UNUSABLE
     assert SelftestReport([Check("A/A", "x", "", "", "info")]).exit_code == EXIT_UNUSABLE
 
 
@@ -162,12 +176,14 @@ def test_exit_codes_rank_a_wrong_answer_above_an_unusable_run():
 def test_plans_differ_only_in_b_s_upstream(tmp_path):
     config = SelftestConfig(service="original", users=(7, 9), seed=5)
     aa, ab = (selftest_plan(s, config, tmp_path / CRITERIA_FILE) for s in (A_A, A_B))
-    assert [(t.label, t.app, t.upstream_latency_factor) for t in aa.targets] == [("A", "original", 1.0), ("B", "original", 1.0)]
-    assert [(t.label, t.app, t.upstream_latency_factor) for t in ab.targets] == [("A", "original", 1.0), ("B", "original", SLOWDOWN)]
+    app = "original.app:app"
+    assert [(t.label, t.app, t.upstream_latency_factor) for t in aa.targets] == [("A", app, 1.0), ("B", app, 1.0)]
+    assert [(t.label, t.app, t.upstream_latency_factor) for t in ab.targets] == [("A", app, 1.0), ("B", app, SLOWDOWN)]
     for plan in (aa, ab):
-        assert (plan.candidate, plan.baseline, plan.echo, plan.command) == ("B", "A", False, "selftest")
-        assert plan.users == (7, 9) and plan.bench.seed == 5 and plan.trials == PROFILES["short"].trials
-    assert selftest_plan(A_A, SelftestConfig(profile="full"), tmp_path).trials >= 3
+        assert (plan.candidates, plan.baseline, plan.echo, plan.command) == (("B",), "A", False, "selftest")
+        assert plan.load.users == (7, 9) and plan.bench.seed == 5
+        assert plan.load.trials == SELFTEST_PROFILES["short"].trials
+    assert selftest_plan(A_A, SelftestConfig(profile="full"), tmp_path).load.trials >= 3
 
 
 def test_run_selftest_runs_a_a_then_a_b_and_reports_both(tmp_path, criteria):
@@ -200,13 +216,13 @@ def test_short_selftest_passes_end_to_end(tmp_path):
     out = tmp_path / "selftest"
     code = main(["selftest", "--profile", "short", "--out", str(out)])
     summary = (out / "selftest.md").read_text()
-    if code == EXIT_UNUSABLE and _only_because_the_machine_was_busy(summary):
+    if code == EXIT_UNUSABLE and _only_because_the_machine_was_busy(json.loads((out / "selftest.json").read_text())):
         pytest.skip("the machine was busy with other work; the self-test could not measure:\n" + summary)
     assert code == EXIT_PASS, summary
 
     aa, ab = load_results(out / "aa"), load_results(out / "ab")
     assert aa.settings.command == ab.settings.command == "selftest"
-    assert (aa.settings.candidate, aa.settings.baseline) == ("B", "A")
+    assert (aa.settings.candidates, aa.settings.baseline) == (["B"], "A")
     assert aa.decision.verdict != "MIGRATE"
     p95 = next(r for r in ab.decision.ratios if r.metric == "p95_ms")
     assert p95.significant and p95.value.value > 1.1 and ab.decision.verdict == "DO NOT MIGRATE"
@@ -223,13 +239,11 @@ def test_short_selftest_passes_end_to_end(tmp_path):
     assert leftovers == []
 
 
-def _only_because_the_machine_was_busy(summary: str) -> bool:
+def _only_because_the_machine_was_busy(report: dict) -> bool:
     """Every unusable level was excluded for other work on the machine, and nothing else failed."""
-    lines = summary.splitlines()
-    unusable = [line for line in lines if line.rstrip().endswith("| UNUSABLE |")]
-    problems = [line for line in lines if line.startswith("- could not judge:")]
+    unusable = [check for check in report["checks"] if check["status"] == "unusable" and check["causes"]]
     return (
         bool(unusable)
-        and all(NOT_QUIET in line for line in unusable)
-        and all(line.endswith("no load level was usable for both copies") for line in problems)
+        and all(check["causes"] == [Cause.NOT_QUIET] for check in unusable)
+        and all(problem["code"] == Cause.NO_USABLE_LEVEL for problem in report["problems"])
     )

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from harness.cli import main
-from harness.compare import ComparePlan
+from tests.plans import short_plan
 from harness.processes import ManagedProcess
 from harness.results import load_results
-from harness.soak import MIN_SAMPLES, soak_plan, soak_result, watch_rss
+from harness.runs.soak import MIN_SAMPLES, soak_plan, soak_result, watch_rss
 
 # Grows about 4 MB every 0.25 s (touching the pages, so they count in RSS), up to ~200 MB.
 _LEAKING = "import time\nheap = []\nfor _ in range(200):\n    heap.append(bytearray(b'x' * 4_000_000))\n    time.sleep(0.25)\ntime.sleep(60)"
@@ -35,15 +35,15 @@ def test_a_leaking_process_is_growing_and_a_steady_one_is_not():
 
 def test_a_soak_too_short_for_its_sampling_is_refused():
     with pytest.raises(ValueError, match=f"fewer than {MIN_SAMPLES}"):
-        soak_plan(ComparePlan(step_duration_s=20), sample_interval_s=5)
-    plan = soak_plan(ComparePlan(step_duration_s=20, trials=3), sample_interval_s=1)
-    assert plan.echo is False and plan.trials == 1 and plan.command == "soak" and plan.scenario.fault is None
+        soak_plan(short_plan(step_duration_s=20), sample_interval_s=5)
+    plan = soak_plan(short_plan(step_duration_s=20, trials=3), sample_interval_s=1)
+    assert plan.echo is False and plan.load.trials == 1 and plan.command == "soak" and plan.scenario.fault is None
 
 
 @pytest.mark.load
 def test_a_short_soak_fills_results_criterion_and_report(tmp_path):
     run_dir = tmp_path / "soak"
-    code = main(["soak", "--service", "optimized", "--users", "8", "--duration", "20", "--sample-interval", "1",
+    code = main(["soak", "--variants", "optimized", "--users", "8", "--duration", "20", "--sample-interval", "1",
                  "--warmup", "2", "--businesses", "10", "--out", str(run_dir)])  # fmt: skip
     assert code == 0
     results = load_results(run_dir)
@@ -53,7 +53,7 @@ def test_a_short_soak_fills_results_criterion_and_report(tmp_path):
     assert len(soak.rss_samples) >= 15 and 15 <= soak.duration_s <= 25
     assert all(mb > 10 for _, mb in soak.rss_samples)  # a Python web service, not a stray pid
     assert soak.rss_slope_ci is not None and soak.rss_slope_ci[0] <= soak.rss_slope_mb_per_min <= soak.rss_slope_ci[1]
-    judged = [c for c in results.decision.criteria if c.metric == "rss_slope_mb_per_min" and c.service == "optimized"]
+    judged = [c for c in results.criteria if c.metric == "rss_slope_mb_per_min" and c.service == "optimized"]
     assert len(judged) == 1 and judged[0].passed is not None and judged[0].value == soak.rss_slope_ci[0]
     assert "## Soak and memory" in (run_dir / "summary.md").read_text()
     assert "<h2>Soak and memory</h2>" in (run_dir / "report.html").read_text()

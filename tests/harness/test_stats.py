@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from harness.stats import (
+from harness.analysis.stats import (
     bootstrap_ci,
     bootstrap_ratio_ci,
     latency_summary,

@@ -9,10 +9,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.database import EmbeddedDatabase
-from harness.payloads import PayloadFactory, encode, signed_headers
+from harness.bench.database import EmbeddedDatabase
+from contract.http import WEBHOOK_PATH
+from harness.load.payloads import PayloadFactory, encode, signed_headers
 from harness.processes import free_port, wait_until
-from harness.services import ServiceProcess
+from harness.bench.services import ServiceProcess
 from tests.deployments import Deployment, seed_contract_db, start_deployment
 
 
@@ -94,12 +95,12 @@ def test_admin_clear_then_warmup(optimized):
 
 
 def _isolated(bench, upstream, logs_dir, uri, db_name, **env):
-    from harness.services import service_environment
+    from harness.bench.services import service_environment
 
     environment = service_environment(bench, mongodb_uri=uri, db_name=db_name,
                                       graph_api_base_url=upstream.graph_base_url, llm_base_url=None,
                                       overrides=env)  # fmt: skip
-    return ServiceProcess("optimized", env=environment, log_path=logs_dir / f"optimized-{db_name}.log")
+    return ServiceProcess("optimized", "optimized.app:app", env=environment, log_path=logs_dir / f"optimized-{db_name}.log")
 
 
 def test_admin_routes_are_disabled_without_a_token_and_rate_limited(bench, upstream, logs_dir, database, mongo):
@@ -124,7 +125,7 @@ def test_ready_is_503_until_the_database_answers_and_whenever_it_is_away(bench, 
         assert _status(service, "/ready") == 503
         body = encode(PayloadFactory(3).text_webhook("100000000000000"))
         started = time.monotonic()
-        answer = httpx.post(f"{service.url}/whatsapp_response", content=body,
+        answer = httpx.post(f"{service.url}{WEBHOOK_PATH}", content=body,
                             headers=signed_headers(body, bench.app_secret), timeout=10)  # fmt: skip
         assert answer.status_code == 503 and answer.headers["retry-after"]
         assert time.monotonic() - started < 0.5

@@ -1,0 +1,60 @@
+"""The delivery audit: what the services were obliged to answer, against what the upstream received.
+
+An obligation arises from a request with ``expects_reply`` that was answered 2xx: the service
+told Meta "done", so exactly one reply must have reached the Graph API for that wamid. A
+message that obliged a reply but was never acknowledged (every attempt failed or was cut off)
+may fairly have 0 or 1 reply: Meta would retry it, so it is counted apart, neither lost nor
+unexpected. Set operations on unique wamids keep this fast at hundreds of thousands of records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from ..results import AuditFigures
+
+__all__ = ["audit_figures"]
+
+_NEEDED = ("wamid", "expects_reply", "status")
+
+
+def audit_figures(records: pd.DataFrame, upstream_audit: Mapping[str, Any]) -> AuditFigures:
+    """Match per-request ``records`` (columns of :data:`~harness.records.RECORD_COLUMNS`) with the
+    fake upstream's ``/audit`` answer."""
+    missing = [column for column in _NEEDED if column not in records.columns]
+    if missing:
+        raise ValueError(f"records lack column(s) {missing}")
+    wamid = records["wamid"].fillna("").astype(str)
+    # Statuses and handshakes carry no wamid: they never oblige a reply.
+    obliging = records["expects_reply"].fillna(False).astype(bool) & (wamid != "")
+    acknowledged = obliging & records["status"].between(200, 299)
+
+    obliged = pd.Index(wamid[obliging].unique())
+    expected = pd.Index(wamid[acknowledged].unique())
+    unacknowledged = obliged.difference(expected)
+
+    deliveries = _deliveries(upstream_audit)
+    delivered = int((deliveries.reindex(expected, fill_value=0) > 0).sum())
+    # A reply quoting no message is filed under "": it answers nothing, so it is unexpected,
+    # but it is not one message answered twice.
+    unexpected = int(deliveries[~deliveries.index.isin(obliged)].sum())
+    doubled = int(((deliveries > 1) & (deliveries.index != "")).sum())
+    return AuditFigures(
+        expected=len(expected),
+        delivered=delivered,
+        lost=len(expected) - delivered,
+        doubled=doubled,
+        wrong_token=int(upstream_audit.get("wrong_token", 0)),
+        unexpected=unexpected,
+        unacknowledged=len(unacknowledged),
+    )
+
+
+def _deliveries(upstream_audit: Mapping[str, Any]) -> pd.Series:
+    counts = upstream_audit.get("deliveries") or {}
+    series = pd.Series(counts, dtype="int64")
+    series.index = series.index.astype(str)
+    return series[series > 0]

@@ -1,0 +1,379 @@
+"""The success criteria: an editable TOML file, and judging a run's results against it.
+
+The format is documented in the packaged ``criteria.toml`` (the default). :func:`evaluate`
+works on any :class:`~harness.results.Results`, with one service or several, so the decision
+and the CI gate share it. Every result has an :class:`~harness.terms.Outcome` and a
+:class:`~harness.terms.CriterionReason`: ``not_judged`` holds a verdict at inconclusive,
+``not_applicable`` never holds anything up (a service without a cache, missing data under
+``when_missing = "skip"``, a service absent from the run).
+"""
+
+from __future__ import annotations
+
+import operator
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..results import CriterionResult, Estimate, Results, SoakResult, StepSummary
+from ..terms import ECHO, CriterionReason, Outcome, load_label
+
+__all__ = [
+    "DEFAULT_CRITERIA_FILE",
+    "OPERATORS",
+    "RSS_SLOPE_METRIC",
+    "SUMMARY_METRICS",
+    "Criteria",
+    "CriteriaError",
+    "Criterion",
+    "RelativeCriterion",
+    "evaluate",
+    "load_criteria",
+    "summary_metric",
+]
+
+DEFAULT_CRITERIA_FILE = "criteria.toml"  # packaged beside this module
+RSS_SLOPE_METRIC = "rss_slope_mb_per_min"
+OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_IDENTITY_FIELDS = {"users", "arrival_rate", "trials"}
+_EXCLUDED_SERVICES = {ECHO}  # the bench's own reference app is never judged by default
+
+
+def _is_figure(annotation: Any) -> bool:
+    kinds = (
+        set(typing.get_args(annotation))
+        if isinstance(annotation, types.UnionType)
+        else {annotation}
+    )
+    kinds.discard(type(None))
+    return bool(kinds) and kinds <= {Estimate, float, int}
+
+
+# Every numeric figure of a StepSummary can be a criterion's metric.
+SUMMARY_METRICS: tuple[str, ...] = tuple(
+    name
+    for name, field in StepSummary.model_fields.items()
+    if name not in _IDENTITY_FIELDS and _is_figure(field.annotation)
+)
+
+
+class CriteriaError(ValueError):
+    """The criteria file is unreadable or malformed; the message names the table and key."""
+
+
+Op = Literal["<", "<=", ">", ">="]
+WhenMissing = Literal["inconclusive", "skip"]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Criterion(_Table):
+    name: str
+    metric: str
+    op: Op
+    threshold: float
+    services: list[str] | None = None
+    at_users: int | None = None
+    when_missing: WhenMissing = "inconclusive"
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        if metric not in (*SUMMARY_METRICS, RSS_SLOPE_METRIC):
+            raise ValueError(
+                f"unknown metric; use one of {', '.join((*SUMMARY_METRICS, RSS_SLOPE_METRIC))}"
+            )
+        return metric
+
+
+class RelativeCriterion(_Table):
+    name: str
+    metric: str
+    service: str
+    baseline: str
+    op: Op
+    factor: float
+    when_missing: WhenMissing = "inconclusive"
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str) -> str:
+        if metric not in SUMMARY_METRICS:
+            raise ValueError(f"unknown metric; use one of {', '.join(SUMMARY_METRICS)}")
+        return metric
+
+
+class Criteria(_Table):
+    absolute: list[Criterion] = Field([], alias="criterion")
+    relative: list[RelativeCriterion] = []
+    source: str = Field("", description="the file they were read from")
+
+
+def load_criteria(path: Path | str | None = None) -> Criteria:
+    """Read a criteria file; None reads the packaged default. Raises :class:`CriteriaError`."""
+    if path is None:
+        resource = resources.files("harness").joinpath(DEFAULT_CRITERIA_FILE)
+        text, source = resource.read_text(encoding="utf-8"), f"harness/{DEFAULT_CRITERIA_FILE} (default)"
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise CriteriaError(
+                f"{source}: cannot read the criteria file ({error.strerror})"
+            ) from error
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise CriteriaError(f"{source}: not valid TOML: {error}") from error
+    try:
+        criteria = Criteria.model_validate({**raw, "source": source})
+    except ValidationError as error:
+        raise CriteriaError(_explain(source, raw, error)) from None
+    if not criteria.absolute and not criteria.relative:
+        raise CriteriaError(f"{source}: no [[criterion]] or [[relative]] table")
+    return criteria
+
+
+def _explain(source: str, raw: dict[str, Any], error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        location = item["loc"]
+        table = location[0] if location else "?"
+        if len(location) == 1 and item["type"] == "extra_forbidden":
+            problems.append(f"unknown table or key {table!r} (use [[criterion]] or [[relative]])")
+        elif len(location) == 1:
+            problems.append(f"{table!r} must be an array of tables ([[{table}]]): {item['msg']}")
+        else:
+            index = location[1]
+            entry = raw.get(table, [])
+            name = (
+                entry[index].get("name")
+                if isinstance(entry, list) and isinstance(entry[index], dict)
+                else None
+            )
+            label = f"[[{table}]] #{index + 1}" + (f" ({name!r})" if name else "")
+            key = ".".join(str(part) for part in location[2:]) or "(table)"
+            message = (
+                "unknown key"
+                if item["type"] == "extra_forbidden"
+                else item["msg"].removeprefix("Value error, ")
+            )
+            problems.append(f"{label}, key {key!r}: {message}")
+    return f"{source}: " + "; ".join(problems)
+
+
+# -- judging ------------------------------------------------------------------------------------
+def summary_metric(summary: StepSummary, metric: str) -> float | None:
+    """The value of one figure of a summary (an :class:`Estimate`'s point value)."""
+    value = getattr(summary, metric)
+    if isinstance(value, Estimate):
+        value = value.value
+    return None if value is None else float(value)
+
+
+def evaluate(criteria: Criteria, results: Results) -> list[CriterionResult]:
+    services = _run_services(results)
+    judged: list[CriterionResult] = []
+    for criterion in criteria.absolute:
+        for service in criterion.services or [s for s in services if s not in _EXCLUDED_SERVICES]:
+            judged.extend(_judge(criterion, service, results, services))
+    for relative in criteria.relative:
+        judged.extend(_judge_relative(relative, results, services))
+    return judged
+
+
+def _run_services(results: Results) -> list[str]:
+    seen = dict.fromkeys(results.settings.services)
+    seen.update(dict.fromkeys(s.service for s in results.summaries))
+    return list(seen)
+
+
+def _result(
+    criterion: Criterion,
+    service: str,
+    users: int | None,
+    value: float | None,
+    outcome: Outcome,
+    reason: CriterionReason,
+    detail: str,
+    arrival_rate: float = 0.0,
+) -> CriterionResult:
+    return CriterionResult(
+        criterion=criterion.name, service=service, users=users, arrival_rate=arrival_rate,
+        metric=criterion.metric, op=criterion.op, threshold=criterion.threshold, value=value,
+        outcome=outcome, reason=reason, detail=detail,
+    )  # fmt: skip
+
+
+def _missing(criterion: Criterion | RelativeCriterion, detail: str) -> tuple[Outcome, str]:
+    """The outcome and detail of a criterion that could not be judged."""
+    if criterion.when_missing == "skip":
+        return Outcome.NOT_APPLICABLE, f"{detail}; not judged (when_missing = skip)"
+    return Outcome.NOT_JUDGED, detail
+
+
+def _verdict(passed: bool) -> Outcome:
+    return Outcome.PASS if passed else Outcome.FAIL
+
+
+def _judge(
+    criterion: Criterion, service: str, results: Results, services: Sequence[str]
+) -> Iterator[CriterionResult]:
+    if service not in services:
+        yield _result(criterion, service, criterion.at_users, None, Outcome.NOT_APPLICABLE,
+                      CriterionReason.SERVICE_ABSENT, f"{service} is not in this run")  # fmt: skip
+        return
+    if criterion.metric == RSS_SLOPE_METRIC:
+        yield from _judge_soak(criterion, service, results.soak)
+        return
+    levels = [
+        s
+        for s in results.summaries
+        if s.service == service and criterion.at_users in (None, s.users)
+    ]
+    if not levels:
+        where = f" at {criterion.at_users} users" if criterion.at_users is not None else ""
+        open_loop = any(s.arrival_rate > 0 for s in results.summaries if s.service == service)
+        if where and open_loop:  # open-loop steps have no user count to match
+            where += " (an open-loop run: remove at_users or judge it in a closed-loop run)"
+        outcome, detail = _missing(criterion, f"no measured step of {service}{where}")
+        yield _result(criterion, service, criterion.at_users, None, outcome, CriterionReason.NO_STEP, detail)
+        return
+    for summary in levels:
+        yield _judge_level(criterion, summary, _has_cache(results, service))
+
+
+def _has_cache(results: Results, service: str) -> bool | None:
+    """Whether the variant has a business cache, from its choices (None: not a known variant)."""
+    variant = results.settings.variants.get(service)
+    if variant is None or "BUSINESS_CACHE" not in variant.choices:
+        return None
+    return variant.choices["BUSINESS_CACHE"] != "none"
+
+
+def _judge_level(criterion: Criterion, summary: StepSummary, has_cache: bool | None = None) -> CriterionResult:
+    value = summary_metric(summary, criterion.metric)
+    level = _level_name(summary)
+
+    def result(value: float | None, outcome: Outcome, reason: CriterionReason, detail: str) -> CriterionResult:
+        return _result(criterion, summary.service, summary.users, value, outcome, reason, detail,
+                       summary.arrival_rate)  # fmt: skip
+
+    if criterion.metric == "cache_hit_rate" and summary.has_cache is False:
+        if has_cache:  # it has one, but no /metrics to read the hit rate from
+            detail = f"not measured: {summary.service} serves no /metrics to read its cache's hit rate from"
+            return result(None, Outcome.NOT_APPLICABLE, CriterionReason.NO_METRICS, detail)
+        detail = f"not applicable: {summary.service} has no cache"
+        return result(None, Outcome.NOT_APPLICABLE, CriterionReason.NO_CACHE, detail)
+    if not summary.usable:
+        why = "; ".join(issue.detail for issue in summary.unusable)
+        if summary.slowed_by_bench and value is not None and OPERATORS[criterion.op](value, criterion.threshold):
+            # The bench only made the service look worse; passing anyway is a fair pass.
+            detail = (f"{level}: {criterion.metric} = {value:.10g} meets {criterion.op} "
+                      f"{criterion.threshold:.10g} even though the bench slowed the service ({why})")  # fmt: skip
+            return result(value, Outcome.PASS, CriterionReason.SLOWED_BY_BENCH, detail)
+        outcome, detail = _missing(criterion, f"{level} is not usable ({why})")
+        return result(value, outcome, CriterionReason.LEVEL_UNUSABLE, detail)
+    if value is None:
+        outcome, detail = _missing(criterion, f"{criterion.metric} not measured {level}")
+        return result(None, outcome, CriterionReason.NOT_MEASURED, detail)
+    passed = OPERATORS[criterion.op](value, criterion.threshold)
+    verb = "meets" if passed else "fails"
+    detail = f"{level}: {criterion.metric} = {value:.10g} {verb} {criterion.op} {criterion.threshold:.10g}"
+    return result(value, _verdict(passed), CriterionReason.MEASURED, detail)
+
+
+def _judge_soak(
+    criterion: Criterion, service: str, soaks: Sequence[SoakResult]
+) -> Iterator[CriterionResult]:
+    mine = [s for s in soaks if s.service == service and criterion.at_users in (None, s.users)]
+    if not mine:
+        outcome, detail = _missing(criterion, f"no soak results for {service}")
+        yield _result(criterion, service, criterion.at_users, None, outcome, CriterionReason.NO_SOAK, detail)
+        return
+    for soak in mine:
+        # The interval's low end: memory fails the criterion when growth is shown, not when
+        # noise merely allows it.
+        judged = soak.rss_slope_ci[0] if soak.rss_slope_ci else soak.rss_slope_mb_per_min
+        passed = OPERATORS[criterion.op](judged, criterion.threshold)
+        interval = (
+            f" (95% CI {soak.rss_slope_ci[0]:g}..{soak.rss_slope_ci[1]:g}; judged on its low end)"
+            if soak.rss_slope_ci
+            else " (no interval; judged on the slope)"
+        )
+        detail = (
+            f"soak of {soak.duration_s:g} s at {soak.users} users: RSS slope {soak.rss_slope_mb_per_min:g} MB/min"
+            f"{interval}"
+        )
+        yield _result(criterion, service, soak.users, judged, _verdict(passed), CriterionReason.MEASURED, detail)
+
+
+def _judge_relative(
+    relative: RelativeCriterion, results: Results, services: Sequence[str]
+) -> Iterator[CriterionResult]:
+    def result(
+        summary: StepSummary | None, value: float | None, outcome: Outcome, reason: CriterionReason, detail: str
+    ) -> CriterionResult:
+        return CriterionResult(
+            criterion=relative.name, service=relative.service,
+            users=summary.users if summary else None, arrival_rate=summary.arrival_rate if summary else 0.0,
+            metric=f"{relative.metric} / {relative.baseline}", op=relative.op, threshold=relative.factor,
+            value=value, outcome=outcome, reason=reason, detail=detail,
+        )  # fmt: skip
+
+    absent = [s for s in (relative.service, relative.baseline) if s not in services]
+    if absent:
+        detail = f"{' and '.join(absent)} not in this run"
+        yield result(None, None, Outcome.NOT_APPLICABLE, CriterionReason.SERVICE_ABSENT, detail)
+        return
+    baselines = {
+        (s.users, s.arrival_rate): s for s in results.summaries if s.service == relative.baseline
+    }
+    pairs = [
+        (s, baselines[(s.users, s.arrival_rate)])
+        for s in results.summaries
+        if s.service == relative.service and (s.users, s.arrival_rate) in baselines
+    ]
+    if not pairs:
+        outcome, detail = _missing(relative, f"no load level with both {relative.service} and {relative.baseline}")
+        yield result(None, None, outcome, CriterionReason.NO_STEP, detail)
+        return
+    for candidate, baseline in pairs:
+        level = _level_name(candidate)
+        top, bottom = (
+            summary_metric(candidate, relative.metric),
+            summary_metric(baseline, relative.metric),
+        )
+        if not (candidate.usable and baseline.usable):
+            outcome, detail = _missing(relative, f"{level}: the level is not usable for both services")
+            yield result(candidate, None, outcome, CriterionReason.LEVEL_UNUSABLE, detail)
+            continue
+        if top is None or not bottom:
+            outcome, detail = _missing(relative, f"{level}: no {relative.metric} for both services")
+            yield result(candidate, None, outcome, CriterionReason.NOT_MEASURED, detail)
+            continue
+        ratio = top / bottom
+        passed = OPERATORS[relative.op](ratio, relative.factor)
+        detail = (
+            f"{level}: {relative.service} {relative.metric} {top:.10g} / {relative.baseline} {bottom:.10g} = "
+            f"{ratio:.10g}, {'meets' if passed else 'fails'} {relative.op} {relative.factor:.10g}"
+        )
+        yield result(candidate, ratio, _verdict(passed), CriterionReason.MEASURED, detail)
+
+
+def _level_name(summary: StepSummary) -> str:
+    return f"{summary.service} at {load_label(summary.users, summary.arrival_rate)}"

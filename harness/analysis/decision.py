@@ -1,0 +1,309 @@
+"""The verdict on each candidate: MIGRATE, DO NOT MIGRATE or INCONCLUSIVE, with its reasons.
+
+Rules, in order (the first that applies decides; every reason carries a code for logic and a
+sentence that names the step, the figure and the threshold, so an engineer can defend the
+verdict with the report in hand):
+
+a. the candidate's delivery audit failed anywhere (lost, doubled, wrong-token or unexpected
+   replies)                                                              -> DO NOT MIGRATE
+b. the candidate fails a criterion judged on usable data                 -> DO NOT MIGRATE
+c. the candidate is significantly worse than the baseline beyond the practical margin on p95
+   or throughput at a load level usable for both                         -> DO NOT MIGRATE
+d. the baseline's audit failed, the candidate's delivery was not audited, the run stopped early,
+   no load level is usable for both, or a criterion that must be judged could not be
+                                                                         -> INCONCLUSIVE
+e. the candidate is significantly better beyond the margin (p95 or throughput) at a level
+   usable for both                                                       -> MIGRATE
+f. otherwise: no measurable benefit                                      -> DO NOT MIGRATE
+
+A run without a baseline and a candidate (``harness run``) gets no verdict; its criteria are
+still judged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+
+from ..results import AuditFigures, CriterionResult, Decision, DecisionReason, Ratio, Results, StepSummary
+from ..rounding import number, p_value
+from ..terms import (
+    BENCH_ADVICE,
+    COMPONENT_LABELS,
+    METRIC_LABELS,
+    PRACTICAL_MARGIN,
+    Direction,
+    Outcome,
+    ReasonCode,
+    Unusable,
+    Verdict,
+    beyond_margin,
+    higher_is_better,
+    load_label,
+    margin_bound,
+)
+from .criteria import Criteria, evaluate
+from .levels import summarize
+from .ratios import ratios
+
+__all__ = ["conclude", "decide", "rejudge"]
+
+_Level = tuple[int, float]
+_VERDICT_METRICS = ("p95_ms", "throughput_rps")  # what rules c and e read
+
+
+def conclude(results: Results, records: pd.DataFrame, criteria: Criteria, *, seed: int = 0) -> Results:
+    """``results`` with its summaries, criteria, ratios and one decision per candidate computed
+    from its steps and ``records``."""
+    summaries = summarize(results.steps, records, seed)
+    with_summaries = results.model_copy(update={"summaries": summaries})
+    judged = evaluate(criteria, with_summaries)
+    baseline = results.settings.baseline
+    decisions = [
+        decide(
+            with_summaries, judged,
+            ratios(summaries, records, candidate=candidate, baseline=baseline, seed=seed),
+            candidate=candidate, baseline=baseline,
+        )  # fmt: skip
+        for candidate in results.settings.candidates
+        if baseline is not None
+    ]
+    return with_summaries.model_copy(update={"criteria": judged, "decisions": decisions})
+
+
+def rejudge(results: Results, criteria: Criteria) -> Results:
+    """``results`` judged again under ``criteria``, from its stored figures and ratios (a finished
+    run re-judged without its records)."""
+    judged = evaluate(criteria, results)
+    decisions = [
+        decide(results, judged, decision.ratios, candidate=decision.candidate, baseline=decision.baseline)
+        for decision in results.decisions
+    ]
+    return results.model_copy(update={"criteria": judged, "decisions": decisions})
+
+
+def decide(
+    results: Results,
+    judged: Sequence[CriterionResult],
+    ratios: Sequence[Ratio],
+    *,
+    candidate: str,
+    baseline: str,
+) -> Decision:
+    """Judge ``candidate`` against ``baseline`` on ``results`` (summaries, steps, soak and fault
+    results), the ``judged`` criteria and their ``ratios``."""
+    ratios = list(ratios)
+    own = [r for r in judged if r.service == candidate]
+
+    def verdict(kind: Verdict, reasons: Iterable[DecisionReason]) -> Decision:
+        return Decision(candidate=candidate, baseline=baseline, verdict=kind, reasons=list(reasons),
+                        criteria=own, ratios=ratios)  # fmt: skip
+
+    services = _services(results)
+    if candidate not in services or baseline not in services:
+        measured = ", ".join(services) or "nothing"
+        text = (f"the run measured {measured}, not both {candidate} and {baseline}: no verdict on the "
+                "migration (the criteria are still judged)")  # fmt: skip
+        return verdict(Verdict.INCONCLUSIVE, [_reason(ReasonCode.ONE_SERVICE, text)])
+
+    if reasons := _audit_failures(results, candidate):  # a
+        text = "a faster service that loses or doubles replies is not a migration"
+        return verdict(Verdict.DO_NOT_MIGRATE, [*reasons, _reason(ReasonCode.EXPLANATION, text)])
+    failed = [r for r in own if r.outcome is Outcome.FAIL]
+    if failed:  # b
+        return verdict(
+            Verdict.DO_NOT_MIGRATE,
+            [_reason(ReasonCode.CRITERION_FAILED, f"{candidate} fails criterion '{r.criterion}': {r.detail}")
+             for r in failed],
+        )  # fmt: skip
+    comparable = _comparable_levels(results.summaries, candidate, baseline)
+    usable_ratios = [r for r in ratios if (r.users, r.arrival_rate) in comparable]
+    worse = [r for r in usable_ratios if _acted_on(r, Direction.WORSE)]
+    if worse:  # c
+        return verdict(Verdict.DO_NOT_MIGRATE, [_ratio_reason(r, candidate, baseline, Direction.WORSE) for r in worse])
+    if reasons := _inconclusive(results, own, comparable, candidate, baseline):  # d
+        return verdict(Verdict.INCONCLUSIVE, [*reasons, *_advice(results.summaries, (candidate, baseline))])
+    wins = [r for r in usable_ratios if _acted_on(r, Direction.BETTER)]
+    uncompared = _uncompared(results.summaries, comparable, candidate, baseline)
+    if wins:  # e
+        passed = sum(1 for r in own if r.outcome is Outcome.PASS)
+        text = (f"{candidate} passes all {passed} criteria judged on it" if passed
+                else f"no criterion in the criteria file applies to {candidate}")  # fmt: skip
+        return verdict(
+            Verdict.MIGRATE,
+            [
+                *(_ratio_reason(r, candidate, baseline, Direction.BETTER) for r in wins),
+                _reason(ReasonCode.CRITERIA_PASSED, text + ", with a clean delivery audit at every step"),
+                *uncompared,
+            ],
+        )
+    return verdict(Verdict.DO_NOT_MIGRATE, [*_no_benefit(usable_ratios, candidate, baseline), *uncompared])  # f
+
+
+def _reason(code: ReasonCode, text: str) -> DecisionReason:
+    return DecisionReason(code=code, text=text)
+
+
+def _services(results: Results) -> list[str]:
+    seen = dict.fromkeys(results.settings.services)
+    seen.update(dict.fromkeys(s.service for s in results.summaries))
+    seen.update(dict.fromkeys(s.service for s in results.steps))
+    return list(seen)
+
+
+def _audit_text(audit: AuditFigures) -> str:
+    return (
+        f"{audit.lost} lost, {audit.doubled} doubled, {audit.wrong_token} wrong-token and "
+        f"{audit.unexpected} unexpected replies (all must be 0) for {audit.expected} acknowledged messages"
+    )
+
+
+def _audit_failures(results: Results, service: str) -> list[DecisionReason]:
+    texts = [
+        f"{service} at {load_label(step.users, step.arrival_rate)} (trial {step.trial}): delivery audit "
+        f"failed, {_audit_text(step.audit)}"
+        for step in results.steps
+        if step.service == service and step.audit is not None and not step.audit.passed
+    ]
+    texts += [
+        f"{service} under fault '{fault.fault}': delivery audit failed, {_audit_text(fault.audit)}"
+        for fault in results.faults
+        if fault.service == service and not fault.audit.passed
+    ]
+    return [_reason(ReasonCode.AUDIT_FAILED, text) for text in texts]
+
+
+def _comparable_levels(summaries: Sequence[StepSummary], candidate: str, baseline: str) -> set[_Level]:
+    def usable(service: str) -> set[_Level]:
+        return {(s.users, s.arrival_rate) for s in summaries if s.service == service and s.usable}
+
+    return usable(candidate) & usable(baseline)
+
+
+def _uncompared(
+    summaries: Sequence[StepSummary], comparable: set[_Level], candidate: str, baseline: str
+) -> list[DecisionReason]:
+    """Load levels the verdict could not compare, and why: the verdict stands on the others."""
+    pair = (candidate, baseline)
+    levels = {(s.users, s.arrival_rate) for s in summaries if s.service in pair}
+    reasons = []
+    for users, arrival_rate in sorted(levels - comparable):
+        at_level = [s for s in summaries if (s.users, s.arrival_rate) == (users, arrival_rate)]
+        why = [
+            f"{s.service} not usable: {', '.join(issue.detail for issue in s.unusable)}"
+            for s in at_level
+            if s.service in pair and not s.usable
+        ]
+        ran = {s.service for s in at_level}
+        why += [f"{service} did not run" for service in pair if service not in ran]
+        text = f"not compared at {load_label(users, arrival_rate)} ({'; '.join(why)})"
+        reasons.append(_reason(ReasonCode.NOT_COMPARED, text))
+    return reasons
+
+
+def _acted_on(ratio: Ratio, direction: Direction) -> bool:
+    """A ratio the verdict acts on: significant, and past the practical margin in ``direction``."""
+    if ratio.metric not in _VERDICT_METRICS or not ratio.significant:
+        return False
+    return beyond_margin(ratio.metric, ratio.value.value, direction)
+
+
+def _ratio_text(ratio: Ratio) -> str:
+    # Rounded against the candidate, interval outwards (harness.rounding).
+    estimate, better = ratio.value, "higher" if higher_is_better(ratio.metric) else "lower"
+    details = []
+    if estimate.ci_low is not None and estimate.ci_high is not None:
+        details.append(f"95% CI {number(estimate.ci_low, 4, 'higher')}..{number(estimate.ci_high, 4, 'lower')}")
+    if ratio.p_value is not None:
+        p = p_value(ratio.p_value)
+        details.append(f"Mann-Whitney p {p}" if p.startswith("<") else f"Mann-Whitney p = {p}")
+    text = f"{number(estimate.value, 4, better)} x" if estimate.value is not None else "n/a"
+    return text + (f" ({', '.join(details)})" if details else "")
+
+
+def _ratio_reason(ratio: Ratio, candidate: str, baseline: str, direction: Direction) -> DecisionReason:
+    bound = margin_bound(ratio.metric, direction)
+    comparison = ">" if bound > 1 else "<"
+    code = ReasonCode.SIGNIFICANTLY_WORSE if direction is Direction.WORSE else ReasonCode.SIGNIFICANTLY_BETTER
+    text = (
+        f"at {load_label(ratio.users, ratio.arrival_rate)}: {candidate} {METRIC_LABELS[ratio.metric]} is "
+        f"{_ratio_text(ratio)} {baseline}'s, significantly {direction} (ratio {comparison} {bound:g})"
+    )
+    return _reason(code, text)
+
+
+def _inconclusive(
+    results: Results,
+    own: Sequence[CriterionResult],
+    comparable: set[_Level],
+    candidate: str,
+    baseline: str,
+) -> list[DecisionReason]:
+    reasons = [
+        _reason(ReasonCode.BASELINE_AUDIT_FAILED, reason.text) for reason in _audit_failures(results, baseline)
+    ]
+    if reasons:
+        text = f"the baseline {baseline} loses or doubles replies: the bench cannot be trusted; check the upstream log"
+        reasons.append(_reason(ReasonCode.BASELINE_AUDIT_FAILED, text))
+    unaudited = [s for s in results.steps if s.service == candidate and s.audit is None]
+    if unaudited:
+        where = ", ".join(f"{load_label(s.users, s.arrival_rate)} trial {s.trial}" for s in unaudited)
+        reasons.append(_reason(ReasonCode.NOT_AUDITED, f"{candidate}'s replies were not audited at {where}: "
+                                                       "its delivery is unproven"))  # fmt: skip
+    if not results.complete:
+        text = f"the run stopped early ({results.incomplete_reason or 'no reason recorded'})"
+        reasons.append(_reason(ReasonCode.RUN_INCOMPLETE, text))
+    if not comparable:
+        text = f"no load level has usable data for both {candidate} and {baseline}"
+        reasons.append(_reason(ReasonCode.NO_COMPARABLE_LEVEL, text))
+    unjudged: dict[str, list[str]] = {}  # one reason per cause, naming every criterion it hides
+    for r in own:
+        if r.outcome is Outcome.NOT_JUDGED:
+            unjudged.setdefault(r.detail, []).append(f"'{r.criterion}'")
+    for cause, names in unjudged.items():
+        text = (
+            f"{cause}: {len(names)} criteria could not be judged for {candidate} ({', '.join(names)})"
+            if len(names) > 1
+            else f"{cause}: criterion {names[0]} could not be judged for {candidate}"
+        )
+        reasons.append(_reason(ReasonCode.CRITERIA_NOT_JUDGED, text))
+    return reasons
+
+
+_CAUSE_ADVICE = {
+    Unusable.TOO_FEW_REQUESTS: "too few requests per step: run longer steps or more trials",
+    Unusable.INCOMPLETE: "some steps did not finish: rerun them (see the run's log)",
+    Unusable.NO_RECORDS: "a level has no per-request records: see the step's Locust log",
+}
+
+
+def _advice(summaries: Sequence[StepSummary], services: Sequence[str]) -> list[DecisionReason]:
+    todo: dict[str, None] = {}
+    for summary in summaries:
+        if summary.service not in services:
+            continue
+        for issue in summary.unusable:
+            if issue.code is Unusable.BENCH_BOUND and issue.component is not None:
+                level = load_label(summary.users, summary.arrival_rate)
+                todo[f"{COMPONENT_LABELS[issue.component]} saturated at {level} ({summary.service}): "
+                     f"{BENCH_ADVICE[issue.component]}"] = None  # fmt: skip
+            elif issue.code in _CAUSE_ADVICE:
+                todo[_CAUSE_ADVICE[issue.code]] = None
+    return [_reason(ReasonCode.TO_DECIDE, f"to decide: {item}") for item in todo]
+
+
+def _no_benefit(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -> list[DecisionReason]:
+    text = (
+        f"no measurable benefit: at no load level usable for both was {candidate}'s p95 significantly "
+        f"below {1 - PRACTICAL_MARGIN:g} x {baseline}'s, nor its throughput significantly above "
+        f"{1 + PRACTICAL_MARGIN:g} x"
+    )
+    reasons = [_reason(ReasonCode.NO_BENEFIT, text)]
+    for ratio in usable_ratios:
+        if ratio.metric in _VERDICT_METRICS:
+            significance = "significant" if ratio.significant else "not significant"
+            text = (f"at {load_label(ratio.users, ratio.arrival_rate)}: {METRIC_LABELS[ratio.metric]} ratio "
+                    f"{_ratio_text(ratio)}, {significance}")  # fmt: skip
+            reasons.append(_reason(ReasonCode.RATIO, text))
+    return reasons

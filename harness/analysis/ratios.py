@@ -1,0 +1,150 @@
+"""Candidate against baseline: the ratio of p95, p99 and throughput at every shared load level,
+with a bootstrap 95% interval and, for latency, Mann-Whitney U over the per-request latencies.
+
+Intervals resample trial-level figures when both sides have at least 3 trials, else the requests
+of each side independently (throughput: their per-second counts). A latency ratio is significant
+when p < :data:`SIGNIFICANCE_LEVEL` AND its interval (when there is one) excludes 1: a shifted
+distribution whose percentile ratio is still uncertain does not count. A throughput ratio is
+significant when its interval excludes 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ..results import Ratio, StepSummary
+from ..terms import LATENCY_METRICS
+from .levels import MIN_TRIALS_FOR_TRIAL_BOOTSTRAP, estimate, per_second_counts, summary_records
+from .stats import bootstrap_ratio_ci, mann_whitney, percentile, percentile_ratio_cis
+from .steps import latency_column
+
+__all__ = ["RATIO_METRICS", "SIGNIFICANCE_LEVEL", "contains_one", "ratios"]
+
+SIGNIFICANCE_LEVEL = 0.01
+RATIO_METRICS = ("p95_ms", "p99_ms", "throughput_rps")
+
+
+def ratios(
+    summaries: Sequence[StepSummary],
+    records: pd.DataFrame,
+    *,
+    candidate: str,
+    baseline: str,
+    seed: int = 0,
+) -> list[Ratio]:
+    """candidate / baseline for p95, p99 and throughput at every load level both services ran."""
+    by_level = {(s.service, s.users, s.arrival_rate): s for s in summaries}
+    out = []
+    for (service, users, arrival_rate), cand in by_level.items():
+        base = by_level.get((baseline, users, arrival_rate))
+        if service != candidate or base is None:
+            continue
+        cand_answered = _answered(summary_records(cand, records))
+        base_answered = _answered(summary_records(base, records))
+        out += _latency_ratios(cand, base, cand_answered, base_answered, seed)
+        out.append(_throughput_ratio(cand, base, cand_answered, base_answered, seed))
+    return out
+
+
+def _by_trials(cand: StepSummary, base: StepSummary) -> bool:
+    return min(cand.trials, base.trials) >= MIN_TRIALS_FOR_TRIAL_BOOTSTRAP
+
+
+def _latency_ratios(
+    cand: StepSummary,
+    base: StepSummary,
+    cand_answered: pd.DataFrame,
+    base_answered: pd.DataFrame,
+    seed: int,
+) -> list[Ratio]:
+    metrics = [m for m in RATIO_METRICS if m in LATENCY_METRICS]
+    qs = [LATENCY_METRICS[m] for m in metrics]
+    column = latency_column(cand.arrival_rate)
+    a = cand_answered[column].to_numpy(dtype=float)
+    b = base_answered[column].to_numpy(dtype=float)
+    if _by_trials(cand, base):
+        cis = [
+            bootstrap_ratio_ci(
+                _trial_percentiles(cand_answered, column, q),
+                _trial_percentiles(base_answered, column, q),
+                seed=seed,
+            )
+            for q in qs
+        ]
+    else:
+        cis = percentile_ratio_cis(a, b, qs, seed=seed)
+    p_value = mann_whitney(a, b, seed=seed)
+    return [
+        _ratio(
+            metric,
+            cand,
+            base,
+            ci,
+            p_value=p_value,
+            significant=None
+            if p_value is None
+            else p_value < SIGNIFICANCE_LEVEL and not contains_one(ci),
+        )
+        for metric, ci in zip(metrics, cis, strict=True)
+    ]
+
+
+def _throughput_ratio(
+    cand: StepSummary,
+    base: StepSummary,
+    cand_answered: pd.DataFrame,
+    base_answered: pd.DataFrame,
+    seed: int,
+) -> Ratio:
+    if _by_trials(cand, base):
+        top = _trial_throughputs(cand, cand_answered)
+        bottom = _trial_throughputs(base, base_answered)
+    else:
+        top = per_second_counts(cand_answered, cand.trial_windows)
+        bottom = per_second_counts(base_answered, base.trial_windows)
+    ci = bootstrap_ratio_ci(top, bottom, seed=seed)
+    significant = None if ci is None else not contains_one(ci)
+    return _ratio("throughput_rps", cand, base, ci, p_value=None, significant=significant)
+
+
+def contains_one(ci: tuple[float, float] | None) -> bool:
+    return ci is not None and ci[0] <= 1 <= ci[1]
+
+
+def _ratio(
+    metric: str,
+    cand: StepSummary,
+    base: StepSummary,
+    ci: tuple[float, float] | None,
+    *,
+    p_value: float | None,
+    significant: bool | None,
+) -> Ratio:
+    top, bottom = getattr(cand, metric).value, getattr(base, metric).value
+    value = top / bottom if top is not None and bottom else None
+    return Ratio(
+        users=cand.users,
+        arrival_rate=cand.arrival_rate,
+        metric=metric,
+        value=estimate(value, ci),
+        significant=significant,
+        p_value=p_value,
+    )
+
+
+def _answered(records: pd.DataFrame) -> pd.DataFrame:
+    return records[records["status"] != 0]
+
+
+def _trial_percentiles(answered: pd.DataFrame, column: str, q: float) -> list[float]:
+    figures = (percentile(group[column], q) for _, group in answered.groupby("trial"))
+    return [f for f in figures if f is not None]
+
+
+def _trial_throughputs(summary: StepSummary, answered: pd.DataFrame) -> list[float]:
+    return [
+        int((answered["trial"] == trial).sum()) / (t1 - t0)
+        for trial, (t0, t1) in summary.trial_windows.items()
+    ]

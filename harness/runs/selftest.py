@@ -1,0 +1,481 @@
+"""The self-test: the harness judged on two comparisons whose right answer is known.
+
+* **A/A** - one service against an identical copy of itself (same app, same settings, each on
+  its own freshly seeded database, the same fake upstream latency). The harness must report no
+  difference that its verdict acts on, and must not say MIGRATE.
+* **A/B** - the same pair, except that the copy under judgement (B) talks to a fake upstream
+  20 % slower. The harness must flag B's p95 as significantly worse beyond the practical margin
+  and refuse the migration by that rule.
+
+Both run through the real compare machinery (:func:`~harness.compare.run_comparison`), so the
+self-test vouches for the very code that produces a verdict.
+
+Why the A/A check is "no significant difference *beyond the practical margin*": a per-request
+test (Mann-Whitney over hundreds of requests) resolves differences far below 1 %, and two steps
+of the same service on a shared machine do differ by that much (warm-up order, other processes):
+the difference is real for those two steps but says nothing about the service. The verdict acts
+only on differences beyond :data:`~harness.terms.PRACTICAL_MARGIN`, so that is the claim the
+A/A run must never make; smaller "significant" ratios are shown and explained, not hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from ..bench import BenchConfig
+from ..processes import ProcessFailed
+from ..results import LoadSettings, Ratio, Results, StepResult
+from ..rounding import estimate, p_value
+from ..terms import COMPONENT_LABELS, PRACTICAL_MARGIN, Outcome, Verdict, load_label, outside_margin
+from .compare import RunControl, run_comparison
+from .plan import RunPlan
+from .variants import variant_target
+
+__all__ = [
+    "A_A",
+    "A_B",
+    "BASELINE",
+    "CANDIDATE",
+    "CRITERIA_FILE",
+    "EXIT_FAIL",
+    "EXIT_PASS",
+    "EXIT_UNUSABLE",
+    "Cause",
+    "Problem",
+    "OTHER_WORK_LIMIT_SHARE",
+    "SELFTEST_PROFILES",
+    "SCENARIOS",
+    "SLOWDOWN",
+    "Check",
+    "SelftestCase",
+    "SelftestConfig",
+    "SelftestProfile",
+    "SelftestReport",
+    "judge",
+    "other_work_cores",
+    "other_work_limit",
+    "run_quietly",
+    "run_selftest",
+    "selftest_plan",
+    "selftest_table",
+    "write_criteria",
+]
+
+EXIT_PASS, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2
+BASELINE, CANDIDATE = "A", "B"
+SLOWDOWN = 1.2  # B's fake upstream in the A/B run: 20 % more Graph API and LLM latency
+# A step during which processes outside the bench took more than this share of the machine's
+# cores was not measured on a quiet machine: its level is not used. Measured here (2 cores):
+# quiet steps 0.03-0.07 cores; with 0.5-0.6 cores of neighbours' work an A/A p95 ratio at 50
+# users came out 0.936, and 1.0-1.7 cores added 40-190 ms to one copy's p95 (as much as the A/B
+# slowdown, or more). The bench's own guard counts outside work only on a machine 75 % busy;
+# the self-test's claims are about differences of a few per cent, so it asks for quiet at any load.
+OTHER_WORK_LIMIT_SHARE = 0.25
+
+Status = Literal["pass", "fail", "unusable", "info"]
+
+
+class Cause(StrEnum):
+    """Why a run, or a level of it, could not be judged."""
+
+    NO_RESULTS = "no_results"  # the bench could not run
+    RUN_STOPPED = "run_stopped"
+    COPY_BROKEN = "copy_broken"  # a copy lost replies or failed a criterion: the service, not the harness
+    COPY_MISSING = "copy_missing"
+    LEVEL_UNUSABLE = "level_unusable"  # bench-bound, too few requests...
+    NOT_QUIET = "not_quiet"  # processes outside the bench took CPU during a step
+    NO_USABLE_LEVEL = "no_usable_level"
+    VERDICT_INCONCLUSIVE = "verdict_inconclusive"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a run could not be judged: a code for logic, a sentence for people."""
+
+    code: Cause
+    text: str
+
+
+@dataclass(frozen=True)
+class SelftestProfile:
+    users: tuple[int, ...]
+    step_duration_s: float
+    warmup_s: float
+    trials: int
+
+
+SELFTEST_PROFILES: dict[str, SelftestProfile] = {
+    # `make test`: one light level, one trial per copy: ~500 requests a side, ~50 s a run. Light
+    # on purpose: the bench's own processes stay near 0.3 cores of the 2, so no bench guard has
+    # a reason to fire; quiet A/A p95 ratios measured 0.977 to 1.010 (at least four times inside
+    # the 10 % margin) and the A/B slowdown 1.18 to 1.20.
+    "short": SelftestProfile(users=(20,), step_duration_s=12, warmup_s=3, trials=1),
+    # Documented form: two levels, longer steps, three interleaved trials a copy, so intervals
+    # come from trial-to-trial variation. About 8 minutes a run, 16 for both.
+    "full": SelftestProfile(users=(25, 50), step_duration_s=30, warmup_s=5, trials=3),
+}
+
+
+@dataclass(frozen=True)
+class SelftestCase:
+    name: str  # "A/A" | "A/B"
+    directory: str  # the run directory under the self-test's out dir
+    upstream_latency_factor: float  # B's fake upstream; A's is always 1
+    expectation: str
+
+
+A_A = SelftestCase("A/A", "aa", 1.0, "no difference the verdict acts on; not MIGRATE")
+A_B = SelftestCase(
+    "A/B", "ab", SLOWDOWN,
+    f"B (upstream {SLOWDOWN - 1:.0%} slower) significantly worse on p95; DO NOT MIGRATE",
+)  # fmt: skip
+SCENARIOS = (A_A, A_B)
+
+
+@dataclass(frozen=True)
+class SelftestConfig:
+    profile: str = "short"
+    service: str = "optimized"
+    users: tuple[int, ...] | None = None  # None: the profile's
+    seed: int = 1
+
+    @property
+    def levels(self) -> tuple[int, ...]:
+        return self.users or SELFTEST_PROFILES[self.profile].users
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the self-test's verdict: what was expected, what was measured, and the result."""
+
+    scenario: str
+    subject: str
+    expected: str
+    measured: str  # for people
+    status: Status
+    ratio: Ratio | None = None  # what the check read, for logic and tests
+    verdict: Verdict | None = None
+    causes: tuple[Cause, ...] = ()  # an unusable level: why
+
+
+@dataclass
+class SelftestReport:
+    checks: list[Check] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # why a run could not be judged
+    notes: list[str] = field(default_factory=list)
+    run_dirs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        # A wrong answer on usable data outranks an unusable run: the harness is at fault.
+        if any(check.status == "fail" for check in self.checks):
+            return EXIT_FAIL
+        if self.problems or not any(check.status == "pass" for check in self.checks):
+            return EXIT_UNUSABLE
+        return EXIT_PASS
+
+    @property
+    def outcome(self) -> str:
+        return {EXIT_PASS: "PASS", EXIT_FAIL: "FAIL", EXIT_UNUSABLE: "UNUSABLE"}[self.exit_code]
+
+
+# -- the plans ----------------------------------------------------------------------------------
+CRITERIA_FILE = "selftest-criteria.toml"
+_CRITERIA = """\
+# The self-test's criteria: only that both copies work. The shipped criteria (500 rps at 500
+# users, connection caps...) judge a service, not the harness, and would leave a light run
+# INCONCLUSIVE for reasons that have nothing to do with what the self-test checks.
+[[criterion]]
+name = "success rate above 99 %"
+metric = "success_rate"
+op = ">"
+threshold = 0.99
+"""
+
+
+def write_criteria(directory: Path) -> Path:
+    """The self-test's criteria file, written beside its runs (so the runs say what judged them)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / CRITERIA_FILE
+    path.write_text(_CRITERIA, encoding="utf-8")
+    return path
+
+
+def selftest_plan(scenario: SelftestCase, config: SelftestConfig, criteria_file: Path) -> RunPlan:
+    """A two-copy comparison of ``config.service``: A as it is, B with ``scenario``'s upstream."""
+    profile = SELFTEST_PROFILES[config.profile]
+    return RunPlan(
+        targets=(
+            variant_target(config.service, label=BASELINE),
+            variant_target(config.service, label=CANDIDATE, upstream_latency_factor=scenario.upstream_latency_factor),
+        ),
+        baseline=BASELINE, candidates=(CANDIDATE,), profile=config.profile,
+        load=LoadSettings(users=config.levels, step_duration_s=profile.step_duration_s, warmup_s=profile.warmup_s,
+                          trials=profile.trials, seed=config.seed),
+        echo=False,  # the machine's ceiling is not what is tested here
+        criteria_file=criteria_file, command="selftest", bench=BenchConfig(seed=config.seed),
+    )  # fmt: skip
+
+
+# -- judging ------------------------------------------------------------------------------------
+_Level = tuple[int, float]
+_VERDICT_METRICS = ("p95_ms", "throughput_rps")  # what the verdict's rules read
+
+
+def judge(scenario: SelftestCase, results: Results | None) -> tuple[list[Check], list[Problem]]:
+    """The checks of one run, and the reasons it could not be judged (empty when it could)."""
+    if results is None or results.decision is None:
+        text = f"{scenario.name}: the run left no results or no decision (see its logs)"
+        return [], [Problem(Cause.NO_RESULTS, text)]
+    problems = [Problem(problem.code, f"{scenario.name}: {problem.text}") for problem in _broken(results)]
+    if problems:
+        return [], problems
+    checks: list[Check] = []
+    judged: set[_Level] = set()
+    for users, arrival_rate in dict.fromkeys((s.users, s.arrival_rate) for s in results.summaries):
+        level = load_label(users, arrival_rate)
+        ratios = {
+            r.metric: r for r in results.decision.ratios if (r.users, r.arrival_rate) == (users, arrival_rate)
+        }  # fmt: skip
+        unusable = _level_problems(results, users, arrival_rate)
+        if unusable:
+            why = "; ".join(problem.text for problem in unusable)
+            checks.append(Check(scenario.name, f"level {level}", "usable for both copies", why, "unusable",
+                                causes=tuple(problem.code for problem in unusable)))  # fmt: skip
+            if (p95 := ratios.get("p95_ms")) is not None:  # shown, but not evidence
+                subject, expected = f"p95 ratio B/A at {level}", "(level not usable: not judged)"
+                checks.append(_info(scenario.name, subject, expected, p95))
+            continue
+        judged.add((users, arrival_rate))
+        judge_level = _judge_aa_level if scenario is A_A else _judge_ab_level
+        checks += judge_level(scenario.name, level, ratios)
+    if not judged:
+        return checks, [Problem(Cause.NO_USABLE_LEVEL, f"{scenario.name}: no load level was usable for both copies")]
+    verdict = _judge_verdict(scenario, results, judged)
+    if verdict.status == "unusable":
+        problems += [Problem(Cause.VERDICT_INCONCLUSIVE, f"{scenario.name}: verdict {Verdict.INCONCLUSIVE}: {reason.text}")
+                     for reason in results.decision.reasons]  # fmt: skip
+    return [*checks, verdict], problems
+
+
+def _broken(results: Results) -> list[Problem]:
+    """Why a run says nothing about the harness: it stopped early, or a copy did not work."""
+    problems = []
+    if not results.complete:
+        text = f"the run stopped early: {results.incomplete_reason or 'no reason recorded'}"
+        problems.append(Problem(Cause.RUN_STOPPED, text))
+    for step in results.steps:
+        if step.audit is not None and not step.audit.passed:
+            problems.append(Problem(Cause.COPY_BROKEN,
+                f"{step.service} at {load_label(step.users, step.arrival_rate)} failed its delivery audit "
+                f"({step.audit.lost} lost, {step.audit.doubled} doubled): the service is broken, not the harness"
+            ))  # fmt: skip
+    for criterion in results.criteria:  # one not judged shows as an unusable level
+        if criterion.outcome is Outcome.FAIL:
+            text = f"{criterion.service} fails criterion '{criterion.criterion}': {criterion.detail}"
+            problems.append(Problem(Cause.COPY_BROKEN, text))
+    return problems
+
+
+def _level_problems(results: Results, users: int, arrival_rate: float) -> list[Problem]:
+    """Why a level cannot be judged: a copy missing or unusable, or the machine not quiet."""
+    at_level = [s for s in results.summaries if (s.users, s.arrival_rate) == (users, arrival_rate)]
+    summaries = {s.service: s for s in at_level}
+    problems = []
+    for copy in (BASELINE, CANDIDATE):
+        summary = summaries.get(copy)
+        if summary is None:
+            problems.append(Problem(Cause.COPY_MISSING, f"{copy} did not run"))
+        elif not summary.usable:
+            causes = [issue.detail for issue in summary.unusable]
+            problems.append(Problem(Cause.LEVEL_UNUSABLE, f"{copy} not usable ({', '.join(causes)})"))
+    limit = other_work_limit(results)
+    disturbed = [
+        f"{step.service} trial {step.trial}: {other:.2f}"
+        for step in results.steps
+        if (step.users, step.arrival_rate) == (users, arrival_rate)
+        and (other := other_work_cores(step)) is not None and other > limit
+    ]  # fmt: skip
+    if disturbed:
+        problems.append(Problem(Cause.NOT_QUIET,
+            f"processes outside the bench took cores ({', '.join(disturbed)}; limit {limit:.2g} of "
+            f"{results.machine.cpu_count}): the machine was not quiet; rerun when it is"
+        ))  # fmt: skip
+    return problems
+
+
+def other_work_limit(results: Results) -> float:
+    """Cores other processes may take during a step before its level is not used."""
+    return OTHER_WORK_LIMIT_SHARE * max(results.machine.cpu_count, 1)
+
+
+def other_work_cores(step: StepResult) -> float | None:
+    """CPU the rest of the machine used during the step's window, in cores: everything busy
+    minus the service and the bench's own parts (None when the machine was not sampled)."""
+    if step.machine_cpu_cores is None:
+        return None
+    bench = sum(usage.cpu_cores_mean for usage in step.components.values())
+    return max(step.machine_cpu_cores - bench, 0.0)
+
+
+def _beyond_margin(ratio: Ratio) -> bool:
+    """Significant AND past the margin the verdict uses: a difference the verdict would act on."""
+    return bool(ratio.significant) and outside_margin(ratio.value.value)
+
+
+def _judge_aa_level(scenario: str, level: str, ratios: dict[str, Ratio]) -> list[Check]:
+    expected = f"no significant difference beyond +-{PRACTICAL_MARGIN:.0%}"
+    checks = []
+    for metric in _VERDICT_METRICS:
+        ratio = ratios.get(metric)
+        subject = f"{_METRIC_NAMES[metric]} ratio B/A at {level}"
+        if ratio is None or ratio.value.value is None:
+            checks.append(Check(scenario, subject, expected, "not computed", "unusable"))
+        else:
+            status: Status = "fail" if _beyond_margin(ratio) else "pass"
+            checks.append(Check(scenario, subject, expected, _measured(ratio), status, ratio=ratio))
+    if (p99 := ratios.get("p99_ms")) is not None:
+        checks.append(_info(scenario, f"p99 ratio B/A at {level}", "(not used by the verdict)", p99))
+    return checks
+
+
+def _judge_ab_level(scenario: str, level: str, ratios: dict[str, Ratio]) -> list[Check]:
+    p95 = ratios.get("p95_ms")
+    subject = f"p95 ratio B/A at {level}"
+    expected = f"significant and > {1 + PRACTICAL_MARGIN:g}"
+    if p95 is None or p95.value.value is None:
+        checks = [Check(scenario, subject, expected, "not computed", "unusable")]
+    else:
+        worse = _beyond_margin(p95) and p95.value.value > 1
+        checks = [Check(scenario, subject, expected, _measured(p95), "pass" if worse else "fail", ratio=p95)]
+    for metric in ("p99_ms", "throughput_rps"):
+        if (ratio := ratios.get(metric)) is not None:
+            subject = f"{_METRIC_NAMES[metric]} ratio B/A at {level}"
+            checks.append(_info(scenario, subject, "(informative)", ratio))
+    return checks
+
+
+def _judge_verdict(scenario: SelftestCase, results: Results, judged: set[_Level]) -> Check:
+    """The verdict, read on the levels the self-test judged: which rule it rests on matters."""
+    decision = results.decision
+    assert decision is not None
+    acted_on = [
+        r for r in decision.ratios
+        if (r.users, r.arrival_rate) in judged and r.metric in _VERDICT_METRICS and _beyond_margin(r)
+    ]  # fmt: skip
+    worse_p95 = [r for r in acted_on if r.metric == "p95_ms" and (r.value.value or 0) > 1]
+    basis = (
+        "B significantly worse on p95" if worse_p95
+        else "a difference beyond the margin" if acted_on
+        else "no difference beyond the margin"
+    )  # fmt: skip
+    if scenario is A_A:
+        expected = f"not {Verdict.MIGRATE}; no difference acted on"
+        passed = decision.verdict != Verdict.MIGRATE and not acted_on
+    else:
+        expected = f"{Verdict.DO_NOT_MIGRATE} (B significantly worse)"
+        passed = decision.verdict == Verdict.DO_NOT_MIGRATE and bool(worse_p95)
+    if decision.verdict == Verdict.INCONCLUSIVE and not acted_on:
+        return Check(scenario.name, "verdict", expected, f"{Verdict.INCONCLUSIVE}: see the reasons", "unusable",
+                     verdict=decision.verdict)  # fmt: skip
+    measured = f"{decision.verdict} ({basis})"
+    return Check(scenario.name, "verdict", expected, measured, "pass" if passed else "fail", verdict=decision.verdict)
+
+
+def _info(scenario: str, subject: str, expected: str, ratio: Ratio) -> Check:
+    return Check(scenario, subject, expected, _measured(ratio), "info", ratio=ratio)
+
+
+_METRIC_NAMES = {"p95_ms": "p95", "p99_ms": "p99", "throughput_rps": "throughput"}
+
+
+def _measured(ratio: Ratio) -> str:
+    value = ratio.value
+    text = estimate(value.value, value.ci_low, value.ci_high, 4, "lower")
+    if ratio.p_value is not None:
+        p = p_value(ratio.p_value)
+        text += f", p {p}" if p.startswith("<") else f", p = {p}"
+    if not ratio.significant:
+        return text + "; not significant"
+    inside = value.value is not None and not outside_margin(value.value)
+    return text + ("; significant, inside the margin" if inside else "; significant")
+
+
+def _notes(scenario: SelftestCase, results: Results | None) -> list[str]:
+    if results is None:
+        return []
+    notes = []
+    ratios = results.decision.ratios if results.decision is not None else []
+    if scenario is A_A and any(r.significant and not _beyond_margin(r) for r in ratios):
+        notes.append(
+            "A/A: the per-request test calls a sub-margin difference between two identical copies "
+            "significant. It is real for those two steps (start-up order, other work on the "
+            "machine) but not a property of the service: the verdict ignores differences inside "
+            f"+-{PRACTICAL_MARGIN:.0%}, and the A/A run checks that no larger one is reported."
+        )
+    other = [(cores, step) for step in results.steps if (cores := other_work_cores(step)) is not None]
+    busiest = max(other, default=None, key=lambda pair: pair[0])
+    if busiest is not None and busiest[0] > other_work_limit(results) / 2:
+        cores, step = busiest
+        bench = ", ".join(
+            f"{COMPONENT_LABELS.get(name, name)} {usage.cpu_cores_mean:.2f}"
+            for name, usage in step.components.items()
+        )
+        notes.append(
+            f"{scenario.name}: processes outside the bench took up to {cores:.2f} cores during a step "
+            f"({step.service} at {load_label(step.users, step.arrival_rate)}, trial {step.trial}; "
+            f"the bench's own parts: {bench})"
+        )
+    return notes
+
+
+# -- running ------------------------------------------------------------------------------------
+RunOne = Callable[[SelftestCase, RunPlan, Path], Results | None]
+
+
+def run_quietly(scenario: SelftestCase, plan: RunPlan, run_dir: Path) -> Results | None:
+    """Run one comparison without a console (the notebook, tests); None when the bench could
+    not start (every process it started has been stopped; its logs are in ``run_dir``)."""
+    try:
+        return run_comparison(plan, RunControl(run_dir))
+    except (ProcessFailed, OSError, ConnectionError):
+        return None
+
+
+def run_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -> SelftestReport:
+    """Both runs, one after the other (never at once: each would be the other's noise), judged.
+
+    ``run(scenario, plan, run_dir)`` runs one comparison and returns its results (None when the
+    bench could not run); the command passes one that shows progress on the console.
+    """
+    if config.profile not in SELFTEST_PROFILES:
+        raise ValueError(f"unknown self-test profile {config.profile!r}; choose from {', '.join(SELFTEST_PROFILES)}")
+    criteria = write_criteria(out)
+    report = SelftestReport()
+    for scenario in SCENARIOS:
+        run_dir = out / scenario.directory
+        report.run_dirs[scenario.name] = run_dir
+        results = run(scenario, selftest_plan(scenario, config, criteria), run_dir)
+        checks, problems = judge(scenario, results)
+        report.checks += checks
+        report.problems += problems
+        report.notes += _notes(scenario, results)
+    return report
+
+
+def selftest_table(report: SelftestReport) -> pd.DataFrame:
+    """The checks as display strings: the console, ``selftest.md`` and tests read the same table."""
+    return pd.DataFrame(
+        [
+            {"run": c.scenario, "check": c.subject, "expected": c.expected, "measured": c.measured,
+             "result": c.status.upper()}  # fmt: skip
+            for c in report.checks
+        ],
+        columns=["run", "check", "expected", "measured", "result"],
+    )

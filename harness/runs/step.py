@@ -1,0 +1,233 @@
+"""One measured step: one service under one load level for one trial.
+
+Locust runs for warm-up + window; figures cover only the window. At the window's edges the
+service's ``/metrics`` (cache counters) and the database's ``serverStatus`` (operations) are
+read, so their deltas belong to this step alone. CPU and memory of every component are sampled
+throughout, and the service's own TCP connections to the database are counted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import pandas as pd
+import psutil
+from pymongo import MongoClient
+
+from contract import MetricsReport
+
+from ..analysis import audit_figures, step_result
+from ..bench import Bench, ResourceSampler, ServiceProcess, server_status
+from ..load import LoadProfile, LoadRun, LoadStep
+from ..results import CacheFigures, DatabaseFigures, LoadSettings, StepResult
+from ..terms import ECHO
+from ..upstream import UpstreamProcess
+from .plan import WindowHook
+
+__all__ = ["StepOutcome", "measure_step"]
+
+_TAIL_S = 2.0  # load keeps running this long past the window, so the window is fully loaded
+_STATS_LAG_S = 4.0  # a distributed master hears of its workers' requests up to this late
+# The step's clock starts when the first answers show in Locust's stats file (written once a
+# second), up to this long after Locust's own run time started counting.
+_START_DETECTION_S = 3.0
+_SETTLE_S = 0.5  # after Locust stops: replies still in flight reach the upstream's ledger
+
+
+@dataclass
+class StepOutcome:
+    result: StepResult
+    records: pd.DataFrame
+    crashed: bool
+    log_tail: str = ""
+
+
+Progress = Callable[[str], None]
+
+
+def measure_step(
+    bench: Bench,
+    service: ServiceProcess,
+    load: LoadSettings,
+    profile: LoadProfile,
+    directory: Path,
+    progress: Progress = lambda _: None,
+    *,
+    upstream: UpstreamProcess | None = None,
+    during_window: WindowHook | None = None,
+) -> StepOutcome:
+    """Run ``profile`` against ``service`` for ``load``'s warm-up and window, and measure it."""
+    config = bench.config
+    upstream = upstream or bench.upstream
+    measures_replies = profile.service != ECHO
+    users, arrival_rate = profile.users or 0, profile.arrival_rate
+    distributed = load.locust_workers or load.remote_workers
+    upstream.reset_audit()
+    step = LoadStep(
+        service.url, profile,
+        duration_s=max(1, round(_START_DETECTION_S + load.warmup_s + load.step_duration_s + _TAIL_S
+                                + (_STATS_LAG_S if distributed else 0))),
+        spawn_rate=max(users / 2, 1.0) if arrival_rate == 0 else None,
+        # Users finish the request in hand when the step ends: even a request that runs into the
+        # generator's own timeout is recorded, so no reply goes unaccounted in the audit.
+        stop_timeout_s=profile.timeout_s + 2, locust_workers=load.locust_workers,
+        remote_workers=load.remote_workers, master_bind_host=load.master_bind_host, master_port=load.master_port,
+    )  # fmt: skip
+    sampler = ResourceSampler({"service": service.pid, "upstream": upstream.pid})
+    if bench.database.pid is not None:
+        sampler.watch("database", bench.database.pid)
+    connections = _ConnectionWatcher(service.pid, bench.database.uri)
+    started_at = datetime.now(UTC)
+    sampler.start()
+    with LoadRun.start(step, directory) as run:
+        sampler.watch("load_generator", run.pids)
+        _wait_for_first_answers(run, progress)
+        _sleep_reporting(load.warmup_s, run, progress, "warm-up")
+        sampler.mark()
+        cpu_before = psutil.cpu_times()
+        t0 = time.time()
+        before = _counters(bench.mongo, service)
+        connections.start()
+        _sleep_reporting(load.step_duration_s, run, progress, "measuring",
+                         lambda t: during_window and during_window(t, service))  # fmt: skip
+        t1 = time.time()
+        machine = (_busy_seconds(cpu_before, psutil.cpu_times()) / (t1 - t0), psutil.cpu_count() or 1)
+        after = _counters(bench.mongo, service)
+        components = sampler.stop()
+        connections.stop()
+        outcome = run.wait()
+    time.sleep(_SETTLE_S)
+    records = outcome.records
+    audit = audit_figures(records, upstream.audit()) if measures_replies else None
+    notes = []
+    if outcome.crashed:
+        notes.append("the load generator did not finish cleanly; see the step's locust logs")
+    if not service.alive:
+        notes.append(f"{profile.service} exited during the step (code {service.returncode})")
+    result = step_result(
+        records, service=profile.service, users=users, trial=profile.trial, started_at=started_at,
+        window=(t0, t1), components=components, cache=_cache(before, after),
+        database=_database(before, after, len(records[(records.t_start >= t0) & (records.t_start < t1)]),
+                           connections.maximum),
+        audit=audit, wait_mean_s=load.wait_mean_s,
+        downstream_latency_ms=config.graph_latency_ms + config.llm_latency_ms if measures_replies else 0.0,
+        arrival_rate=arrival_rate, machine=machine, complete=not outcome.crashed and service.alive, notes=notes,
+    )  # fmt: skip
+    return StepOutcome(result, records, outcome.crashed, outcome.log_tail)
+
+
+def _wait_for_first_answers(run: LoadRun, progress: Progress, timeout: float = 90.0) -> None:
+    """The step's clock starts with the load, as Locust's own run time does: a master that waits
+    for its workers (remote ones may attach late) must not eat into the warm-up or the window."""
+    deadline = time.monotonic() + timeout
+    while run.requests_so_far() == 0 and run.alive and time.monotonic() < deadline:
+        progress("waiting for the load generator to start")
+        time.sleep(0.2)
+
+
+def _sleep_reporting(seconds: float, run: LoadRun, progress: Progress, phase: str,
+                     tick: Callable[[float], object] = lambda _: None) -> None:  # fmt: skip
+    started = time.monotonic()
+    deadline = started + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        tick(time.monotonic() - started)
+        live = run.live()
+        figures = f"{live[0]:.0f} rps, p95 {live[1]:.0f} ms (Locust, so far)" if live else "starting"
+        progress(f"{phase} {seconds - left:4.0f}/{seconds:.0f}s  {figures}")
+        time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
+
+
+def _busy_seconds(before: Any, after: Any) -> float:
+    """CPU seconds the whole machine spent on any process between two ``psutil.cpu_times()``
+    (guest time is already inside user time on Linux, so it is not added again)."""
+    busy = ("user", "nice", "system", "irq", "softirq")
+    return sum(getattr(after, f, 0.0) - getattr(before, f, 0.0) for f in busy)
+
+
+@dataclass(frozen=True)
+class _Counters:
+    operations: int
+    metrics: MetricsReport | None  # the service's /metrics, when it has the operational routes
+
+
+def _counters(mongo: MongoClient[Any], service: ServiceProcess) -> _Counters:
+    metrics = None
+    try:
+        answer = httpx.get(f"{service.url}/metrics", timeout=5)
+        if answer.status_code == 200:
+            metrics = MetricsReport.model_validate(answer.json())
+    except (httpx.HTTPError, ValueError):
+        metrics = None
+    return _Counters(server_status(mongo).operations, metrics)
+
+
+def _cache(before: _Counters, after: _Counters) -> CacheFigures | None:
+    if before.metrics is None or after.metrics is None:
+        return None  # no /metrics to read it from
+    first, last = before.metrics.cache, after.metrics.cache
+    if first is None or last is None:
+        return None  # the service has no cache
+    hits, misses = last.hits - first.hits, last.misses - first.misses
+    return CacheFigures(hits=hits, misses=misses, hit_rate=hits / (hits + misses) if hits + misses else None)
+
+
+def _database(before: _Counters, after: _Counters, requests: int, connections_max: int) -> DatabaseFigures:
+    operations = after.operations - before.operations
+    return DatabaseFigures(
+        operations=operations,
+        operations_per_request=operations / requests if requests else None,
+        connections_max=connections_max,
+    )
+
+
+class _ConnectionWatcher:
+    """Counts the service's own established TCP connections to the database, every second.
+
+    The database server's ``connections.current`` counts every client (the idle service, the
+    upstream, the harness); the service's sockets are what its pool actually holds.
+    """
+
+    def __init__(self, pid: int, uri: str) -> None:
+        parsed = urlparse(uri.replace("mongodb+srv://", "mongodb://"))
+        self._port = parsed.port or 27017
+        self._pid = pid
+        self.maximum = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="db-connections", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.maximum = max(self.maximum, self._count())
+            self._stop.wait(1.0)
+
+    def _count(self) -> int:
+        try:
+            root = psutil.Process(self._pid)
+            processes = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return 0
+        total = 0
+        for process in processes:
+            try:
+                total += sum(
+                    1 for c in process.net_connections(kind="tcp")
+                    if c.raddr and c.raddr.port == self._port and c.status == psutil.CONN_ESTABLISHED
+                )  # fmt: skip
+            except psutil.Error:
+                continue
+        return total

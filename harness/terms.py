@@ -1,0 +1,183 @@
+"""The harness's vocabulary: verdicts, reason codes, labels and the practical-margin rule.
+
+Neutral ground between the layers. Analysis decides with these codes and the margin rule;
+reports, the console and the gate word them. Nothing here imports from the rest of the harness,
+so every layer may import it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "BENCH_ADVICE",
+    "COMPONENT_LABELS",
+    "ECHO",
+    "HELPER_COMPONENTS",
+    "LATENCY_METRICS",
+    "METRIC_LABELS",
+    "PRACTICAL_MARGIN",
+    "Component",
+    "CriterionReason",
+    "Direction",
+    "Outcome",
+    "ReasonCode",
+    "Unusable",
+    "Verdict",
+    "beyond_margin",
+    "higher_is_better",
+    "load_label",
+    "margin_bound",
+    "outside_margin",
+]
+
+
+class Verdict(StrEnum):
+    MIGRATE = "MIGRATE"
+    DO_NOT_MIGRATE = "DO NOT MIGRATE"
+    INCONCLUSIVE = "INCONCLUSIVE"
+
+
+# -- the bench ----------------------------------------------------------------------------------
+# The bench's bare FastAPI app: the machine's own ceiling for a run, never a variant, never judged.
+ECHO = "echo"
+
+
+class Component(StrEnum):
+    """A part of a step whose CPU is measured, and what can bound a step."""
+
+    SERVICE = "service"
+    LOAD_GENERATOR = "load_generator"
+    DATABASE = "database"
+    UPSTREAM = "upstream"
+    MACHINE = "machine"  # unpinned: the whole machine was busy and the bench took a large share
+    BENCH_CPUS = "bench_cpus"  # pinned: the CPUs the bench runs on were saturated
+
+
+# The bench's own processes; when one of them runs out of CPU the step measured the bench.
+HELPER_COMPONENTS = (Component.LOAD_GENERATOR, Component.DATABASE, Component.UPSTREAM)
+COMPONENT_LABELS = {
+    Component.SERVICE: "service",
+    Component.LOAD_GENERATOR: "load generator",
+    Component.DATABASE: "embedded database",
+    Component.UPSTREAM: "fake upstream",
+    Component.MACHINE: "the shared machine",
+    Component.BENCH_CPUS: "the bench's CPUs",
+}
+# What to change when a component bounded a step (one place: the step notes and the verdict).
+BENCH_ADVICE = {
+    Component.LOAD_GENERATOR: "add --locust-workers so the load generator is not the bottleneck",
+    Component.DATABASE: "use a real mongod via MONGODB_URI instead of the embedded database",
+    Component.UPSTREAM: "give the bench more cores or lower the load (the fake upstream saturated)",
+    Component.MACHINE: "pin the service to CPUs of its own (--service-cpus), run the bench's parts on "
+    "other hosts (MONGODB_URI, Locust workers elsewhere) or use a bigger machine: the service "
+    "competed with its own test bench for CPU",
+    Component.BENCH_CPUS: "give the bench more CPUs (a smaller --service-cpus, or a bigger machine), "
+    "or put the database on another host (MONGODB_URI)",
+}
+
+
+# -- load levels and the reasons they cannot be used ----------------------------------------------
+class Unusable(StrEnum):
+    """Why a load level's figures are not evidence."""
+
+    BENCH_BOUND = "bench_bound"  # a part of the bench, not the service, set the figures
+    INCOMPLETE = "incomplete"  # a trial did not run to its end
+    TOO_FEW_REQUESTS = "too_few_requests"
+    NO_RECORDS = "no_records"  # requests counted, but no per-request record with an answer
+
+
+# -- criteria -------------------------------------------------------------------------------------
+class Outcome(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_JUDGED = "not_judged"  # must be judged, and could not be: holds a verdict at inconclusive
+    NOT_APPLICABLE = "not_applicable"  # not judged by design: never holds anything up
+
+
+class CriterionReason(StrEnum):
+    """How a criterion's outcome came about."""
+
+    MEASURED = "measured"  # judged on usable data
+    SLOWED_BY_BENCH = "slowed_by_bench"  # passed on a level the bench only made look worse
+    LEVEL_UNUSABLE = "level_unusable"
+    NOT_MEASURED = "not_measured"  # the figure is missing at a usable level
+    NO_STEP = "no_step"  # no measured step of the service (at the criterion's users)
+    NO_CACHE = "no_cache"  # a cache criterion for a service without a cache
+    NO_METRICS = "no_metrics"  # the figure comes from /metrics, which the service does not serve
+    SERVICE_ABSENT = "service_absent"  # the criterion names a service the run did not measure
+    SKIPPED = "skipped"  # when_missing = "skip"
+    DATABASE_BOUND = "database_bound"  # a connection count taken while the database was the bound
+    NO_SOAK = "no_soak"  # a memory criterion in a run without a soak
+    NEEDS_MORE_CPU = "needs_more_cpu"  # the level needs more CPU than this machine has (projected)
+
+
+# -- the verdict's reasons ------------------------------------------------------------------------
+class ReasonCode(StrEnum):
+    AUDIT_FAILED = "audit_failed"  # the candidate lost, doubled or mis-tokened a reply
+    CRITERION_FAILED = "criterion_failed"
+    SIGNIFICANTLY_WORSE = "significantly_worse"
+    BASELINE_AUDIT_FAILED = "baseline_audit_failed"
+    NOT_AUDITED = "not_audited"
+    RUN_INCOMPLETE = "run_incomplete"
+    NO_COMPARABLE_LEVEL = "no_comparable_level"
+    CRITERIA_NOT_JUDGED = "criteria_not_judged"
+    SIGNIFICANTLY_BETTER = "significantly_better"
+    CRITERIA_PASSED = "criteria_passed"
+    NO_BENEFIT = "no_benefit"
+    RATIO = "ratio"  # a ratio stated for the record (no benefit found)
+    NOT_COMPARED = "not_compared"  # a level the verdict could not compare, and why
+    TO_DECIDE = "to_decide"  # what to change so the next run can decide
+    NEEDS_BIGGER_MACHINE = "needs_bigger_machine"  # projected: what a bigger machine must confirm
+    ONE_SERVICE = "one_service"
+    EXPLANATION = "explanation"  # a sentence that explains the verdict (no figure of its own)
+
+
+# -- metrics and the margin -----------------------------------------------------------------------
+LATENCY_METRICS = {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
+METRIC_LABELS = {
+    "p50_ms": "p50 latency",
+    "p95_ms": "p95 latency",
+    "p99_ms": "p99 latency",
+    "throughput_rps": "throughput",
+    "service_cpu_ms_per_request": "CPU per request",
+}
+# A difference smaller than this is not worth a migration (nor a reason to refuse one), however
+# significant statistically: the verdict, the self-test and the gate's default all use it.
+PRACTICAL_MARGIN = 0.10
+
+
+class Direction(StrEnum):
+    BETTER = "better"
+    WORSE = "worse"
+
+
+def higher_is_better(metric: str) -> bool:
+    return metric == "throughput_rps"
+
+
+def margin_bound(metric: str, direction: Direction, margin: float = PRACTICAL_MARGIN) -> float:
+    """The ratio (candidate / baseline) beyond which ``metric`` is ``direction`` by the margin."""
+    up = higher_is_better(metric) == (direction is Direction.BETTER)
+    return 1 + margin if up else 1 - margin
+
+
+def beyond_margin(
+    metric: str, ratio: float | None, direction: Direction, margin: float = PRACTICAL_MARGIN
+) -> bool:
+    """True when the ratio ``candidate / baseline`` of ``metric`` lies past the margin in
+    ``direction`` (significance is the caller's to check)."""
+    if ratio is None:
+        return False
+    bound = margin_bound(metric, direction, margin)
+    return ratio > bound if bound > 1 else ratio < bound
+
+
+def outside_margin(ratio: float | None, margin: float = PRACTICAL_MARGIN) -> bool:
+    """True when the ratio lies past the margin either way (significance is the caller's)."""
+    return ratio is not None and abs(ratio - 1) > margin
+
+
+def load_label(users: int, arrival_rate: float = 0.0) -> str:
+    """How a load level is named everywhere: "250 users" or "400 req/s" (open loop)."""
+    return f"{arrival_rate:g} req/s" if arrival_rate > 0 else f"{users} users"
