@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: compare test bench install clean
+.PHONY: compare test lint bench install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (found %s)" % sys.version.split()[0])'
@@ -21,8 +21,13 @@ install: $(STAMP)
 compare: $(STAMP)
 	$(BIN)/harness compare $(ARGS)
 
-test: $(STAMP)
+# Lint first: a formatting slip fails in seconds, not after the suite.
+test: lint
 	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Micro-benchmarks of the hot path (pytest-benchmark); never part of `make test`'s pass/fail.
 bench: $(STAMP)

@@ -120,46 +120,102 @@ class Choice:
 
 
 CHOICES: tuple[Choice, ...] = (
-    Choice("handler", "SERVICE_HANDLER", "handler",
-           {Handler.SYNC: "plain def on the thread pool, sync PyMongo",
-            Handler.ASYNC: "async def with an async MongoDB driver"},
-           {Handler.SYNC: "sync", Handler.ASYNC: "async"}),
-    Choice("mongo_driver", "MONGO_DRIVER", "MongoDB driver",
-           {MongoDriver.PYMONGO: "PyMongo (its async API under the async handler)",
-            MongoDriver.MOTOR: "motor (async handler only)"},
-           {MongoDriver.PYMONGO: "pymongo", MongoDriver.MOTOR: "motor"}),
-    Choice("pool", "MONGODB_POOL", "connection pool",
-           {PoolSizing.DRIVER_DEFAULT: "the driver's defaults (0..100)",
-            PoolSizing.SIZED: "MONGODB_MIN_POOL_SIZE..MONGODB_MAX_POOL_SIZE"},
-           {PoolSizing.DRIVER_DEFAULT: "default-pool", PoolSizing.SIZED: "sized-pool"}),
-    Choice("business_cache", "BUSINESS_CACHE", "business cache",
-           {BusinessCacheMode.NONE: "a lookup and a decryption per message",
-            BusinessCacheMode.TTL: "TTL cache of businesses with decrypted tokens, warmed up at start"},
-           {BusinessCacheMode.NONE: "no-cache", BusinessCacheMode.TTL: "cache"}),
-    Choice("indexes", "MONGODB_INDEXES", "the migration's indexes",
-           {Indexes.ABSENT: "absent", Indexes.CREATED: "created at start"},
-           {Indexes.ABSENT: "no-indexes", Indexes.CREATED: "indexes"}),
-    Choice("http_client", "HTTP_CLIENT", "outbound HTTP client",
-           {ClientScope.PER_CALL: "a new client per call", ClientScope.SHARED: "one shared client per process"},
-           {ClientScope.PER_CALL: "per-call-client", ClientScope.SHARED: "shared-client"}),
-    Choice("http_library", "HTTP_LIBRARY", "outbound HTTP library",
-           {HttpLibrary.HTTPX: "httpx", HttpLibrary.AIOHTTP: "aiohttp (async handler only)"},
-           {HttpLibrary.HTTPX: "httpx", HttpLibrary.AIOHTTP: "aiohttp"}),
-    Choice("batch", "BATCH_MESSAGES", "messages of one body",
-           {BatchMode.SEQUENTIAL: "one after another", BatchMode.CONCURRENT: "concurrently, at most 16"},
-           {BatchMode.SEQUENTIAL: "sequential-batch", BatchMode.CONCURRENT: "concurrent-batch"}),
-    Choice("operations", "OPERATIONS_ROUTES", "operational routes",
-           {OperationsRoutes.OFF: "webhook only",
-            OperationsRoutes.ON: "/health, /ready, /metrics, cache admin, slowapi (async handler only)"},
-           {OperationsRoutes.OFF: "webhook-only", OperationsRoutes.ON: "operations"}),
-    Choice("database_down", "DATABASE_DOWN", "database unreachable",
-           {DatabaseDown.WAIT: "requests wait out their database timeouts",
-            DatabaseDown.FAIL_FAST: "a background ping; 503 at once while it is down (async handler only)"},
-           {DatabaseDown.WAIT: "wait-for-db", DatabaseDown.FAIL_FAST: "fail-fast"}),
-    Choice("request_log", "REQUEST_LOG_MIDDLEWARE", "request-timing middleware",
-           {RequestLog.OFF: "none", RequestLog.ON: "logs and times every request (X-Process-Time)"},
-           {RequestLog.OFF: "no-request-log", RequestLog.ON: "request-log"}),
-)  # fmt: skip
+    Choice(
+        "handler",
+        "SERVICE_HANDLER",
+        "handler",
+        {
+            Handler.SYNC: "plain def on the thread pool, sync PyMongo",
+            Handler.ASYNC: "async def with an async MongoDB driver",
+        },
+        {Handler.SYNC: "sync", Handler.ASYNC: "async"},
+    ),
+    Choice(
+        "mongo_driver",
+        "MONGO_DRIVER",
+        "MongoDB driver",
+        {
+            MongoDriver.PYMONGO: "PyMongo (its async API under the async handler)",
+            MongoDriver.MOTOR: "motor (async handler only)",
+        },
+        {MongoDriver.PYMONGO: "pymongo", MongoDriver.MOTOR: "motor"},
+    ),
+    Choice(
+        "pool",
+        "MONGODB_POOL",
+        "connection pool",
+        {
+            PoolSizing.DRIVER_DEFAULT: "the driver's defaults (0..100)",
+            PoolSizing.SIZED: "MONGODB_MIN_POOL_SIZE..MONGODB_MAX_POOL_SIZE",
+        },
+        {PoolSizing.DRIVER_DEFAULT: "default-pool", PoolSizing.SIZED: "sized-pool"},
+    ),
+    Choice(
+        "business_cache",
+        "BUSINESS_CACHE",
+        "business cache",
+        {
+            BusinessCacheMode.NONE: "a lookup and a decryption per message",
+            BusinessCacheMode.TTL: "TTL cache of businesses with decrypted tokens, warmed up at start",
+        },
+        {BusinessCacheMode.NONE: "no-cache", BusinessCacheMode.TTL: "cache"},
+    ),
+    Choice(
+        "indexes",
+        "MONGODB_INDEXES",
+        "the migration's indexes",
+        {Indexes.ABSENT: "absent", Indexes.CREATED: "created at start"},
+        {Indexes.ABSENT: "no-indexes", Indexes.CREATED: "indexes"},
+    ),
+    Choice(
+        "http_client",
+        "HTTP_CLIENT",
+        "outbound HTTP client",
+        {ClientScope.PER_CALL: "a new client per call", ClientScope.SHARED: "one shared client per process"},
+        {ClientScope.PER_CALL: "per-call-client", ClientScope.SHARED: "shared-client"},
+    ),
+    Choice(
+        "http_library",
+        "HTTP_LIBRARY",
+        "outbound HTTP library",
+        {HttpLibrary.HTTPX: "httpx", HttpLibrary.AIOHTTP: "aiohttp (async handler only)"},
+        {HttpLibrary.HTTPX: "httpx", HttpLibrary.AIOHTTP: "aiohttp"},
+    ),
+    Choice(
+        "batch",
+        "BATCH_MESSAGES",
+        "messages of one body",
+        {BatchMode.SEQUENTIAL: "one after another", BatchMode.CONCURRENT: "concurrently, at most 16"},
+        {BatchMode.SEQUENTIAL: "sequential-batch", BatchMode.CONCURRENT: "concurrent-batch"},
+    ),
+    Choice(
+        "operations",
+        "OPERATIONS_ROUTES",
+        "operational routes",
+        {
+            OperationsRoutes.OFF: "webhook only",
+            OperationsRoutes.ON: "/health, /ready, /metrics, cache admin, slowapi (async handler only)",
+        },
+        {OperationsRoutes.OFF: "webhook-only", OperationsRoutes.ON: "operations"},
+    ),
+    Choice(
+        "database_down",
+        "DATABASE_DOWN",
+        "database unreachable",
+        {
+            DatabaseDown.WAIT: "requests wait out their database timeouts",
+            DatabaseDown.FAIL_FAST: "a background ping; 503 at once while it is down (async handler only)",
+        },
+        {DatabaseDown.WAIT: "wait-for-db", DatabaseDown.FAIL_FAST: "fail-fast"},
+    ),
+    Choice(
+        "request_log",
+        "REQUEST_LOG_MIDDLEWARE",
+        "request-timing middleware",
+        {RequestLog.OFF: "none", RequestLog.ON: "logs and times every request (X-Process-Time)"},
+        {RequestLog.OFF: "no-request-log", RequestLog.ON: "request-log"},
+    ),
+)
 _BY_NAME = {choice.name: choice for choice in CHOICES}
 _BY_TOKEN = {token: (choice, value) for choice in CHOICES for value, token in choice.tokens.items()}
 # Values only the async handler implements.
@@ -269,28 +325,45 @@ def _architecture(**values: StrEnum) -> Architecture:
 
 
 _ORIGINAL = _architecture(
-    handler=Handler.SYNC, mongo_driver=MongoDriver.PYMONGO, pool=PoolSizing.DRIVER_DEFAULT,
-    business_cache=BusinessCacheMode.NONE, indexes=Indexes.ABSENT, http_client=ClientScope.PER_CALL,
-    http_library=HttpLibrary.HTTPX, batch=BatchMode.SEQUENTIAL, operations=OperationsRoutes.OFF,
-    database_down=DatabaseDown.WAIT, request_log=RequestLog.OFF,
-)  # fmt: skip
+    handler=Handler.SYNC,
+    mongo_driver=MongoDriver.PYMONGO,
+    pool=PoolSizing.DRIVER_DEFAULT,
+    business_cache=BusinessCacheMode.NONE,
+    indexes=Indexes.ABSENT,
+    http_client=ClientScope.PER_CALL,
+    http_library=HttpLibrary.HTTPX,
+    batch=BatchMode.SEQUENTIAL,
+    operations=OperationsRoutes.OFF,
+    database_down=DatabaseDown.WAIT,
+    request_log=RequestLog.OFF,
+)
 # The checklist's optimized design as its text and its code (SergeWilfried/ava-whatsapp-agent
 # a81f33a) have it: motor with a 10..100 pool, the TTL cache warmed up at start, the two indexes,
 # slowapi and the operational routes, the request-logging middleware, and, in the handler, a new
 # httpx.AsyncClient for every outbound call (the lifespan's shared client is never used).
-_CHECKLIST = _ORIGINAL.with_values({
-    "handler": Handler.ASYNC, "mongo_driver": MongoDriver.MOTOR, "pool": PoolSizing.SIZED,
-    "business_cache": BusinessCacheMode.TTL, "indexes": Indexes.CREATED,
-    "operations": OperationsRoutes.ON, "request_log": RequestLog.ON,
-})  # fmt: skip
+_CHECKLIST = _ORIGINAL.with_values(
+    {
+        "handler": Handler.ASYNC,
+        "mongo_driver": MongoDriver.MOTOR,
+        "pool": PoolSizing.SIZED,
+        "business_cache": BusinessCacheMode.TTL,
+        "indexes": Indexes.CREATED,
+        "operations": OperationsRoutes.ON,
+        "request_log": RequestLog.ON,
+    }
+)
 # The checklist plus what it leaves out: one shared outbound client (aiohttp's), PyMongo's async
 # client in place of the deprecated motor, concurrent batches, and failing fast while the
 # database is down. Each is a choice of its own, so an attribution can price it.
-_OPTIMIZED = _CHECKLIST.with_values({
-    "mongo_driver": MongoDriver.PYMONGO, "http_client": ClientScope.SHARED,
-    "http_library": HttpLibrary.AIOHTTP, "batch": BatchMode.CONCURRENT,
-    "database_down": DatabaseDown.FAIL_FAST,
-})  # fmt: skip
+_OPTIMIZED = _CHECKLIST.with_values(
+    {
+        "mongo_driver": MongoDriver.PYMONGO,
+        "http_client": ClientScope.SHARED,
+        "http_library": HttpLibrary.AIOHTTP,
+        "batch": BatchMode.CONCURRENT,
+        "database_down": DatabaseDown.FAIL_FAST,
+    }
+)
 
 VARIANTS: dict[str, Variant] = {
     variant.name: variant

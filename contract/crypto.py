@@ -36,9 +36,7 @@ class TokenCipher:
         try:
             return self._fernet.decrypt(bytes.fromhex(stored)).decode()
         except (ValueError, InvalidToken, TypeError):
-            raise TokenDecryptionError(
-                "stored access token cannot be decrypted with ENCRYPTION_SECRET"
-            ) from None
+            raise TokenDecryptionError("stored access token cannot be decrypted with ENCRYPTION_SECRET") from None
 
     def __repr__(self) -> str:
         return "TokenCipher(<secret>)"

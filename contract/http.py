@@ -158,7 +158,7 @@ def install_request_log(app: FastAPI) -> None:
         response = await call_next(request)
         duration = time.time() - start_time
         request_log.info(
-            f"{request.method} {request.url.path} - Status: {response.status_code} - Duration: {duration:.3f}s"  # noqa: G004
+            f"{request.method} {request.url.path} - Status: {response.status_code} - Duration: {duration:.3f}s"
         )
         response.headers["X-Process-Time"] = str(duration)
         return response

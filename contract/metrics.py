@@ -26,8 +26,14 @@ class CacheMetrics(_Report):
     @classmethod
     def of(cls, *, size: int, max_size: int, ttl_seconds: float, hits: int, misses: int) -> CacheMetrics:
         lookups = hits + misses
-        return cls(size=size, max_size=max_size, ttl_seconds=ttl_seconds, hits=hits, misses=misses,
-                   hit_rate=hits / lookups if lookups else None)  # fmt: skip
+        return cls(
+            size=size,
+            max_size=max_size,
+            ttl_seconds=ttl_seconds,
+            hits=hits,
+            misses=misses,
+            hit_rate=hits / lookups if lookups else None,
+        )
 
 
 class PoolMetrics(_Report):

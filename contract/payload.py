@@ -30,9 +30,24 @@ __all__ = [
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGE_TYPES = frozenset(
-    {"text", "image", "audio", "video", "document", "sticker", "location", "contacts",
-     "reaction", "interactive", "button", "order", "system", "request_welcome", "unsupported"}
-)  # fmt: skip
+    {
+        "text",
+        "image",
+        "audio",
+        "video",
+        "document",
+        "sticker",
+        "location",
+        "contacts",
+        "reaction",
+        "interactive",
+        "button",
+        "order",
+        "system",
+        "request_welcome",
+        "unsupported",
+    }
+)
 # Types a business answers. Reactions, system notices and "unsupported" (Meta could not read the
 # message) get no reply: answering an emoji reaction or a message nobody can read helps no one.
 ANSWERABLE_TYPES = frozenset(
@@ -136,9 +151,8 @@ class Message(_Model):
 
 
 _CONTENT_FIELD = frozenset(
-    {"text", "image", "audio", "video", "document", "sticker", "location", "reaction",
-     "interactive", "button"}
-)  # fmt: skip
+    {"text", "image", "audio", "video", "document", "sticker", "location", "reaction", "interactive", "button"}
+)
 
 
 class Status(_Model):

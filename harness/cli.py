@@ -31,9 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         module = importlib.import_module(f"harness.commands.{name}")
         sub = commands.add_parser(
-            name.replace("_", "-"), help=module.HELP, description=module.__doc__,
+            name.replace("_", "-"),
+            help=module.HELP,
+            description=module.__doc__,
             formatter_class=_HelpFormatter,
-        )  # fmt: skip
+        )
         module.add_arguments(sub)
         sub.set_defaults(handler=module.run)
     return parser

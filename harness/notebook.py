@@ -41,9 +41,9 @@ def find_report_dir(reports: Path | str | None = None) -> Path:
         if not (run_dir / "results.json").is_file():
             raise FileNotFoundError(f"${REPORT_DIR_VARIABLE}={chosen}: no results.json there")
         return run_dir
-    candidates = [Path(reports)] if reports is not None else [
-        parent / "reports" for parent in (Path.cwd(), *Path.cwd().parents)
-    ]
+    candidates = (
+        [Path(reports)] if reports is not None else [parent / "reports" for parent in (Path.cwd(), *Path.cwd().parents)]
+    )
     for directory in candidates:
         latest = directory / _LATEST
         if latest.is_file():
@@ -118,8 +118,19 @@ def ratios_frame(results: Results) -> pd.DataFrame:
             for decision in results.decisions
             for r in decision.ratios
         ],
-        columns=["candidate", "baseline", "load", "users", "arrival_rate", "metric", "ratio", "ci_low", "ci_high",
-                 "p_value", "significant"],
+        columns=[
+            "candidate",
+            "baseline",
+            "load",
+            "users",
+            "arrival_rate",
+            "metric",
+            "ratio",
+            "ci_low",
+            "ci_high",
+            "p_value",
+            "significant",
+        ],
     )
 
 
@@ -135,9 +146,7 @@ def top_level(results: Results) -> tuple[int, float] | None:
     return max(levels, key=lambda level: (level[1], level[0])) if levels else None
 
 
-def latency_cdf(
-    results: Results, records: pd.DataFrame | None, level: tuple[int, float] | None = None
-) -> pd.DataFrame:
+def latency_cdf(results: Results, records: pd.DataFrame | None, level: tuple[int, float] | None = None) -> pd.DataFrame:
     """Empirical CDF of the answered requests' latency per service at one load level (default:
     the top one), over each step's measured window only: columns service, latency_ms, fraction."""
     level = level or top_level(results)

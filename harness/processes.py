@@ -140,8 +140,7 @@ class ManagedProcess:
         while True:
             if not self.alive:
                 raise ProcessFailed(
-                    f"{self.name} exited with code {self.returncode} before it was ready:\n"
-                    f"{self.log_tail()}"
+                    f"{self.name} exited with code {self.returncode} before it was ready:\n{self.log_tail()}"
                 )
             if check():
                 return self

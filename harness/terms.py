@@ -162,9 +162,7 @@ def margin_bound(metric: str, direction: Direction, margin: float = PRACTICAL_MA
     return 1 + margin if up else 1 - margin
 
 
-def beyond_margin(
-    metric: str, ratio: float | None, direction: Direction, margin: float = PRACTICAL_MARGIN
-) -> bool:
+def beyond_margin(metric: str, ratio: float | None, direction: Direction, margin: float = PRACTICAL_MARGIN) -> bool:
     """True when the ratio ``candidate / baseline`` of ``metric`` lies past the margin in
     ``direction`` (significance is the caller's to check)."""
     if ratio is None:

@@ -72,20 +72,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache = None
         if architecture.business_cache is BusinessCacheMode.TTL:
             cache = BusinessCache(
-                settings.business_cache_size, settings.business_cache_ttl,
+                settings.business_cache_size,
+                settings.business_cache_ttl,
                 on_hit=lambda: metrics.count("business_cache_hits"),
                 on_miss=lambda: metrics.count("business_cache_misses"),
-            )  # fmt: skip
+            )
             metrics.bind_gauge("business_cache_size", lambda: len(cache))
         store = MessageStore(
-            client[settings.mongodb_db_name], TokenCipher(settings.encryption_secret.get_secret_value()),
-            settings.processing_lease_seconds, cache=cache, health=health if fail_fast else None,
-        )  # fmt: skip
+            client[settings.mongodb_db_name],
+            TokenCipher(settings.encryption_secret.get_secret_value()),
+            settings.processing_lease_seconds,
+            cache=cache,
+            health=health if fail_fast else None,
+        )
         sender = ReplySender(settings, architecture)
         metrics.bind_gauge("mongodb_pool_connections_open", lambda: observer.open)
         metrics.bind_gauge("mongodb_pool_connections_in_use", lambda: observer.in_use)
-        readiness = Readiness(store, health, indexes=architecture.indexes is Indexes.CREATED,
-                              warm_up=cache is not None and settings.warmup_cache)  # fmt: skip
+        readiness = Readiness(
+            store,
+            health,
+            indexes=architecture.indexes is Indexes.CREATED,
+            warm_up=cache is not None and settings.warmup_cache,
+        )
         app.state.metrics, app.state.store, app.state.health = metrics, store, health
         app.state.readiness = readiness
         app.state.handler = WebhookHandler(store, sender, metrics, architecture.batch)

@@ -100,9 +100,13 @@ class DatabaseHealth:
         from pymongo import AsyncMongoClient
 
         self._client: Any = AsyncMongoClient(
-            uri, maxPoolSize=1, minPoolSize=0, timeoutMS=int(timeout * 1000),
-            serverSelectionTimeoutMS=int(timeout * 1000), appname="optimized-health",
-        )  # fmt: skip
+            uri,
+            maxPoolSize=1,
+            minPoolSize=0,
+            timeoutMS=int(timeout * 1000),
+            serverSelectionTimeoutMS=int(timeout * 1000),
+            appname="optimized-health",
+        )
         self.interval = interval
         self.timeout = timeout
         self.failures_to_trip = failures_to_trip

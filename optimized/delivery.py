@@ -133,7 +133,9 @@ class ReplySender:
         answer = await self._post(llm_url(settings.llm_base_url), body, self._llm_headers, settings.llm_timeout, "LLM")
         return llm_reply_text(answer)
 
-    async def _post(self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float, upstream: str) -> Any:
+    async def _post(
+        self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: float, upstream: str
+    ) -> Any:
         try:
             status, answer = await self._transport.post(url, body, headers, timeout)
         except _NETWORK_ERRORS as error:

@@ -64,9 +64,7 @@ class ServiceMetrics(Metrics):
         multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         # In multiprocess mode values are written to files and read back by the collector.
         target = None if multiprocess else self.registry
-        self._counters = {
-            name: Counter(f"whatsapp_{name}", text, registry=target) for name, text in _COUNTERS.items()
-        }
+        self._counters = {name: Counter(f"whatsapp_{name}", text, registry=target) for name, text in _COUNTERS.items()}
         self._gauges = {
             name: Gauge(f"whatsapp_{name}", text, registry=target, multiprocess_mode="livesum")
             for name, text in _GAUGES.items()
@@ -106,12 +104,17 @@ class ServiceMetrics(Metrics):
         cache_metrics = None
         if cache is not None:
             cache_metrics = CacheMetrics.of(
-                size=int(v.get("business_cache_size", 0)), max_size=cache[0], ttl_seconds=cache[1],
-                hits=int(v.get("business_cache_hits", 0)), misses=int(v.get("business_cache_misses", 0)),
-            )  # fmt: skip
+                size=int(v.get("business_cache_size", 0)),
+                max_size=cache[0],
+                ttl_seconds=cache[1],
+                hits=int(v.get("business_cache_hits", 0)),
+                misses=int(v.get("business_cache_misses", 0)),
+            )
         pool_metrics = PoolMetrics(
-            max_size=pool[0], min_size=pool[1],
-            open=int(v.get("mongodb_pool_connections_open", 0)), in_use=int(v.get("mongodb_pool_connections_in_use", 0)),
-        )  # fmt: skip
+            max_size=pool[0],
+            min_size=pool[1],
+            open=int(v.get("mongodb_pool_connections_open", 0)),
+            in_use=int(v.get("mongodb_pool_connections_in_use", 0)),
+        )
         counters = {name: int(v.get(name, 0)) for name in COUNTER_NAMES}
         return MetricsReport(cache=cache_metrics, connection_pool=pool_metrics, counters=counters)

@@ -21,8 +21,15 @@ log = logging.getLogger("optimized.webhook")
 # Messages of one batch answered at once; bounded so a 1000-message POST cannot take the whole
 # database pool from the other requests.
 _BATCH_CONCURRENCY = 16
-_COUNTED = {"messages": "messages", "replied": "replies", "duplicates": "duplicates", "ignored": "ignored",
-            "statuses": "statuses", "failed": "failures", "in_flight": "in_flight"}  # fmt: skip
+_COUNTED = {
+    "messages": "messages",
+    "replied": "replies",
+    "duplicates": "duplicates",
+    "ignored": "ignored",
+    "statuses": "statuses",
+    "failed": "failures",
+    "in_flight": "in_flight",
+}
 
 
 class WebhookHandler:

@@ -61,11 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else None
         )
         store = MessageStore(
-            client[settings.mongodb_db_name], TokenCipher(settings.encryption_secret.get_secret_value()),
-            settings.processing_lease_seconds, cache,
-        )  # fmt: skip
-        startup = StartupWork(store, indexes=architecture.indexes is Indexes.CREATED,
-                              warm_up=cache is not None and settings.warmup_cache).start()  # fmt: skip
+            client[settings.mongodb_db_name],
+            TokenCipher(settings.encryption_secret.get_secret_value()),
+            settings.processing_lease_seconds,
+            cache,
+        )
+        startup = StartupWork(
+            store, indexes=architecture.indexes is Indexes.CREATED, warm_up=cache is not None and settings.warmup_cache
+        ).start()
         sender = ReplySender(settings, architecture.http_client)
         app.state.store, app.state.sender = store, sender
         try:

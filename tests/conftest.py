@@ -42,13 +42,19 @@ def mongo(database: DatabaseServer) -> Iterator[MongoClient[Any]]:
 
 
 @pytest.fixture(scope="session")
-def upstream(database: DatabaseServer, mongo: MongoClient[Any], bench: BenchSecrets, logs_dir: Path) -> Iterator[UpstreamProcess]:
+def upstream(
+    database: DatabaseServer, mongo: MongoClient[Any], bench: BenchSecrets, logs_dir: Path
+) -> Iterator[UpstreamProcess]:
     # Tokens derive from the bench's token seed, so one directory database serves every service.
     seed_contract_db(mongo["contract_directory"], bench, indexes=False)
     process = UpstreamProcess(
-        mongodb_uri=database.uri, db_names=["contract_directory"], encryption_secret=bench.encryption_secret,
-        graph_latency_ms=5, llm_latency_ms=5, log_path=logs_dir / "upstream.log",
-    )  # fmt: skip
+        mongodb_uri=database.uri,
+        db_names=["contract_directory"],
+        encryption_secret=bench.encryption_secret,
+        graph_latency_ms=5,
+        llm_latency_ms=5,
+        log_path=logs_dir / "upstream.log",
+    )
     with process:
         yield process
 
@@ -56,7 +62,9 @@ def upstream(database: DatabaseServer, mongo: MongoClient[Any], bench: BenchSecr
 @pytest.fixture
 def healthy_upstream(upstream: UpstreamProcess) -> Iterator[UpstreamProcess]:
     """The upstream behaving (fast, no faults) and its ledger empty."""
-    upstream.configure(graph={"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 5},
-                       llm={"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 5})  # fmt: skip
+    upstream.configure(
+        graph={"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 5},
+        llm={"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 5},
+    )
     upstream.reset_audit()
     yield upstream

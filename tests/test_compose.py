@@ -162,10 +162,13 @@ def test_every_app_the_servers_run_builds_from_the_compose_environment(services,
         module, attribute = app.split(":")
         child_env = {"PATH": os.environ.get("PATH", ""), **environment_of(services[name], env)}
         # A fresh interpreter with exactly the container's settings: the app must build from them.
-        code = (f"import importlib; app = getattr(importlib.import_module({module!r}), {attribute!r}); "
-                f"importlib.import_module({worker.rpartition('.')[0]!r}); print(type(app).__name__)")  # fmt: skip
-        done = subprocess.run([sys.executable, "-c", code], env=child_env, cwd=ROOT, capture_output=True,
-                              text=True, timeout=60)  # fmt: skip
+        code = (
+            f"import importlib; app = getattr(importlib.import_module({module!r}), {attribute!r}); "
+            f"importlib.import_module({worker.rpartition('.')[0]!r}); print(type(app).__name__)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=child_env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
         assert done.stdout.strip() == "FastAPI"
         assert DUMMY_SECRET not in done.stdout + done.stderr
@@ -181,10 +184,17 @@ def test_locust_runs_the_shipped_locustfile_with_valid_options(services, documen
         argv = command_of(services[name], env)
         assert argv[0] == "docker/locust.sh"
         # Locust's own parser, in a child: importing locust monkey-patches this process with gevent.
-        code = ("import sys; from locust.argument_parser import get_parser; "
-                "o = get_parser().parse_args(sys.argv[1:]); print(o.master, o.worker, o.master_host)")  # fmt: skip
-        done = subprocess.run([sys.executable, "-c", code, "-f", "harness/load/locustfile.py", *argv[1:]], cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        code = (
+            "import sys; from locust.argument_parser import get_parser; "
+            "o = get_parser().parse_args(sys.argv[1:]); print(o.master, o.worker, o.master_host)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, "-f", "harness/load/locustfile.py", *argv[1:]],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
         master, worker, host = done.stdout.split()
         assert (master, worker) == (("True", "False") if role == "master" else ("False", "True"))
@@ -225,8 +235,14 @@ def test_no_secret_is_filled_in_the_example(documented):
 def test_each_container_gets_the_settings_it_needs(services, documented):
     env = dotenv(documented)
     required = {name.upper() for name, field in Settings.model_fields.items() if field.is_required()}
-    service_needs = required | {"MONGODB_URI", "MONGODB_DB_NAME", "GRAPH_API_BASE_URL", "LLM_BASE_URL",
-                                "WHATSAPP_APP_SECRET", "SERVICE_VARIANT"}  # fmt: skip
+    service_needs = required | {
+        "MONGODB_URI",
+        "MONGODB_DB_NAME",
+        "GRAPH_API_BASE_URL",
+        "LLM_BASE_URL",
+        "WHATSAPP_APP_SECRET",
+        "SERVICE_VARIANT",
+    }
     needs = {
         **{name: service_needs for name in VARIANT_SERVICES},
         **{seed: {"ENCRYPTION_SECRET", "MONGODB_URI"} for seed in SEEDS},

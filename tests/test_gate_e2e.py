@@ -44,8 +44,9 @@ def expected_code(junit: ET.Element) -> int:
 
 def test_gate_exit_code_matches_its_judgement(run_dir, tmp_path):
     junit, markdown = tmp_path / "gate.xml", tmp_path / "gate.md"
-    code = main(["gate", str(run_dir), "--criteria", str(CI_CRITERIA), "--junit", str(junit),
-                 "--markdown", str(markdown)])  # fmt: skip
+    code = main(
+        ["gate", str(run_dir), "--criteria", str(CI_CRITERIA), "--junit", str(junit), "--markdown", str(markdown)]
+    )
     assert code in (EXIT_PASS, EXIT_FAIL, EXIT_INCONCLUSIVE)
     root = ET.parse(junit).getroot()
     assert code == expected_code(root)
@@ -62,10 +63,32 @@ def test_gate_exit_code_matches_its_judgement(run_dir, tmp_path):
 
 def test_the_same_run_as_its_own_baseline_shows_no_regression(run_dir, tmp_path):
     junit = tmp_path / "self.xml"
-    alone = main(["gate", str(run_dir), "--criteria", str(CI_CRITERIA), "--junit", str(tmp_path / "alone.xml"),
-                  "--markdown", str(tmp_path / "alone.md")])  # fmt: skip
-    code = main(["gate", str(run_dir / "results.json"), "--criteria", str(CI_CRITERIA), "--baseline", str(run_dir),
-                 "--junit", str(junit), "--markdown", str(tmp_path / "self.md")])  # fmt: skip
+    alone = main(
+        [
+            "gate",
+            str(run_dir),
+            "--criteria",
+            str(CI_CRITERIA),
+            "--junit",
+            str(tmp_path / "alone.xml"),
+            "--markdown",
+            str(tmp_path / "alone.md"),
+        ]
+    )
+    code = main(
+        [
+            "gate",
+            str(run_dir / "results.json"),
+            "--criteria",
+            str(CI_CRITERIA),
+            "--baseline",
+            str(run_dir),
+            "--junit",
+            str(junit),
+            "--markdown",
+            str(tmp_path / "self.md"),
+        ]
+    )
     assert code == alone  # the regression checks add no failure and nothing inconclusive
     suites = {suite.get("name"): suite for suite in ET.parse(junit).getroot().iter("testsuite")}
     regression = suites["harness gate: regression"]
@@ -76,8 +99,19 @@ def test_the_same_run_as_its_own_baseline_shows_no_regression(run_dir, tmp_path)
 
 def test_results_with_locust_workers_have_the_same_form(run_dir, tmp_path):
     single = tmp_path / "single"
-    tiny = ["--users", "8", "--step-duration", "3", "--warmup", "1", "--businesses", "10", "--no-echo",
-            "--candidates", "optimized"]
+    tiny = [
+        "--users",
+        "8",
+        "--step-duration",
+        "3",
+        "--warmup",
+        "1",
+        "--businesses",
+        "10",
+        "--no-echo",
+        "--candidates",
+        "optimized",
+    ]
     assert main(["compare", *tiny, "--locust-workers", "0", "--out", str(single)]) == 0
     distributed, alone = load_results(run_dir), load_results(single)
     assert (distributed.settings.load.locust_workers, alone.settings.load.locust_workers) == (1, 0)
@@ -99,6 +133,7 @@ def test_results_with_locust_workers_have_the_same_form(run_dir, tmp_path):
 
 
 def test_every_process_was_stopped(run_dir):
-    leftovers = [p.info for p in psutil.process_iter(["pid", "cmdline"])
-                 if str(run_dir) in " ".join(p.info["cmdline"] or [])]  # fmt: skip
+    leftovers = [
+        p.info for p in psutil.process_iter(["pid", "cmdline"]) if str(run_dir) in " ".join(p.info["cmdline"] or [])
+    ]
     assert leftovers == []

@@ -20,11 +20,11 @@ import pytest
 from contract import VARIANTS
 from contract.http import WEBHOOK_PATH
 from harness.bench import Bench, BenchConfig
+from harness.bench.seeding import SeedPlan, access_token_for, refresh_token_for
+from harness.bench.services import BenchSecrets
 from harness.load.payloads import PayloadFactory, encode, signed_headers
 from harness.results import load_results
 from harness.runs import variant_target
-from harness.bench.seeding import SeedPlan, refresh_token_for, access_token_for
-from harness.bench.services import BenchSecrets
 from tests.harness.test_faults import fault_run
 
 pytestmark = pytest.mark.load
@@ -36,11 +36,14 @@ def _needles(secrets: BenchSecrets, plan: SeedPlan) -> dict[str, str]:
     """Every secret of a run by name, with a distinctive slice of each (a truncated leak is a leak)."""
     businesses = [*range(plan.businesses), "disabled", "inactive"]
     whole = {
-        "encryption secret": secrets.encryption_secret, "app secret": secrets.app_secret,
-        "admin token": secrets.admin_token, "verify token": secrets.verify_token, "token seed": secrets.token_seed,
+        "encryption secret": secrets.encryption_secret,
+        "app secret": secrets.app_secret,
+        "admin token": secrets.admin_token,
+        "verify token": secrets.verify_token,
+        "token seed": secrets.token_seed,
         **{f"access token {b}": access_token_for(plan, b) for b in businesses},
         **{f"refresh token {b}": refresh_token_for(plan, b) for b in businesses},
-    }  # fmt: skip
+    }
     needles = dict(whole)
     for name, value in whole.items():
         needles[f"{name} (a slice)"] = value[4:20]  # past the fixed "EAAG"/"RT" prefixes
@@ -63,13 +66,26 @@ def test_no_token_or_secret_in_any_log_or_report_of_a_fault_run(kind, tmp_path_f
     run_dir, secrets = fault_run(kind, tmp_path_factory)
     texts = _texts(run_dir)
     names = {path.name for path in texts}
-    assert {"results.json", "summary.md", "report.html", "requests.parquet", "original.log", "optimized.log",
-            "upstream.log", "mongodb.log", "locust.log"} <= names  # fmt: skip
+    assert {
+        "results.json",
+        "summary.md",
+        "report.html",
+        "requests.parquet",
+        "original.log",
+        "optimized.log",
+        "upstream.log",
+        "mongodb.log",
+        "locust.log",
+    } <= names
     assert any(path.parent.name == "records" for path in texts)
     settings = load_results(run_dir).settings
     plan = SeedPlan(settings.bench.businesses, settings.bench.phones_per_business, secrets.token_seed)
-    leaks = [f"{name} in {path.relative_to(run_dir)}" for name, needle in _needles(secrets, plan).items()
-             for path, text in texts.items() if needle in text]  # fmt: skip
+    leaks = [
+        f"{name} in {path.relative_to(run_dir)}"
+        for name, needle in _needles(secrets, plan).items()
+        for path, text in texts.items()
+        if needle in text
+    ]
     assert not leaks, "\n".join(leaks)
 
 
@@ -87,9 +103,14 @@ def test_the_harness_runs_services_with_signatures_on_and_secrets_off_the_comman
         for service in services:
             assert service.env["WHATSAPP_APP_SECRET"] == bench.secrets.app_secret != ""
             body = encode(factory.text_webhook(bench.plan.active_phone_ids()[0]))
-            unsigned = httpx.post(f"{service.url}{WEBHOOK_PATH}", content=body,
-                                  headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
+            unsigned = httpx.post(
+                f"{service.url}{WEBHOOK_PATH}", content=body, headers={"Content-Type": "application/json"}, timeout=30
+            )
             assert unsigned.status_code == 401, service.service
-            signed = httpx.post(f"{service.url}{WEBHOOK_PATH}", content=body,
-                                headers=signed_headers(body, bench.secrets.app_secret), timeout=30)  # fmt: skip
+            signed = httpx.post(
+                f"{service.url}{WEBHOOK_PATH}",
+                content=body,
+                headers=signed_headers(body, bench.secrets.app_secret),
+                timeout=30,
+            )
             assert signed.status_code == 200 and signed.json()["replied"] == 1, service.service

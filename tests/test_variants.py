@@ -62,18 +62,24 @@ def test_the_default_comparison_comes_from_the_registry():
 
 def test_a_name_with_tokens_changes_exactly_those_choices():
     assert ORIGINAL.changes_to(parse_variant("original+shared-client+cache")) == [
-        change for change in ORIGINAL.changes_to(ORIGINAL.with_values(
-            {"http_client": ClientScope.SHARED, "business_cache": BusinessCacheMode.TTL}))
-    ]  # fmt: skip
+        change
+        for change in ORIGINAL.changes_to(
+            ORIGINAL.with_values({"http_client": ClientScope.SHARED, "business_cache": BusinessCacheMode.TTL})
+        )
+    ]
     assert parse_variant("optimized+httpx").http_library is HttpLibrary.HTTPX
     assert parse_variant("checklist+shared-client").http_client is ClientScope.SHARED
 
 
 @pytest.mark.parametrize(
     ("name", "problem"),
-    [("legacy", "unknown variant"), ("original+warp-drive", "unknown change"),
-     ("original+aiohttp", "needs the async handler"), ("original+shared-client+per-call-client", "twice")],
-)  # fmt: skip
+    [
+        ("legacy", "unknown variant"),
+        ("original+warp-drive", "unknown change"),
+        ("original+aiohttp", "needs the async handler"),
+        ("original+shared-client+per-call-client", "twice"),
+    ],
+)
 def test_a_name_no_service_can_run_is_refused(name, problem):
     with pytest.raises(VariantError, match=problem):
         parse_variant(name)
@@ -123,7 +129,9 @@ def test_each_variant_s_app_has_its_handler_routes_and_middleware(secrets_env, n
     app = (sync_app if architecture.handler is Handler.SYNC else async_app)()
     routes = _routes(app)
     operational = {"/health", "/ready", "/metrics", "/metrics/prometheus", "/admin/cache/warmup", "/admin/cache/clear"}
-    assert set(routes) == {"/whatsapp_response"} | (operational if architecture.operations is OperationsRoutes.ON else set())
+    assert set(routes) == {"/whatsapp_response"} | (
+        operational if architecture.operations is OperationsRoutes.ON else set()
+    )
     coroutine = [inspect.iscoroutinefunction(inspect.unwrap(endpoint)) for endpoint in routes.values()]
     assert set(coroutine) == {architecture.handler is Handler.ASYNC}  # plain def runs on the thread pool
     assert len(_middleware(app)) == (1 if architecture.request_log is RequestLog.ON else 0)

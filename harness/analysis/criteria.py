@@ -51,11 +51,7 @@ _EXCLUDED_SERVICES = {ECHO}  # the bench's own reference app is never judged by 
 
 
 def _is_figure(annotation: Any) -> bool:
-    kinds = (
-        set(typing.get_args(annotation))
-        if isinstance(annotation, types.UnionType)
-        else {annotation}
-    )
+    kinds = set(typing.get_args(annotation)) if isinstance(annotation, types.UnionType) else {annotation}
     kinds.discard(type(None))
     return bool(kinds) and kinds <= {Estimate, float, int}
 
@@ -93,9 +89,7 @@ class Criterion(_Table):
     @classmethod
     def _known_metric(cls, metric: str) -> str:
         if metric not in (*SUMMARY_METRICS, RSS_SLOPE_METRIC):
-            raise ValueError(
-                f"unknown metric; use one of {', '.join((*SUMMARY_METRICS, RSS_SLOPE_METRIC))}"
-            )
+            raise ValueError(f"unknown metric; use one of {', '.join((*SUMMARY_METRICS, RSS_SLOPE_METRIC))}")
         return metric
 
 
@@ -132,9 +126,7 @@ def load_criteria(path: Path | str | None = None) -> Criteria:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as error:
-            raise CriteriaError(
-                f"{source}: cannot read the criteria file ({error.strerror})"
-            ) from error
+            raise CriteriaError(f"{source}: cannot read the criteria file ({error.strerror})") from error
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -160,18 +152,10 @@ def _explain(source: str, raw: dict[str, Any], error: ValidationError) -> str:
         else:
             index = location[1]
             entry = raw.get(table, [])
-            name = (
-                entry[index].get("name")
-                if isinstance(entry, list) and isinstance(entry[index], dict)
-                else None
-            )
+            name = entry[index].get("name") if isinstance(entry, list) and isinstance(entry[index], dict) else None
             label = f"[[{table}]] #{index + 1}" + (f" ({name!r})" if name else "")
             key = ".".join(str(part) for part in location[2:]) or "(table)"
-            message = (
-                "unknown key"
-                if item["type"] == "extra_forbidden"
-                else item["msg"].removeprefix("Value error, ")
-            )
+            message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"].removeprefix("Value error, ")
             problems.append(f"{label}, key {key!r}: {message}")
     return f"{source}: " + "; ".join(problems)
 
@@ -213,10 +197,18 @@ def _result(
     arrival_rate: float = 0.0,
 ) -> CriterionResult:
     return CriterionResult(
-        criterion=criterion.name, service=service, users=users, arrival_rate=arrival_rate,
-        metric=criterion.metric, op=criterion.op, threshold=criterion.threshold, value=value,
-        outcome=outcome, reason=reason, detail=detail,
-    )  # fmt: skip
+        criterion=criterion.name,
+        service=service,
+        users=users,
+        arrival_rate=arrival_rate,
+        metric=criterion.metric,
+        op=criterion.op,
+        threshold=criterion.threshold,
+        value=value,
+        outcome=outcome,
+        reason=reason,
+        detail=detail,
+    )
 
 
 def _missing(criterion: Criterion | RelativeCriterion, detail: str) -> tuple[Outcome, str]:
@@ -230,21 +222,22 @@ def _verdict(passed: bool) -> Outcome:
     return Outcome.PASS if passed else Outcome.FAIL
 
 
-def _judge(
-    criterion: Criterion, service: str, results: Results, services: Sequence[str]
-) -> Iterator[CriterionResult]:
+def _judge(criterion: Criterion, service: str, results: Results, services: Sequence[str]) -> Iterator[CriterionResult]:
     if service not in services:
-        yield _result(criterion, service, criterion.at_users, None, Outcome.NOT_APPLICABLE,
-                      CriterionReason.SERVICE_ABSENT, f"{service} is not in this run")  # fmt: skip
+        yield _result(
+            criterion,
+            service,
+            criterion.at_users,
+            None,
+            Outcome.NOT_APPLICABLE,
+            CriterionReason.SERVICE_ABSENT,
+            f"{service} is not in this run",
+        )
         return
     if criterion.metric == RSS_SLOPE_METRIC:
         yield from _judge_soak(criterion, service, results.soak)
         return
-    levels = [
-        s
-        for s in results.summaries
-        if s.service == service and criterion.at_users in (None, s.users)
-    ]
+    levels = [s for s in results.summaries if s.service == service and criterion.at_users in (None, s.users)]
     if not levels:
         where = f" at {criterion.at_users} users" if criterion.at_users is not None else ""
         open_loop = any(s.arrival_rate > 0 for s in results.summaries if s.service == service)
@@ -270,8 +263,7 @@ def _judge_level(criterion: Criterion, summary: StepSummary, has_cache: bool | N
     level = _level_name(summary)
 
     def result(value: float | None, outcome: Outcome, reason: CriterionReason, detail: str) -> CriterionResult:
-        return _result(criterion, summary.service, summary.users, value, outcome, reason, detail,
-                       summary.arrival_rate)  # fmt: skip
+        return _result(criterion, summary.service, summary.users, value, outcome, reason, detail, summary.arrival_rate)
 
     if criterion.metric == "cache_hit_rate" and summary.has_cache is False:
         if has_cache:  # it has one, but no /metrics to read the hit rate from
@@ -283,8 +275,10 @@ def _judge_level(criterion: Criterion, summary: StepSummary, has_cache: bool | N
         why = "; ".join(issue.detail for issue in summary.unusable)
         if summary.slowed_by_bench and value is not None and OPERATORS[criterion.op](value, criterion.threshold):
             # The bench only made the service look worse; passing anyway is a fair pass.
-            detail = (f"{level}: {criterion.metric} = {value:.10g} meets {criterion.op} "
-                      f"{criterion.threshold:.10g} even though the bench slowed the service ({why})")  # fmt: skip
+            detail = (
+                f"{level}: {criterion.metric} = {value:.10g} meets {criterion.op} "
+                f"{criterion.threshold:.10g} even though the bench slowed the service ({why})"
+            )
             return result(value, Outcome.PASS, CriterionReason.SLOWED_BY_BENCH, detail)
         outcome, detail = _missing(criterion, f"{level} is not usable ({why})")
         return result(value, outcome, CriterionReason.LEVEL_UNUSABLE, detail)
@@ -297,9 +291,7 @@ def _judge_level(criterion: Criterion, summary: StepSummary, has_cache: bool | N
     return result(value, _verdict(passed), CriterionReason.MEASURED, detail)
 
 
-def _judge_soak(
-    criterion: Criterion, service: str, soaks: Sequence[SoakResult]
-) -> Iterator[CriterionResult]:
+def _judge_soak(criterion: Criterion, service: str, soaks: Sequence[SoakResult]) -> Iterator[CriterionResult]:
     mine = [s for s in soaks if s.service == service and criterion.at_users in (None, s.users)]
     if not mine:
         outcome, detail = _missing(criterion, f"no soak results for {service}")
@@ -329,20 +321,25 @@ def _judge_relative(
         summary: StepSummary | None, value: float | None, outcome: Outcome, reason: CriterionReason, detail: str
     ) -> CriterionResult:
         return CriterionResult(
-            criterion=relative.name, service=relative.service,
-            users=summary.users if summary else None, arrival_rate=summary.arrival_rate if summary else 0.0,
-            metric=f"{relative.metric} / {relative.baseline}", op=relative.op, threshold=relative.factor,
-            value=value, outcome=outcome, reason=reason, detail=detail,
-        )  # fmt: skip
+            criterion=relative.name,
+            service=relative.service,
+            users=summary.users if summary else None,
+            arrival_rate=summary.arrival_rate if summary else 0.0,
+            metric=f"{relative.metric} / {relative.baseline}",
+            op=relative.op,
+            threshold=relative.factor,
+            value=value,
+            outcome=outcome,
+            reason=reason,
+            detail=detail,
+        )
 
     absent = [s for s in (relative.service, relative.baseline) if s not in services]
     if absent:
         detail = f"{' and '.join(absent)} not in this run"
         yield result(None, None, Outcome.NOT_APPLICABLE, CriterionReason.SERVICE_ABSENT, detail)
         return
-    baselines = {
-        (s.users, s.arrival_rate): s for s in results.summaries if s.service == relative.baseline
-    }
+    baselines = {(s.users, s.arrival_rate): s for s in results.summaries if s.service == relative.baseline}
     pairs = [
         (s, baselines[(s.users, s.arrival_rate)])
         for s in results.summaries

@@ -62,10 +62,12 @@ def conclude(results: Results, records: pd.DataFrame, criteria: Criteria, *, see
     baseline = results.settings.baseline
     decisions = [
         decide(
-            with_summaries, judged,
+            with_summaries,
+            judged,
             ratios(summaries, records, candidate=candidate, baseline=baseline, seed=seed),
-            candidate=candidate, baseline=baseline,
-        )  # fmt: skip
+            candidate=candidate,
+            baseline=baseline,
+        )
         for candidate in results.settings.candidates
         if baseline is not None
     ]
@@ -97,14 +99,17 @@ def decide(
     own = [r for r in judged if r.service == candidate]
 
     def verdict(kind: Verdict, reasons: Iterable[DecisionReason]) -> Decision:
-        return Decision(candidate=candidate, baseline=baseline, verdict=kind, reasons=list(reasons),
-                        criteria=own, ratios=ratios)  # fmt: skip
+        return Decision(
+            candidate=candidate, baseline=baseline, verdict=kind, reasons=list(reasons), criteria=own, ratios=ratios
+        )
 
     services = _services(results)
     if candidate not in services or baseline not in services:
         measured = ", ".join(services) or "nothing"
-        text = (f"the run measured {measured}, not both {candidate} and {baseline}: no verdict on the "
-                "migration (the criteria are still judged)")  # fmt: skip
+        text = (
+            f"the run measured {measured}, not both {candidate} and {baseline}: no verdict on the "
+            "migration (the criteria are still judged)"
+        )
         return verdict(Verdict.INCONCLUSIVE, [_reason(ReasonCode.ONE_SERVICE, text)])
 
     if reasons := _audit_failures(results, candidate):  # a
@@ -114,9 +119,11 @@ def decide(
     if failed:  # b
         return verdict(
             Verdict.DO_NOT_MIGRATE,
-            [_reason(ReasonCode.CRITERION_FAILED, f"{candidate} fails criterion '{r.criterion}': {r.detail}")
-             for r in failed],
-        )  # fmt: skip
+            [
+                _reason(ReasonCode.CRITERION_FAILED, f"{candidate} fails criterion '{r.criterion}': {r.detail}")
+                for r in failed
+            ],
+        )
     comparable = _comparable_levels(results.summaries, candidate, baseline)
     usable_ratios = [r for r in ratios if (r.users, r.arrival_rate) in comparable]
     worse = [r for r in usable_ratios if _acted_on(r, Direction.WORSE)]
@@ -128,8 +135,11 @@ def decide(
     uncompared = _uncompared(results.summaries, comparable, candidate, baseline)
     if wins:  # e
         passed = sum(1 for r in own if r.outcome is Outcome.PASS)
-        text = (f"{candidate} passes all {passed} criteria judged on it" if passed
-                else f"no criterion in the criteria file applies to {candidate}")  # fmt: skip
+        text = (
+            f"{candidate} passes all {passed} criteria judged on it"
+            if passed
+            else f"no criterion in the criteria file applies to {candidate}"
+        )
         return verdict(
             Verdict.MIGRATE,
             [
@@ -240,17 +250,18 @@ def _inconclusive(
     candidate: str,
     baseline: str,
 ) -> list[DecisionReason]:
-    reasons = [
-        _reason(ReasonCode.BASELINE_AUDIT_FAILED, reason.text) for reason in _audit_failures(results, baseline)
-    ]
+    reasons = [_reason(ReasonCode.BASELINE_AUDIT_FAILED, reason.text) for reason in _audit_failures(results, baseline)]
     if reasons:
         text = f"the baseline {baseline} loses or doubles replies: the bench cannot be trusted; check the upstream log"
         reasons.append(_reason(ReasonCode.BASELINE_AUDIT_FAILED, text))
     unaudited = [s for s in results.steps if s.service == candidate and s.audit is None]
     if unaudited:
         where = ", ".join(f"{load_label(s.users, s.arrival_rate)} trial {s.trial}" for s in unaudited)
-        reasons.append(_reason(ReasonCode.NOT_AUDITED, f"{candidate}'s replies were not audited at {where}: "
-                                                       "its delivery is unproven"))  # fmt: skip
+        reasons.append(
+            _reason(
+                ReasonCode.NOT_AUDITED, f"{candidate}'s replies were not audited at {where}: its delivery is unproven"
+            )
+        )
     if not results.complete:
         text = f"the run stopped early ({results.incomplete_reason or 'no reason recorded'})"
         reasons.append(_reason(ReasonCode.RUN_INCOMPLETE, text))
@@ -286,8 +297,10 @@ def _advice(summaries: Sequence[StepSummary], services: Sequence[str]) -> list[D
         for issue in summary.unusable:
             if issue.code is Unusable.BENCH_BOUND and issue.component is not None:
                 level = load_label(summary.users, summary.arrival_rate)
-                todo[f"{COMPONENT_LABELS[issue.component]} saturated at {level} ({summary.service}): "
-                     f"{BENCH_ADVICE[issue.component]}"] = None  # fmt: skip
+                todo[
+                    f"{COMPONENT_LABELS[issue.component]} saturated at {level} ({summary.service}): "
+                    f"{BENCH_ADVICE[issue.component]}"
+                ] = None
             elif issue.code in _CAUSE_ADVICE:
                 todo[_CAUSE_ADVICE[issue.code]] = None
     return [_reason(ReasonCode.TO_DECIDE, f"to decide: {item}") for item in todo]
@@ -303,7 +316,9 @@ def _no_benefit(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -
     for ratio in usable_ratios:
         if ratio.metric in _VERDICT_METRICS:
             significance = "significant" if ratio.significant else "not significant"
-            text = (f"at {load_label(ratio.users, ratio.arrival_rate)}: {METRIC_LABELS[ratio.metric]} ratio "
-                    f"{_ratio_text(ratio)}, {significance}")  # fmt: skip
+            text = (
+                f"at {load_label(ratio.users, ratio.arrival_rate)}: {METRIC_LABELS[ratio.metric]} ratio "
+                f"{_ratio_text(ratio)}, {significance}"
+            )
             reasons.append(_reason(ReasonCode.RATIO, text))
     return reasons

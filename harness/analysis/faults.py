@@ -44,7 +44,5 @@ def ready_behaviour(polls: list[tuple[float, int]], fault_start: float, fault_en
     """(``/ready`` answered 503 during the fault or just after it, and its last answer was 200)."""
     if not polls:
         return False, False
-    seen = any(
-        status == 503 for at, status in polls if fault_start <= at < fault_end + READY_GRACE_S
-    )
+    seen = any(status == 503 for at, status in polls if fault_start <= at < fault_end + READY_GRACE_S)
     return seen, polls[-1][1] == 200

@@ -39,9 +39,7 @@ _LevelKey = tuple[str, int, float]
 
 def summary_records(summary: StepSummary, records: pd.DataFrame) -> pd.DataFrame:
     """The records a summary's figures were computed from (its trials, inside their windows)."""
-    return level_records(
-        records, summary.service, summary.users, summary.arrival_rate, summary.trial_windows
-    )
+    return level_records(records, summary.service, summary.users, summary.arrival_rate, summary.trial_windows)
 
 
 def level_records(
@@ -60,9 +58,7 @@ def level_records(
     ]
     keep = np.zeros(len(level), dtype=bool)
     for trial, (t0, t1) in windows.items():
-        keep |= (
-            (level["trial"] == trial) & (level["t_start"] >= t0) & (level["t_start"] < t1)
-        ).to_numpy()
+        keep |= ((level["trial"] == trial) & (level["t_start"] >= t0) & (level["t_start"] < t1)).to_numpy()
     return level[keep & (level["error"] != ABANDONED).to_numpy()]
 
 
@@ -83,9 +79,7 @@ def summarize(
     groups: dict[_LevelKey, list[StepResult]] = {}
     for step in steps:
         groups.setdefault((step.service, step.users, step.arrival_rate), []).append(step)
-    return [
-        _summarize_level(key, group, records, seed, min_requests) for key, group in groups.items()
-    ]
+    return [_summarize_level(key, group, records, seed, min_requests) for key, group in groups.items()]
 
 
 def _trial_windows(steps: Sequence[StepResult], notes: list[str]) -> dict[int, tuple[float, float]]:
@@ -94,9 +88,7 @@ def _trial_windows(steps: Sequence[StepResult], notes: list[str]) -> dict[int, t
         start = step.window_start
         if start is None:
             start = step.started_at.timestamp()
-            notes.append(
-                f"trial {step.trial}: window start not recorded, taken as the step's start"
-            )
+            notes.append(f"trial {step.trial}: window start not recorded, taken as the step's start")
         windows[step.trial] = (start, start + step.window_s)
     return windows
 
@@ -134,9 +126,7 @@ def _summarize_level(
     caches = [step.cache for step in steps if step.cache is not None]
     databases = [step.database for step in steps if step.database is not None]
     service_cpu = [step.components["service"] for step in steps if "service" in step.components]
-    generator = [
-        step.components["load_generator"] for step in steps if "load_generator" in step.components
-    ]
+    generator = [step.components["load_generator"] for step in steps if "load_generator" in step.components]
     return StepSummary(
         service=service,
         users=users,
@@ -151,9 +141,7 @@ def _summarize_level(
         error_rate=_pooled(steps, "error_rate", requests),
         cache_hit_rate=_hit_rate(caches),
         service_cpu_ms_per_request=(
-            sum(u.cpu_seconds for u in service_cpu) * 1000 / requests
-            if service_cpu and requests
-            else None
+            sum(u.cpu_seconds for u in service_cpu) * 1000 / requests if service_cpu and requests else None
         ),
         added_latency_p99_ms=_added_latency_p99(steps, answered),
         database_connections_max=max((d.connections_max for d in databases), default=None),
@@ -222,9 +210,7 @@ def _throughput_estimate(
     return estimate(value, ci)
 
 
-def per_second_counts(
-    answered: pd.DataFrame, windows: Mapping[int, tuple[float, float]]
-) -> np.ndarray:
+def per_second_counts(answered: pd.DataFrame, windows: Mapping[int, tuple[float, float]]) -> np.ndarray:
     """Answered requests sent in each whole second of each trial's window (zeros included)."""
     counts = []
     for trial, (t0, t1) in windows.items():
@@ -239,9 +225,7 @@ def estimate(value: float | None, ci: tuple[float, float] | None) -> Estimate:
 
 
 def _pooled(steps: Sequence[StepResult], field: str, requests: int) -> float:
-    return (
-        sum(getattr(step, field) * step.requests for step in steps) / requests if requests else 0.0
-    )
+    return sum(getattr(step, field) * step.requests for step in steps) / requests if requests else 0.0
 
 
 def _hit_rate(caches: Sequence[CacheFigures]) -> float | None:
@@ -250,9 +234,7 @@ def _hit_rate(caches: Sequence[CacheFigures]) -> float | None:
 
 
 def _added_latency_p99(steps: Sequence[StepResult], answered: pd.DataFrame) -> float | None:
-    downstream = next(
-        (s.downstream_latency_ms for s in steps if s.downstream_latency_ms is not None), None
-    )
+    downstream = next((s.downstream_latency_ms for s in steps if s.downstream_latency_ms is not None), None)
     if downstream is None:  # older results: the worst trial's own figure
         return max(
             (s.added_latency_p99_ms for s in steps if s.added_latency_p99_ms is not None),
@@ -270,10 +252,11 @@ def _usability(
     bound_by: Sequence[Component],
 ) -> list[UsabilityIssue]:
     issues = [
-        UsabilityIssue(code=Unusable.BENCH_BOUND, component=component,
-                       detail=f"bench-bound by {COMPONENT_LABELS[component]}")
+        UsabilityIssue(
+            code=Unusable.BENCH_BOUND, component=component, detail=f"bench-bound by {COMPONENT_LABELS[component]}"
+        )
         for component in bound_by
-    ]  # fmt: skip
+    ]
     incomplete = [step.trial for step in steps if not step.complete]
     if incomplete:
         detail = f"trial(s) {incomplete} did not run to their end"

@@ -83,9 +83,7 @@ def _latency_ratios(
             base,
             ci,
             p_value=p_value,
-            significant=None
-            if p_value is None
-            else p_value < SIGNIFICANCE_LEVEL and not contains_one(ci),
+            significant=None if p_value is None else p_value < SIGNIFICANCE_LEVEL and not contains_one(ci),
         )
         for metric, ci in zip(metrics, cis, strict=True)
     ]
@@ -144,7 +142,4 @@ def _trial_percentiles(answered: pd.DataFrame, column: str, q: float) -> list[fl
 
 
 def _trial_throughputs(summary: StepSummary, answered: pd.DataFrame) -> list[float]:
-    return [
-        int((answered["trial"] == trial).sum()) / (t1 - t0)
-        for trial, (t0, t1) in summary.trial_windows.items()
-    ]
+    return [int((answered["trial"] == trial).sum()) / (t1 - t0) for trial, (t0, t1) in summary.trial_windows.items()]

@@ -69,9 +69,7 @@ def percentile_statistic(q: float | Sequence[float]) -> Statistic:
 def latency_summary(latencies_ms: ArrayLike) -> LatencySummary:
     array = _clean(latencies_ms)
     if array.size == 0:
-        return LatencySummary(
-            count=0, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None, max_ms=None
-        )
+        return LatencySummary(count=0, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None, max_ms=None)
     p50, p95, p99 = np.percentile(array, [50, 95, 99], method=PERCENTILE_METHOD)
     return LatencySummary(
         count=int(array.size),
@@ -176,9 +174,7 @@ def percentile_cis(
     if not _informative(array):
         return [None] * len(qs)
     statistic = percentile_statistic(list(qs))
-    return _bootstrap(
-        (array,), statistic, confidence=confidence, n_resamples=n_resamples, seed=seed
-    )
+    return _bootstrap((array,), statistic, confidence=confidence, n_resamples=n_resamples, seed=seed)
 
 
 def bootstrap_ratio_ci(
@@ -193,9 +189,7 @@ def bootstrap_ratio_ci(
 ) -> tuple[float, float] | None:
     """Percentile-bootstrap interval of ``statistic(numerator) / statistic(denominator)``, the two
     samples resampled independently (they come from different services)."""
-    intervals = _ratio_intervals(
-        numerator, denominator, statistic, confidence, n_resamples, seed, max_samples
-    )
+    intervals = _ratio_intervals(numerator, denominator, statistic, confidence, n_resamples, seed, max_samples)
     return intervals[0] if intervals else None
 
 
@@ -211,9 +205,7 @@ def percentile_ratio_cis(
 ) -> list[tuple[float, float] | None]:
     """Intervals of the ratios of several percentiles (e.g. p95 and p99) in one pass."""
     statistic = percentile_statistic(list(qs))
-    intervals = _ratio_intervals(
-        numerator, denominator, statistic, confidence, n_resamples, seed, max_samples
-    )
+    intervals = _ratio_intervals(numerator, denominator, statistic, confidence, n_resamples, seed, max_samples)
     return intervals or [None] * len(qs)
 
 

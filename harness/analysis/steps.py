@@ -78,9 +78,7 @@ def step_result(
     if requests == 0:
         notes.append("no request was sent in the measured window")
 
-    by_kind = {
-        str(kind): latency_summary(group["latency_ms"]) for kind, group in answered.groupby("kind")
-    }
+    by_kind = {str(kind): latency_summary(group["latency_ms"]) for kind, group in answered.groupby("kind")}
     text = by_kind.get("text")
     added_p99 = text.p99_ms - downstream_latency_ms if text and text.p99_ms is not None else None
     throughput = len(answered) / window_s
@@ -108,9 +106,7 @@ def step_result(
         error_rate=_share(((status == 0) | (status >= 500)).sum(), requests),
         status_counts={str(code): int(n) for code, n in status.value_counts().sort_index().items()},
         latency=latency_summary(answered["latency_ms"]),
-        corrected_latency=latency_summary(answered["corrected_latency_ms"])
-        if arrival_rate > 0
-        else None,
+        corrected_latency=latency_summary(answered["corrected_latency_ms"]) if arrival_rate > 0 else None,
         latency_by_kind=by_kind,
         offered_rps=offered,
         littles_law_gap=gap,
@@ -118,9 +114,7 @@ def step_result(
         downstream_latency_ms=downstream_latency_ms,
         machine_cpu_cores=machine[0] if machine is not None else None,
         service_cpu_ms_per_request=(
-            service_usage.cpu_seconds * 1000 / requests
-            if service_usage is not None and requests
-            else None
+            service_usage.cpu_seconds * 1000 / requests if service_usage is not None and requests else None
         ),
         cache=cache,
         database=database,
@@ -149,18 +143,14 @@ def _offered_load(
     if arrival_rate > 0:
         offered: float | None = arrival_rate
     elif len(measured):
-        offered = littles_law_offered_rps(
-            users, float(measured["latency_ms"].mean()) / 1000, wait_mean_s
-        )
+        offered = littles_law_offered_rps(users, float(measured["latency_ms"].mean()) / 1000, wait_mean_s)
     else:
         offered = None
     gap = throughput / offered - 1 if offered else None
     return offered, gap
 
 
-def _bench_bound(
-    components: Mapping[str, ComponentUsage], threshold: float, notes: list[str]
-) -> list[Component]:
+def _bench_bound(components: Mapping[str, ComponentUsage], threshold: float, notes: list[str]) -> list[Component]:
     bound: list[Component] = []
     for name in HELPER_COMPONENTS:
         usage = components.get(name)
@@ -173,9 +163,7 @@ def _bench_bound(
     return bound
 
 
-def _machine_bound(
-    components: Mapping[str, ComponentUsage], busy_cores: float, cores: int, notes: list[str]
-) -> bool:
+def _machine_bound(components: Mapping[str, ComponentUsage], busy_cores: float, cores: int, notes: list[str]) -> bool:
     """The service competed for CPU: the machine was busy and either the bench's own processes
     or processes outside the run (another tenant of a shared machine) took a large share."""
     if cores <= 0 or busy_cores < MACHINE_BUSY_SHARE * cores:

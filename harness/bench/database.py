@@ -73,11 +73,19 @@ class EmbeddedDatabase(ManagedProcess):
     ) -> None:
         self.port = port or free_port()
         argv = [
-            sys.executable, "-m", "secantus",
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--storage-path", str(storage_path),
-            "--standalone", "--log-level", "WARNING",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "secantus",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--storage-path",
+            str(storage_path),
+            "--standalone",
+            "--log-level",
+            "WARNING",
+        ]
         if test_commands:
             argv.append("--enable-test-commands")
         super().__init__("embedded-mongodb", argv, log_path=log_path)

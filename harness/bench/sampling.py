@@ -177,8 +177,15 @@ def _tree(roots: Iterable[int], children: dict[int, list[int]]) -> list[int]:
 def _usage(component: _Component, since: float) -> ComponentUsage:
     window = [s for s in component.samples if s.at >= since]
     if not window:  # watched after the window ended: nothing to report
-        return ComponentUsage(pids=[], cpu_seconds=0.0, cpu_cores_mean=0.0, cpu_cores_max=0.0,
-                              rss_mb_start=0.0, rss_mb_end=0.0, rss_mb_max=0.0)  # fmt: skip
+        return ComponentUsage(
+            pids=[],
+            cpu_seconds=0.0,
+            cpu_cores_mean=0.0,
+            cpu_cores_max=0.0,
+            rss_mb_start=0.0,
+            rss_mb_end=0.0,
+            rss_mb_max=0.0,
+        )
     at = np.array([s.at for s in window])
     cpu = np.array([s.cpu_seconds for s in window])
     rss = np.array([s.rss_mb for s in window])

@@ -16,7 +16,6 @@ from typing import Any
 from pymongo import UpdateOne
 from pymongo.database import Database
 
-from ..load.payloads import disabled_phone_number_id, phone_number_id
 from contract import (
     BUSINESS_INDEXES,
     BUSINESSES,
@@ -25,6 +24,8 @@ from contract import (
     TokenCipher,
     new_business_document,
 )
+
+from ..load.payloads import disabled_phone_number_id, phone_number_id
 
 __all__ = [
     "DEFAULT_TOKEN_SEED",
@@ -48,9 +49,7 @@ class SeedPlan:
     token_seed: str = DEFAULT_TOKEN_SEED
 
     def active_phone_ids(self) -> list[str]:
-        return [
-            phone_number_id(b, p) for b in range(self.businesses) for p in range(self.phones_per_business)
-        ]
+        return [phone_number_id(b, p) for b in range(self.businesses) for p in range(self.phones_per_business)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +126,9 @@ def ensure_indexes(db: Database[Any], *, migration: bool = True) -> tuple[str, .
     return tuple(names)
 
 
-def seed_businesses(
-    db: Database[Any], plan: SeedPlan, cipher: TokenCipher, *, indexes: bool = True
-) -> SeedReport:
+def seed_businesses(db: Database[Any], plan: SeedPlan, cipher: TokenCipher, *, indexes: bool = True) -> SeedReport:
     operations = [
-        UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
-        for doc in _documents(plan, cipher)
+        UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True) for doc in _documents(plan, cipher)
     ]
     result = db[BUSINESSES].bulk_write(operations, ordered=False)
     made = ensure_indexes(db, migration=indexes)

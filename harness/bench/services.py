@@ -7,7 +7,6 @@ designs. Settings reach them through the environment only.
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import sys
@@ -23,7 +22,6 @@ from contract.http import WEBHOOK_PATH
 from ..processes import ManagedProcess, base_environment, free_port, port_in_use
 
 __all__ = ["BenchSecrets", "ServiceProcess", "service_environment"]
-
 
 
 @dataclass(frozen=True)
@@ -129,8 +127,34 @@ class ServiceProcess(ManagedProcess):
 
 def _server_argv(app: str, port: int, workers: int) -> list[str]:
     if workers <= 1:
-        return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-                "--no-access-log", "--log-level", "warning"]  # fmt: skip
-    return [sys.executable, "-m", "gunicorn", app, "-k", "uvicorn_worker.UvicornWorker",
-            "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-            "--graceful-timeout", "10", "--timeout", "60"]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        app,
+        "-k",
+        "uvicorn_worker.UvicornWorker",
+        "-w",
+        str(workers),
+        "-b",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--graceful-timeout",
+        "10",
+        "--timeout",
+        "60",
+    ]

@@ -56,8 +56,11 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
     def __enter__(self) -> Bench:
         try:
             self.database = self._stack.enter_context(
-                database_server(self.config.mongodb_uri, storage_path=self.config.db_storage_path,
-                                log_path=self.logs_dir / "mongodb.log")  # fmt: skip
+                database_server(
+                    self.config.mongodb_uri,
+                    storage_path=self.config.db_storage_path,
+                    log_path=self.logs_dir / "mongodb.log",
+                )
             )
             self.mongo = self._stack.enter_context(MongoClient(self.database.uri, serverSelectionTimeoutMS=5000))
             self.seed(_DIRECTORY_DB, indexes=False)
@@ -73,13 +76,15 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
     def add_upstream(self, name: str, latency_factor: float = 1.0) -> UpstreamProcess:
         """A fake upstream of its own (the self-test gives one side a slower one)."""
         upstream = UpstreamProcess(
-            mongodb_uri=self.database.uri, db_names=[_DIRECTORY_DB],
+            mongodb_uri=self.database.uri,
+            db_names=[_DIRECTORY_DB],
             encryption_secret=self.secrets.encryption_secret,
             graph_latency_ms=self.config.graph_latency_ms * latency_factor,
             llm_latency_ms=self.config.llm_latency_ms * latency_factor,
-            distribution=self.config.latency_distribution, seed=self.config.seed,
+            distribution=self.config.latency_distribution,
+            seed=self.config.seed,
             log_path=self.logs_dir / f"{name}.log",
-        )  # fmt: skip
+        )
         self._stack.enter_context(upstream)
         return upstream
 
@@ -109,12 +114,16 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
             self.seed(db_name, indexes=indexes)
         llm = upstream.llm_base_url if self.config.llm_latency_ms > 0 else None
         environment = service_environment(
-            self.secrets, mongodb_uri=self.database.uri, db_name=db_name,
-            graph_api_base_url=upstream.graph_base_url, llm_base_url=llm,
+            self.secrets,
+            mongodb_uri=self.database.uri,
+            db_name=db_name,
+            graph_api_base_url=upstream.graph_base_url,
+            llm_base_url=llm,
             overrides={**self.config.service_env, **(env or {})},
-        )  # fmt: skip
-        process = ServiceProcess(label, app, env=environment, workers=workers, port=port,
-                                 log_path=self.logs_dir / f"{label}.log")  # fmt: skip
+        )
+        process = ServiceProcess(
+            label, app, env=environment, workers=workers, port=port, log_path=self.logs_dir / f"{label}.log"
+        )
         self._stack.callback(process.stop)
         self.services[label] = process.start()
         return process

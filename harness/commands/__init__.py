@@ -2,5 +2,16 @@
 ``run(args) -> int`` (the exit code); its docstring is the command's description."""
 
 COMMANDS = (
-    "db", "seed", "upstream", "serve", "variants", "compare", "run", "report", "chaos", "soak", "selftest", "gate",
+    "db",
+    "seed",
+    "upstream",
+    "serve",
+    "variants",
+    "compare",
+    "run",
+    "report",
+    "chaos",
+    "soak",
+    "selftest",
+    "gate",
 )

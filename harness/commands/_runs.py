@@ -136,18 +136,32 @@ _VARIANTS_HELP = "variants: " + ", ".join(VARIANTS) + "; NAME+TOKEN+... changes 
 def add_variant_arguments(parser: argparse.ArgumentParser) -> None:
     """--baseline and --candidates, defaults from the variant registry."""
     group = parser.add_argument_group("variants", _VARIANTS_HELP)
-    group.add_argument("--baseline", type=variant_name, default=DEFAULT_BASELINE, metavar="VARIANT",
-                       help="the design every candidate is judged against")  # fmt: skip
-    group.add_argument("--candidates", type=variant_names, default=DEFAULT_CANDIDATES, metavar="VARIANT,...",
-                       help="the designs a verdict is given for")  # fmt: skip
+    group.add_argument(
+        "--baseline",
+        type=variant_name,
+        default=DEFAULT_BASELINE,
+        metavar="VARIANT",
+        help="the design every candidate is judged against",
+    )
+    group.add_argument(
+        "--candidates",
+        type=variant_names,
+        default=DEFAULT_CANDIDATES,
+        metavar="VARIANT,...",
+        help="the designs a verdict is given for",
+    )
 
 
 def add_variants_argument(parser: argparse.ArgumentParser) -> None:
     """--variants: every variant the run measures; the first is the baseline of the others."""
     group = parser.add_argument_group("variants", _VARIANTS_HELP)
-    group.add_argument("--variants", type=variant_names, default=(DEFAULT_BASELINE, *DEFAULT_CANDIDATES),
-                       metavar="VARIANT,...",
-                       help="the variants to run; the first is the baseline the others are judged against")  # fmt: skip
+    group.add_argument(
+        "--variants",
+        type=variant_names,
+        default=(DEFAULT_BASELINE, *DEFAULT_CANDIDATES),
+        metavar="VARIANT,...",
+        help="the variants to run; the first is the baseline the others are judged against",
+    )
 
 
 def variants_plan(args: argparse.Namespace, command: str) -> RunPlan:
@@ -160,41 +174,104 @@ def variants_plan(args: argparse.Namespace, command: str) -> RunPlan:
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     load = parser.add_argument_group("load")
-    load.add_argument("--profile", choices=sorted(LOAD_PROFILES), default="quick",
-                      help="quick: ~20 s steps, 1 trial; full: 70 s steps, 3 interleaved trials")  # fmt: skip
-    load.add_argument("--users", type=positive_ints, default=LoadSettings().users, metavar="N,N,...",
-                      help="closed-loop user steps")  # fmt: skip
-    load.add_argument("--arrival-rate", type=positive_floats, default=(), metavar="R,R,...",
-                      help="open-loop steps in requests/s instead of user steps (latency corrected "
-                           "for coordinated omission)")  # fmt: skip
-    load.add_argument("--step-duration", type=non_negative(float), default=None, metavar="S",
-                      help="measured seconds per step (default: the profile's)")  # fmt: skip
-    load.add_argument("--warmup", type=non_negative(float), default=None, metavar="S",
-                      help="seconds of load before each measured window (default: the profile's)")  # fmt: skip
-    load.add_argument("--trials", type=positive_ints, default=None, metavar="N",
-                      help="trials per step, services interleaved in random order (default: the profile's)")  # fmt: skip
-    load.add_argument("--wait", type=positive_floats, default=(0.1, 0.5), metavar="MIN,MAX",
-                      help="each user's pause between requests, seconds (the seed's pacing)")  # fmt: skip
-    load.add_argument("--mix", type=_mix, default=dict(DEFAULT_MIX), metavar="KIND=SHARE,...",
-                      help=f"request mix (default {format_mix(DEFAULT_MIX)})")  # fmt: skip
-    load.add_argument("--locust-workers", type=non_negative(int), default=0, metavar="N",
-                      help="Locust worker processes besides the master (when the generator saturates)")  # fmt: skip
-    load.add_argument("--remote-workers", type=non_negative(int), default=0, metavar="M",
-                      help="Locust workers on other machines that attach to each step's master "
-                           "(needs --master-port; see docs/distributed.md)")  # fmt: skip
-    load.add_argument("--master-bind-host", default="127.0.0.1", metavar="HOST",
-                      help="where each step's Locust master listens for workers (0.0.0.0: all interfaces)")  # fmt: skip
-    load.add_argument("--master-port", type=positive_ints, default=None, metavar="PORT",
-                      help="the Locust master's port (fixed, so remote workers can find it)")  # fmt: skip
+    load.add_argument(
+        "--profile",
+        choices=sorted(LOAD_PROFILES),
+        default="quick",
+        help="quick: ~20 s steps, 1 trial; full: 70 s steps, 3 interleaved trials",
+    )
+    load.add_argument(
+        "--users", type=positive_ints, default=LoadSettings().users, metavar="N,N,...", help="closed-loop user steps"
+    )
+    load.add_argument(
+        "--arrival-rate",
+        type=positive_floats,
+        default=(),
+        metavar="R,R,...",
+        help="open-loop steps in requests/s instead of user steps (latency corrected for coordinated omission)",
+    )
+    load.add_argument(
+        "--step-duration",
+        type=non_negative(float),
+        default=None,
+        metavar="S",
+        help="measured seconds per step (default: the profile's)",
+    )
+    load.add_argument(
+        "--warmup",
+        type=non_negative(float),
+        default=None,
+        metavar="S",
+        help="seconds of load before each measured window (default: the profile's)",
+    )
+    load.add_argument(
+        "--trials",
+        type=positive_ints,
+        default=None,
+        metavar="N",
+        help="trials per step, services interleaved in random order (default: the profile's)",
+    )
+    load.add_argument(
+        "--wait",
+        type=positive_floats,
+        default=(0.1, 0.5),
+        metavar="MIN,MAX",
+        help="each user's pause between requests, seconds (the seed's pacing)",
+    )
+    load.add_argument(
+        "--mix",
+        type=_mix,
+        default=dict(DEFAULT_MIX),
+        metavar="KIND=SHARE,...",
+        help=f"request mix (default {format_mix(DEFAULT_MIX)})",
+    )
+    load.add_argument(
+        "--locust-workers",
+        type=non_negative(int),
+        default=0,
+        metavar="N",
+        help="Locust worker processes besides the master (when the generator saturates)",
+    )
+    load.add_argument(
+        "--remote-workers",
+        type=non_negative(int),
+        default=0,
+        metavar="M",
+        help="Locust workers on other machines that attach to each step's master "
+        "(needs --master-port; see docs/distributed.md)",
+    )
+    load.add_argument(
+        "--master-bind-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="where each step's Locust master listens for workers (0.0.0.0: all interfaces)",
+    )
+    load.add_argument(
+        "--master-port",
+        type=positive_ints,
+        default=None,
+        metavar="PORT",
+        help="the Locust master's port (fixed, so remote workers can find it)",
+    )
     load.add_argument("--seed", type=int, default=1, help="seeds the mix, the order of services, the latencies")
 
     bench = parser.add_argument_group("bench")
-    bench.add_argument("--workers", type=positive_ints, default=(1,), metavar="N",
-                       help="worker processes per service (>1: gunicorn with uvicorn workers)")  # fmt: skip
-    bench.add_argument("--graph-latency-ms", type=non_negative(float), default=50.0,
-                       help="fake Graph API latency (a real send)")  # fmt: skip
-    bench.add_argument("--llm-latency-ms", type=non_negative(float), default=200.0,
-                       help="fake LLM latency (a real completion); 0: no LLM call")  # fmt: skip
+    bench.add_argument(
+        "--workers",
+        type=positive_ints,
+        default=(1,),
+        metavar="N",
+        help="worker processes per service (>1: gunicorn with uvicorn workers)",
+    )
+    bench.add_argument(
+        "--graph-latency-ms", type=non_negative(float), default=50.0, help="fake Graph API latency (a real send)"
+    )
+    bench.add_argument(
+        "--llm-latency-ms",
+        type=non_negative(float),
+        default=200.0,
+        help="fake LLM latency (a real completion); 0: no LLM call",
+    )
     bench.add_argument("--latency-distribution", choices=["fixed", "exponential", "lognormal"], default="fixed")
     bench.add_argument("--businesses", type=positive_ints, default=(50,), metavar="N")
     bench.add_argument("--phones-per-business", type=positive_ints, default=(2,), metavar="K")
@@ -213,14 +290,20 @@ def _load_settings(args: argparse.Namespace) -> LoadSettings:
     profile = LOAD_PROFILES[args.profile]
     try:
         return LoadSettings(
-            users=() if args.arrival_rate else args.users, arrival_rates=args.arrival_rate,
+            users=() if args.arrival_rate else args.users,
+            arrival_rates=args.arrival_rate,
             step_duration_s=args.step_duration or profile["step_duration_s"],
             warmup_s=args.warmup if args.warmup is not None else profile["warmup_s"],
             trials=args.trials[0] if args.trials else int(profile["trials"]),
-            wait_min_s=args.wait[0], wait_max_s=args.wait[1], mix=args.mix, seed=args.seed,
-            locust_workers=args.locust_workers, remote_workers=args.remote_workers,
-            master_bind_host=args.master_bind_host, master_port=args.master_port[0] if args.master_port else None,
-        )  # fmt: skip
+            wait_min_s=args.wait[0],
+            wait_max_s=args.wait[1],
+            mix=args.mix,
+            seed=args.seed,
+            locust_workers=args.locust_workers,
+            remote_workers=args.remote_workers,
+            master_bind_host=args.master_bind_host,
+            master_port=args.master_port[0] if args.master_port else None,
+        )
     except ValidationError as error:
         raise SystemExit(f"invalid load: {error.errors()[0]['msg']}") from None
 
@@ -234,14 +317,25 @@ def plan_from_args(
     command: str,
 ) -> RunPlan:
     bench = BenchConfig(
-        businesses=args.businesses[0], phones_per_business=args.phones_per_business[0],
-        graph_latency_ms=args.graph_latency_ms, llm_latency_ms=args.llm_latency_ms,
-        latency_distribution=args.latency_distribution, seed=args.seed, service_workers=args.workers[0],
-    )  # fmt: skip
+        businesses=args.businesses[0],
+        phones_per_business=args.phones_per_business[0],
+        graph_latency_ms=args.graph_latency_ms,
+        llm_latency_ms=args.llm_latency_ms,
+        latency_distribution=args.latency_distribution,
+        seed=args.seed,
+        service_workers=args.workers[0],
+    )
     plan = RunPlan(
-        targets=targets, baseline=baseline, candidates=candidates, load=_load_settings(args), bench=bench,
-        profile=args.profile, echo=not args.no_echo, criteria_file=args.criteria, command=command,
-    )  # fmt: skip
+        targets=targets,
+        baseline=baseline,
+        candidates=candidates,
+        load=_load_settings(args),
+        bench=bench,
+        profile=args.profile,
+        echo=not args.no_echo,
+        criteria_file=args.criteria,
+        command=command,
+    )
     if plan.load.remote_workers:
         plan = replace(plan, secrets=_shared_secrets())
     return plan
@@ -257,9 +351,13 @@ def _shared_secrets() -> BenchSecrets:
 
 
 def run_from_args(
-    args: argparse.Namespace, *, services: tuple[str, ...], baseline: str | None, candidates: tuple[str, ...],
+    args: argparse.Namespace,
+    *,
+    services: tuple[str, ...],
+    baseline: str | None,
+    candidates: tuple[str, ...],
     command: str,
-) -> int:  # fmt: skip
+) -> int:
     targets = tuple(variant_target(name) for name in dict.fromkeys(services))
     plan = plan_from_args(args, targets, baseline=baseline, candidates=candidates, command=command)
     return run_with_console(plan, args.out or default_run_dir(), report_console())
@@ -269,14 +367,18 @@ def run_from_args(
 def run_with_console(plan: RunPlan, run_dir: Path, console: Console) -> int:
     load = plan.load
     levels = ", ".join(load_label(u, r) for u, r in load.levels)
-    console.print(f"[bold]harness {plan.command}[/] {', '.join(plan.services)}: {levels}; "
-                  f"{load.step_duration_s:g} s measured after {load.warmup_s:g} s warm-up, "
-                  f"{load.trials} trial(s), {len(plan.order())} steps; run directory {run_dir}")  # fmt: skip
+    console.print(
+        f"[bold]harness {plan.command}[/] {', '.join(plan.services)}: {levels}; "
+        f"{load.step_duration_s:g} s measured after {load.warmup_s:g} s warm-up, "
+        f"{load.trials} trial(s), {len(plan.order())} steps; run directory {run_dir}"
+    )
     if load.remote_workers:
-        console.print(f"waiting for {load.remote_workers} remote Locust worker(s) at each step; on each load "
-                      f"machine run:\n  while true; do WHATSAPP_APP_SECRET=... WHATSAPP_VERIFY_TOKEN=... locust -f "
-                      f"harness/load/locustfile.py --worker --master-host <this machine> --master-port "
-                      f"{load.master_port}; sleep 1; done")  # fmt: skip
+        console.print(
+            f"waiting for {load.remote_workers} remote Locust worker(s) at each step; on each load "
+            f"machine run:\n  while true; do WHATSAPP_APP_SECRET=... WHATSAPP_VERIFY_TOKEN=... locust -f "
+            f"harness/load/locustfile.py --worker --master-host <this machine> --master-port "
+            f"{load.master_port}; sleep 1; done"
+        )
     with console.status("starting the bench: database, seed, fake upstream, services") as status:
         label = ""
 
@@ -297,8 +399,10 @@ def run_with_console(plan: RunPlan, run_dir: Path, console: Console) -> int:
             console.print(f"[red]criteria file: {error}[/]")
             return 2
         except (ProcessFailed, OSError, ConnectionError) as error:
-            console.print(f"[red]the bench could not run: {error}[/]\n(every process it started was stopped; "
-                          f"logs and any partial results are in {run_dir})")  # fmt: skip
+            console.print(
+                f"[red]the bench could not run: {error}[/]\n(every process it started was stopped; "
+                f"logs and any partial results are in {run_dir})"
+            )
             return 2
     print_results(console, results, run_dir)
     return 0 if results.complete else 1
@@ -325,11 +429,19 @@ def _step_line(label: str, step: StepResult) -> str:
     bound = f" [yellow]bench-bound: {', '.join(step.bound_by)}[/]" if step.bound_by else ""
     audit = ""
     if step.audit is not None:
-        audit = " audit ok" if step.audit.passed else (
-            f" [red]audit: {step.audit.lost} lost, {step.audit.doubled} doubled, {step.audit.wrong_token} wrong token[/]")  # fmt: skip
-    return (f"{label}: {step.throughput_rps:.1f} rps, p95 {ms(lat.p95_ms)} ms, p99 {ms(lat.p99_ms)} ms, "
-            f"errors {step.error_rate:.2%}, CPU {cpu} ms/req, generator {gen.cpu_cores_mean if gen else 0:.2f} cores"
-            f"{audit}{bound}")  # fmt: skip
+        audit = (
+            " audit ok"
+            if step.audit.passed
+            else (
+                f" [red]audit: {step.audit.lost} lost, {step.audit.doubled} doubled, "
+                f"{step.audit.wrong_token} wrong token[/]"
+            )
+        )
+    return (
+        f"{label}: {step.throughput_rps:.1f} rps, p95 {ms(lat.p95_ms)} ms, p99 {ms(lat.p99_ms)} ms, "
+        f"errors {step.error_rate:.2%}, CPU {cpu} ms/req, generator {gen.cpu_cores_mean if gen else 0:.2f} cores"
+        f"{audit}{bound}"
+    )
 
 
 _VERDICT_COLOURS = {Verdict.MIGRATE: "green", Verdict.DO_NOT_MIGRATE: "red", Verdict.INCONCLUSIVE: "yellow"}

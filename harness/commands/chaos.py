@@ -20,7 +20,7 @@ from ..runs.faults import FAULTS, FaultUnavailable, Timeline, fault_plan, recomm
 from ._runs import add_run_arguments, add_variants_argument, run_with_console, share, variants_plan
 
 HELP = "inject a fault (" + ", ".join(FAULTS) + ") and audit every reply"
-__doc__ += "\n".join(f"  {kind:22} {fault.summary}" for kind, fault in FAULTS.items())  # noqa: A001
+__doc__ += "\n".join(f"  {kind:22} {fault.summary}" for kind, fault in FAULTS.items())
 
 FAULT_CRITERIA_FILE = Path(__file__).resolve().parents[1] / "fault_criteria.toml"
 
@@ -28,14 +28,19 @@ FAULT_CRITERIA_FILE = Path(__file__).resolve().parents[1] / "fault_criteria.toml
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     fault = parser.add_argument_group("fault")
     fault.add_argument("--fault", required=True, choices=list(FAULTS))
-    fault.add_argument("--fault-start", type=float, default=10.0, metavar="S",
-                       help="seconds into each measured window")  # fmt: skip
+    fault.add_argument("--fault-start", type=float, default=10.0, metavar="S", help="seconds into each measured window")
     fault.add_argument("--fault-duration", type=float, default=10.0, metavar="S")
-    fault.add_argument("--graph-timeout", type=float, default=2.0, metavar="S",
-                       help="the services' GRAPH_API_TIMEOUT in this run")  # fmt: skip
+    fault.add_argument(
+        "--graph-timeout", type=float, default=2.0, metavar="S", help="the services' GRAPH_API_TIMEOUT in this run"
+    )
     for flag, (option, kinds) in _fault_options().items():
-        fault.add_argument(flag, dest=option.name, type=share if option.share else float, default=None,
-                           help="; ".join(f"{kind}: {help}" for kind, help in kinds))  # fmt: skip
+        fault.add_argument(
+            flag,
+            dest=option.name,
+            type=share if option.share else float,
+            default=None,
+            help="; ".join(f"{kind}: {help}" for kind, help in kinds),
+        )
     add_variants_argument(parser)
     add_run_arguments(parser)
     # One load level by default; the window defaults to the fault's recommended one (see run).
@@ -69,9 +74,11 @@ def run(args: argparse.Namespace) -> int:
     if args.step_duration is None:
         plan = replace(plan, load=plan.load.model_copy(update={"step_duration_s": window}))
     elif plan.load.step_duration_s < window:
-        console.print(f"[yellow]a {plan.load.step_duration_s:g} s window leaves little time after the fault for "
-                      f"retries to land ({window:g} s recommended): messages still being "
-                      f"retried when it ends show as unacknowledged[/]")  # fmt: skip
+        console.print(
+            f"[yellow]a {plan.load.step_duration_s:g} s window leaves little time after the fault for "
+            f"retries to land ({window:g} s recommended): messages still being "
+            f"retried when it ends show as unacknowledged[/]"
+        )
     if args.criteria is None:
         plan = replace(plan, criteria_file=FAULT_CRITERIA_FILE)
     run_dir = args.out or default_run_dir()
@@ -81,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         except (ValueError, FaultUnavailable) as error:
             console.print(f"[red]{error}[/]")
             return 2
-        console.print(f"[bold]fault:[/] {fault.description()}; Locust retries {plan.load.retries} times from "
-                      f"{plan.load.retry_backoff_s:g} s, doubling")  # fmt: skip
+        console.print(
+            f"[bold]fault:[/] {fault.description()}; Locust retries {plan.load.retries} times from "
+            f"{plan.load.retry_backoff_s:g} s, doubling"
+        )
         return run_with_console(plan, run_dir, console)

@@ -24,5 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     candidates = tuple(name for name in args.candidates if name != args.baseline)
-    return run_from_args(args, services=(args.baseline, *candidates), baseline=args.baseline,
-                         candidates=candidates, command="compare")  # fmt: skip
+    return run_from_args(
+        args, services=(args.baseline, *candidates), baseline=args.baseline, candidates=candidates, command="compare"
+    )

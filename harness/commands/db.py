@@ -12,9 +12,7 @@ HELP = "run the embedded database in the foreground"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=27017, help="port on 127.0.0.1")
-    parser.add_argument(
-        "--storage-path", default=":memory:", help="WiredTiger directory; :memory: forgets all on exit"
-    )
+    parser.add_argument("--storage-path", default=":memory:", help="WiredTiger directory; :memory: forgets all on exit")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,8 +28,8 @@ from ..gate import (
     write_junit,
     write_markdown,
 )
-from ..report.console import report_console
 from ..records import load_run_records
+from ..report.console import report_console
 from ..results import Results, load_results
 
 HELP = "CI performance gate: criteria and regressions vs a baseline; exit 0 pass, 1 fail, 2 inconclusive"
@@ -44,7 +44,7 @@ def _positive(below_one: bool) -> object:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not (0 < value < 1 if below_one else 0 < value):
+        if not (0 < value < 1 if below_one else value > 0):
             raise argparse.ArgumentTypeError(f"must be {'between 0 and 1' if below_one else '> 0'}: {text!r}")
         return value
 
@@ -52,21 +52,51 @@ def _positive(below_one: bool) -> object:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", metavar="RESULTS", type=Path,
-                        help="a run's results.json, or the run directory holding it")  # fmt: skip
-    parser.add_argument("--criteria", type=Path, default=None, metavar="FILE",
-                        help="criteria TOML (default: the shipped harness/criteria.toml; the shipped "
-                             "criteria-ci.toml suits noisy CI machines, found by name from anywhere)")  # fmt: skip
-    parser.add_argument("--baseline", type=Path, default=None, metavar="BASELINE",
-                        help="another run's results.json or directory (e.g. from main): flag regressions")  # fmt: skip
-    parser.add_argument("--junit", type=Path, default=None, metavar="PATH",
-                        help=f"JUnit XML output (default: {JUNIT_FILE} next to RESULTS)")  # fmt: skip
-    parser.add_argument("--markdown", type=Path, default=None, metavar="PATH",
-                        help=f"Markdown summary output (default: {MARKDOWN_FILE} next to RESULTS)")  # fmt: skip
-    parser.add_argument("--max-regression", type=_positive(below_one=False), default=DEFAULT_MAX_REGRESSION,
-                        metavar="FACTOR", help="relative change allowed before a significant one fails (0.10 = 10%%)")  # fmt: skip
-    parser.add_argument("--alpha", type=_positive(below_one=True), default=DEFAULT_ALPHA,
-                        help="significance level of the Mann-Whitney U test on per-request latencies")  # fmt: skip
+    parser.add_argument(
+        "results", metavar="RESULTS", type=Path, help="a run's results.json, or the run directory holding it"
+    )
+    parser.add_argument(
+        "--criteria",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="criteria TOML (default: the shipped harness/criteria.toml; the shipped "
+        "criteria-ci.toml suits noisy CI machines, found by name from anywhere)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="BASELINE",
+        help="another run's results.json or directory (e.g. from main): flag regressions",
+    )
+    parser.add_argument(
+        "--junit",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"JUnit XML output (default: {JUNIT_FILE} next to RESULTS)",
+    )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help=f"Markdown summary output (default: {MARKDOWN_FILE} next to RESULTS)",
+    )
+    parser.add_argument(
+        "--max-regression",
+        type=_positive(below_one=False),
+        default=DEFAULT_MAX_REGRESSION,
+        metavar="FACTOR",
+        help="relative change allowed before a significant one fails (0.10 = 10%%)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=_positive(below_one=True),
+        default=DEFAULT_ALPHA,
+        help="significance level of the Mann-Whitney U test on per-request latencies",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seeds the bootstrap resampling")
 
 
@@ -102,17 +132,21 @@ def run(args: argparse.Namespace) -> int:
     console = report_console()
     try:
         results, records = _read_run(args.results, "results")
-        baseline, baseline_records = (
-            _read_run(args.baseline, "baseline") if args.baseline is not None else (None, None)
-        )
+        baseline, baseline_records = _read_run(args.baseline, "baseline") if args.baseline is not None else (None, None)
         criteria = load_criteria(_criteria_file(args.criteria))
     except (_Unreadable, CriteriaError) as error:
         print(f"harness gate: {error} (exit {EXIT_INCONCLUSIVE}: nothing was judged)", file=sys.stderr)
         return EXIT_INCONCLUSIVE
     gate = judge_run(
-        results, criteria, records=records, baseline=baseline, baseline_records=baseline_records,
-        max_regression=args.max_regression, alpha=args.alpha, seed=args.seed,
-    )  # fmt: skip
+        results,
+        criteria,
+        records=records,
+        baseline=baseline,
+        baseline_records=baseline_records,
+        max_regression=args.max_regression,
+        alpha=args.alpha,
+        seed=args.seed,
+    )
     print_gate(gate, console)
     here = _run_dir(args.results)
     try:

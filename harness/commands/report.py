@@ -22,9 +22,7 @@ EXIT_BAD_INPUT = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "directory", metavar="DIR", type=Path, help="run directory holding results.json"
-    )
+    parser.add_argument("directory", metavar="DIR", type=Path, help="run directory holding results.json")
     parser.add_argument(
         "--criteria",
         type=Path,

@@ -11,8 +11,13 @@ HELP = "measure one variant alone (same outputs as compare)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--variant", required=True, type=variant_name, metavar="VARIANT",
-                        help="original, checklist, optimized, or NAME+TOKEN+... (see `harness variants`)")  # fmt: skip
+    parser.add_argument(
+        "--variant",
+        required=True,
+        type=variant_name,
+        metavar="VARIANT",
+        help="original, checklist, optimized, or NAME+TOKEN+... (see `harness variants`)",
+    )
     add_run_arguments(parser)
 
 

@@ -22,13 +22,18 @@ HELP = "seed businesses (encrypted tokens) and indexes"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--businesses", type=int, default=50)
     parser.add_argument("--phones-per-business", type=int, default=2)
-    parser.add_argument("--no-indexes", action="store_true", help="leave out the migration's two business indexes (the database before the migration)")
+    parser.add_argument(
+        "--no-indexes",
+        action="store_true",
+        help="leave out the migration's two business indexes (the database before the migration)",
+    )
     parser.add_argument("--mongodb-uri", default=os.environ.get("MONGODB_URI"))
     parser.add_argument("--db-name", default=os.environ.get("MONGODB_DB_NAME", "whatsapp_bot"))
     parser.add_argument(
-        "--token-seed", default=os.environ.get("SEED_TOKEN_SEED", DEFAULT_TOKEN_SEED),
+        "--token-seed",
+        default=os.environ.get("SEED_TOKEN_SEED", DEFAULT_TOKEN_SEED),
         help="derives the (deterministic) access tokens; keep it private outside a benchmark",
-    )  # fmt: skip
+    )
 
 
 def run(args: argparse.Namespace) -> int:

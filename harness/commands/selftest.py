@@ -19,8 +19,6 @@ from pathlib import Path
 
 from rich.table import Table
 
-from ._runs import positive_ints, run_with_console, variant_name
-
 from ..report.console import report_console
 from ..results import Results, load_results
 from ..runs import RunPlan
@@ -33,6 +31,7 @@ from ..runs.selftest import (
     run_selftest,
     selftest_table,
 )
+from ._runs import positive_ints, run_with_console, variant_name
 
 HELP = "A/A and A/B runs that must come out right: the harness checking itself"
 
@@ -42,15 +41,34 @@ _STYLES = {"PASS": "green", "FAIL": "bold red", "UNUSABLE": "yellow", "INFO": "d
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", choices=sorted(SELFTEST_PROFILES), default="short",
-                        help="short: one light level, 1 trial (~2 min); full: two levels, 3 trials (~16 min)")  # fmt: skip
-    parser.add_argument("--variant", dest="service", type=variant_name, default="optimized", metavar="VARIANT",
-                        help="the variant both copies run")  # fmt: skip
-    parser.add_argument("--users", type=positive_ints, default=None, metavar="N,N,...",
-                        help="closed-loop user levels (default: the profile's)")  # fmt: skip
+    parser.add_argument(
+        "--profile",
+        choices=sorted(SELFTEST_PROFILES),
+        default="short",
+        help="short: one light level, 1 trial (~2 min); full: two levels, 3 trials (~16 min)",
+    )
+    parser.add_argument(
+        "--variant",
+        dest="service",
+        type=variant_name,
+        default="optimized",
+        metavar="VARIANT",
+        help="the variant both copies run",
+    )
+    parser.add_argument(
+        "--users",
+        type=positive_ints,
+        default=None,
+        metavar="N,N,...",
+        help="closed-loop user levels (default: the profile's)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the data, the load and the step order")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="directory for both runs (aa/, ab/) and selftest.md (default reports/selftest-<UTC time>)")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for both runs (aa/, ab/) and selftest.md (default reports/selftest-<UTC time>)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,14 +93,18 @@ def run(args: argparse.Namespace) -> int:
     (out / SUMMARY_FILE).write_text(_markdown(report, config), encoding="utf-8")
     (out / REPORT_FILE).write_text(json.dumps(_report_json(report), indent=2), encoding="utf-8")
     style = _STYLES[report.outcome]
-    console.print(f"\n[{style}]Self-test {report.outcome}[/] (exit {report.exit_code}); runs in "
-                  + ", ".join(f"{name}: {path}" for name, path in report.run_dirs.items()))  # fmt: skip
+    console.print(
+        f"\n[{style}]Self-test {report.outcome}[/] (exit {report.exit_code}); runs in "
+        + ", ".join(f"{name}: {path}" for name, path in report.run_dirs.items())
+    )
     return report.exit_code
 
 
 def _table(report: SelftestReport) -> Table:
-    table = Table(title=f"harness self-test: {report.outcome}",
-                  caption="ratios are B / A with [95% CI] and Mann-Whitney p; margin: what the verdict acts on")  # fmt: skip
+    table = Table(
+        title=f"harness self-test: {report.outcome}",
+        caption="ratios are B / A with [95% CI] and Mann-Whitney p; margin: what the verdict acts on",
+    )
     frame = selftest_table(report)
     for column in frame.columns:
         table.add_column(column, justify="left")
@@ -96,23 +118,32 @@ def _report_json(report: SelftestReport) -> dict[str, object]:
         "outcome": report.outcome,
         "exit_code": report.exit_code,
         "checks": [
-            {"run": c.scenario, "check": c.subject, "status": c.status, "causes": [str(cause) for cause in c.causes],
-             "verdict": None if c.verdict is None else str(c.verdict), "measured": c.measured}
+            {
+                "run": c.scenario,
+                "check": c.subject,
+                "status": c.status,
+                "causes": [str(cause) for cause in c.causes],
+                "verdict": None if c.verdict is None else str(c.verdict),
+                "measured": c.measured,
+            }
             for c in report.checks
         ],
         "problems": [{"code": str(problem.code), "text": problem.text} for problem in report.problems],
         "runs": {name: str(path) for name, path in report.run_dirs.items()},
-    }  # fmt: skip
+    }
 
 
 def _markdown(report: SelftestReport, config: SelftestConfig) -> str:
     lines = [
-        f"# harness self-test: {report.outcome}", "",
+        f"# harness self-test: {report.outcome}",
+        "",
         f"Service {config.service}, profile {config.profile}, users {','.join(map(str, config.levels))}, "
         f"seed {config.seed}. Exit code {report.exit_code}"
-        + (" (both expectations hold)." if report.exit_code == EXIT_PASS else "."), "",
-        selftest_table(report).to_markdown(index=False), "",
-    ]  # fmt: skip
+        + (" (both expectations hold)." if report.exit_code == EXIT_PASS else "."),
+        "",
+        selftest_table(report).to_markdown(index=False),
+        "",
+    ]
     lines += [f"- could not judge: {problem.text}" for problem in report.problems]
     lines += [f"- note: {note}" for note in report.notes]
     lines += ["", "Runs: " + ", ".join(f"[{name}]({path.name}/summary.md)" for name, path in report.run_dirs.items())]

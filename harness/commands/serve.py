@@ -21,8 +21,12 @@ HELP = "run one variant with database, seed and fake upstream"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("variant", type=variant_name, metavar="VARIANT",
-                        help="original, checklist, optimized, or NAME+TOKEN+... (see `harness variants`)")  # fmt: skip
+    parser.add_argument(
+        "variant",
+        type=variant_name,
+        metavar="VARIANT",
+        help="original, checklist, optimized, or NAME+TOKEN+... (see `harness variants`)",
+    )
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help=">1 runs gunicorn with uvicorn workers")
     parser.add_argument("--businesses", type=int, default=50)
@@ -36,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
     config = BenchConfig(args.businesses, args.phones_per_business, args.graph_latency_ms, args.llm_latency_ms)
     target = variant_target(args.variant)
     with Bench(config, logs) as bench:
-        service = bench.deploy(target.label, target.app, env=target.env, indexes=target.indexes,
-                               workers=args.workers, port=args.port)  # fmt: skip
+        service = bench.deploy(
+            target.label, target.app, env=target.env, indexes=target.indexes, workers=args.workers, port=args.port
+        )
         body_path = logs / "text-message.json"
         body = encode(PayloadFactory().text_webhook(bench.plan.active_phone_ids()[0]))
         body_path.write_bytes(body)
@@ -45,11 +50,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.variant} listening on {service.url} (pid {service.pid}); logs in {logs}")
         print(f"database {bench.database_description}; fake upstream {bench.upstream.url}")
         print("\nSend a signed text message (a second send is answered as a duplicate):")
-        print(f"  curl -s -X POST {service.url}{WEBHOOK_PATH} -H 'Content-Type: application/json' "
-              f"-H {shlex.quote('X-Hub-Signature-256: ' + header)} --data-binary @{body_path}")  # fmt: skip
+        print(
+            f"  curl -s -X POST {service.url}{WEBHOOK_PATH} -H 'Content-Type: application/json' "
+            f"-H {shlex.quote('X-Hub-Signature-256: ' + header)} --data-binary @{body_path}"
+        )
         print("Meta's verification handshake:")
-        print(f"  curl -s '{service.url}{WEBHOOK_PATH}?hub.mode=subscribe&hub.challenge=42"
-              f"&hub.verify_token={bench.secrets.verify_token}'")  # fmt: skip
+        print(
+            f"  curl -s '{service.url}{WEBHOOK_PATH}?hub.mode=subscribe&hub.challenge=42"
+            f"&hub.verify_token={bench.secrets.verify_token}'"
+        )
         print(f"What the fake Graph API received:\n  curl -s {bench.upstream.url}/audit")
         if target.env.get("OPERATIONS_ROUTES") == "on":
             print(f"Metrics:\n  curl -s {service.url}/metrics")

@@ -18,10 +18,20 @@ HELP = "constant load for a long window; RSS over time and its slope (memory gro
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     soak = parser.add_argument_group("soak")
-    soak.add_argument("--duration", dest="step_duration", type=positive, metavar="S",
-                      help="seconds of load watched, after the warm-up (same as --step-duration)")  # fmt: skip
-    soak.add_argument("--sample-interval", type=positive, default=DEFAULT_SAMPLE_INTERVAL_S, metavar="S",
-                      help="seconds between RSS samples")  # fmt: skip
+    soak.add_argument(
+        "--duration",
+        dest="step_duration",
+        type=positive,
+        metavar="S",
+        help="seconds of load watched, after the warm-up (same as --step-duration)",
+    )
+    soak.add_argument(
+        "--sample-interval",
+        type=positive,
+        default=DEFAULT_SAMPLE_INTERVAL_S,
+        metavar="S",
+        help="seconds between RSS samples",
+    )
     add_variants_argument(parser)
     add_run_arguments(parser)
     parser.set_defaults(users=(250,), step_duration=600.0, warmup=30.0)

@@ -60,11 +60,21 @@ def completeness_check(results: Results) -> GateCheck:
     """A run that stopped early cannot pass: the steps it never ran were never judged."""
     row = {"suite": "run", "name": "run completed", "service": "all", "load": "all", "threshold": "complete"}
     if results.complete:
-        return GateCheck(**row, value="complete", result="PASS", outcome="pass",
-                         detail=f"{len(results.steps)} steps ran to their end")  # fmt: skip
+        return GateCheck(
+            **row,
+            value="complete",
+            result="PASS",
+            outcome="pass",
+            detail=f"{len(results.steps)} steps ran to their end",
+        )
     reason = results.incomplete_reason or "no reason recorded"
-    return GateCheck(**row, value="INCOMPLETE", result="NOT JUDGED", outcome="not judged",
-                     detail=f"the run stopped early ({reason}); figures cover only the steps that ran")  # fmt: skip
+    return GateCheck(
+        **row,
+        value="INCOMPLETE",
+        result="NOT JUDGED",
+        outcome="not judged",
+        detail=f"the run stopped early ({reason}); figures cover only the steps that ran",
+    )
 
 
 # -- criteria -----------------------------------------------------------------------------------
@@ -110,10 +120,16 @@ def _criterion_check(judged: CriterionResult, results: Results) -> GateCheck:
     if outcome in ("pass", "fail") and _threshold_inside(judged.threshold, interval):
         detail += "; the threshold lies inside the 95% CI: a re-run may judge it otherwise"
     return GateCheck(
-        suite="criteria", name=judged.criterion, service=judged.service,
-        load=_load_text(results, judged.users, summary), value=value, threshold=threshold,
-        result=label, outcome=outcome, detail=detail,
-    )  # fmt: skip
+        suite="criteria",
+        name=judged.criterion,
+        service=judged.service,
+        load=_load_text(results, judged.users, summary),
+        value=value,
+        threshold=threshold,
+        result=label,
+        outcome=outcome,
+        detail=detail,
+    )
 
 
 def _summary(results: Results, service: str, users: int | None) -> StepSummary | None:
@@ -123,9 +139,7 @@ def _summary(results: Results, service: str, users: int | None) -> StepSummary |
     return matches[0] if len(matches) == 1 else None  # open loop: several rates share users = 0
 
 
-def _ratio_estimate(
-    results: Results, judged: CriterionResult, metric: str, baseline: str
-) -> Estimate | None:
+def _ratio_estimate(results: Results, judged: CriterionResult, metric: str, baseline: str) -> Estimate | None:
     """The interval of a relative criterion's ratio, when the run's own ratios computed it."""
     decision = results.decision_for(judged.service)
     if decision is None or decision.baseline != baseline:
@@ -149,9 +163,7 @@ def _threshold_text(metric: str, threshold: float) -> str:
     return f"{threshold * 100:.10g} %" if metric in FRACTION_METRICS else f"{threshold:.10g}"
 
 
-def _value_text(
-    metric: str, relative: bool, value: float | None, interval: Estimate | None, better: Better
-) -> str:
+def _value_text(metric: str, relative: bool, value: float | None, interval: Estimate | None, better: Better) -> str:
     low, high = (interval.ci_low, interval.ci_high) if interval is not None else (None, None)
     if relative:
         return estimate(value, low, high, 4, better)
@@ -193,31 +205,52 @@ def _audit_checks(results: Results, summaries: Sequence[StepSummary]) -> Iterato
             for step in results.steps
             if (step.service, step.users, step.arrival_rate) == level and step.audit is not None
         ]
-        row = {"suite": "audit", "name": "delivery audit", "service": summary.service,
-               "load": load_label(summary.users, summary.arrival_rate),
-               "threshold": "0 lost, doubled, wrong-token, unexpected"}  # fmt: skip
+        row = {
+            "suite": "audit",
+            "name": "delivery audit",
+            "service": summary.service,
+            "load": load_label(summary.users, summary.arrival_rate),
+            "threshold": "0 lost, doubled, wrong-token, unexpected",
+        }
         if not audits:
-            yield GateCheck(**row, value="not audited", result="N/A", outcome="skipped",
-                            detail="the fake upstream did not audit this level's replies")  # fmt: skip
+            yield GateCheck(
+                **row,
+                value="not audited",
+                result="N/A",
+                outcome="skipped",
+                detail="the fake upstream did not audit this level's replies",
+            )
             continue
         total = _sum_audits(audits)
         delivered = f"{total.delivered}/{total.expected} delivered"
         if total.passed:
-            yield GateCheck(**row, value=delivered, result="PASS", outcome="pass",
-                            detail=f"{delivered}; no lost, doubled, wrong-token or unexpected reply")  # fmt: skip
+            yield GateCheck(
+                **row,
+                value=delivered,
+                result="PASS",
+                outcome="pass",
+                detail=f"{delivered}; no lost, doubled, wrong-token or unexpected reply",
+            )
             continue
-        faults = {"lost": total.lost, "doubled": total.doubled, "wrong-token": total.wrong_token,
-                  "unexpected": total.unexpected}  # fmt: skip
+        faults = {
+            "lost": total.lost,
+            "doubled": total.doubled,
+            "wrong-token": total.wrong_token,
+            "unexpected": total.unexpected,
+        }
         found = ", ".join(f"{n} {what}" for what, n in faults.items() if n)
-        yield GateCheck(**row, value=found, result="FAIL", outcome="fail",
-                        detail=f"{found} replies for {total.expected} acknowledged messages")  # fmt: skip
+        yield GateCheck(
+            **row,
+            value=found,
+            result="FAIL",
+            outcome="fail",
+            detail=f"{found} replies for {total.expected} acknowledged messages",
+        )
 
 
 def _sum_audits(audits: Iterable[AuditFigures]) -> AuditFigures:
     audits = list(audits)
-    return AuditFigures(
-        **{name: sum(getattr(a, name) for a in audits) for name in AuditFigures.model_fields}
-    )
+    return AuditFigures(**{name: sum(getattr(a, name) for a in audits) for name in AuditFigures.model_fields})
 
 
 # -- regression against a baseline --------------------------------------------------------------
@@ -241,8 +274,10 @@ def _regression_check(regression: Regression, margin: float) -> GateCheck:
     bound = 1 - margin if throughput else 1 + margin
     threshold = f"{'>=' if throughput else '<='} {bound:g} x, or not significant"
     unit = "rps" if throughput else "ms"
-    figures = (f"{METRIC_LABELS.get(metric, metric)} {number(regression.current, 1, better)} {unit} vs "
-               f"{number(regression.baseline, 1, better)} {unit} in the baseline")  # fmt: skip
+    figures = (
+        f"{METRIC_LABELS.get(metric, metric)} {number(regression.current, 1, better)} {unit} vs "
+        f"{number(regression.baseline, 1, better)} {unit} in the baseline"
+    )
     detail = f"{figures}: {regression.reason} [{regression.method}]"
     if regression.verdict == "not judged":
         label, outcome = ("NOT JUDGED", "not judged") if regression.suspect else ("N/A", "skipped")
@@ -253,7 +288,13 @@ def _regression_check(regression: Regression, margin: float) -> GateCheck:
         label, outcome = f"{label} (machine)", "skipped"
         detail += "; the echo app measures the machine: never a failure, but a reason to doubt the others"
     return GateCheck(
-        suite="regression", name=f"{METRIC_LABELS.get(metric, metric)} vs baseline",
-        service=regression.service, load=load_label(regression.users, regression.arrival_rate),
-        value=value, threshold=threshold, result=label, outcome=outcome, detail=detail,
-    )  # fmt: skip
+        suite="regression",
+        name=f"{METRIC_LABELS.get(metric, metric)} vs baseline",
+        service=regression.service,
+        load=load_label(regression.users, regression.arrival_rate),
+        value=value,
+        threshold=threshold,
+        result=label,
+        outcome=outcome,
+        detail=detail,
+    )

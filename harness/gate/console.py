@@ -24,8 +24,15 @@ def gate_table(gate: GateResult) -> Table:
     for column in GATE_COLUMNS:
         table.add_column(column, justify="right" if column == "value [95% CI]" else "left")
     for check in gate.checks:
-        table.add_row(check.name, check.service, check.load, check.value, check.threshold, check.result,
-                      style=_ROW_STYLE[check.outcome])  # fmt: skip
+        table.add_row(
+            check.name,
+            check.service,
+            check.load,
+            check.value,
+            check.threshold,
+            check.result,
+            style=_ROW_STYLE[check.outcome],
+        )
     return table
 
 

@@ -17,9 +17,7 @@ GATE_COLUMNS = ["check", "service", "load", "value [95% CI]", "threshold", "resu
 
 def gate_frame(gate: GateResult) -> pd.DataFrame:
     """One row per check, the columns every rendering of the gate shows."""
-    rows = [
-        [c.name, c.service, c.load, c.value, c.threshold, c.result] for c in gate.checks
-    ]
+    rows = [[c.name, c.service, c.load, c.value, c.threshold, c.result] for c in gate.checks]
     return pd.DataFrame(rows, columns=GATE_COLUMNS)
 
 

@@ -28,8 +28,8 @@ from typing import Literal
 import pandas as pd
 
 from ..analysis import RATIO_METRICS, ratios
-from ..terms import LATENCY_METRICS, Direction, beyond_margin, load_label
 from ..results import Estimate, Ratio, Results, StepSummary
+from ..terms import LATENCY_METRICS, Direction, beyond_margin, load_label
 
 __all__ = [
     "DEFAULT_ALPHA",
@@ -98,9 +98,7 @@ def compare_runs(
         else:
             compared = {}
         for metric in RATIO_METRICS:
-            found.append(
-                _judge(now, before, metric, compared.get(metric), max_regression, alpha, with_records)
-            )
+            found.append(_judge(now, before, metric, compared.get(metric), max_regression, alpha, with_records))
     return found
 
 
@@ -167,8 +165,20 @@ def _judge(
     p_value = computed.p_value if computed is not None else None
 
     def verdict(kind: RegressionVerdict, suspect: bool, method: str, reason: str) -> Regression:
-        return Regression(now.service, now.users, now.arrival_rate, metric, current, baseline,
-                          interval, p_value, kind, suspect, method, reason)  # fmt: skip
+        return Regression(
+            now.service,
+            now.users,
+            now.arrival_rate,
+            metric,
+            current,
+            baseline,
+            interval,
+            p_value,
+            kind,
+            suspect,
+            method,
+            reason,
+        )
 
     if point is None:
         return verdict("not judged", False, "-", f"{metric} was not measured in both runs")
@@ -180,15 +190,12 @@ def _judge(
     worse = -1 if metric == "throughput_rps" else 1
     size = f"{point - 1:+.1%} (allowed {margin:.0%})"
     if not (now.usable and before.usable):
-        where = (
-            "either run"
-            if not (now.usable or before.usable)
-            else "this run" if not now.usable else "the baseline"
-        )
+        where = "either run" if not (now.usable or before.usable) else "this run" if not now.usable else "the baseline"
         why = f"the level is not usable in {where}"
         if suspect:
-            return verdict("not judged", True, method,
-                           f"{size}, {evidence}, but {why}: a regression cannot be confirmed there")  # fmt: skip
+            return verdict(
+                "not judged", True, method, f"{size}, {evidence}, but {why}: a regression cannot be confirmed there"
+            )
         return verdict("no change", False, method, f"{size}, {evidence}; {why}")
     if shift is None:
         if suspect:
@@ -223,8 +230,10 @@ def _record_shift(metric: str, computed: Ratio, alpha: float) -> tuple[Shift, st
         if side is None:  # no interval (degenerate resamples): the test and the point decide
             return (1 if (ci.value or 1) > 1 else -1), method, evidence
         return side, method, evidence
-    return side, "bootstrap 95% CI of the throughput ratio", (
-        interval if side is not None else "no interval of the throughput ratio"
+    return (
+        side,
+        "bootstrap 95% CI of the throughput ratio",
+        (interval if side is not None else "no interval of the throughput ratio"),
     )
 
 
@@ -233,8 +242,10 @@ def _interval_shift(now: Estimate, before: Estimate) -> tuple[Shift, str, str]:
     if None in (now.ci_low, now.ci_high, before.ci_low, before.ci_high):
         return None, method, "no per-request records and no intervals to compare"
     shift = 1 if now.ci_low > before.ci_high else -1 if now.ci_high < before.ci_low else 0  # type: ignore[operator]
-    text = (f"intervals {now.ci_low:.4g}..{now.ci_high:.4g} vs {before.ci_low:.4g}..{before.ci_high:.4g} "
-            f"{'overlap' if shift == 0 else 'do not overlap'} (no per-request records)")  # fmt: skip
+    text = (
+        f"intervals {now.ci_low:.4g}..{now.ci_high:.4g} vs {before.ci_low:.4g}..{before.ci_high:.4g} "
+        f"{'overlap' if shift == 0 else 'do not overlap'} (no per-request records)"
+    )
     return shift, method, text
 
 
@@ -252,12 +263,19 @@ def levels_not_compared(current: Results, baseline: Results) -> list[str]:
 def run_differences(current: Results, baseline: Results) -> list[str]:
     """Settings and machine facts that differ between the runs: a change there, not in the code,
     may explain a shift. The load and the bench are compared whole, field by field."""
-    pairs = [(f"settings.load.{name}", value, getattr(baseline.settings.load, name))
-             for name, value in current.settings.load if name not in _NOT_COMPARED_LOAD]  # fmt: skip
-    pairs += [(f"settings.bench.{name}", value, getattr(baseline.settings.bench, name))
-              for name, value in current.settings.bench]  # fmt: skip
-    pairs += [(f"machine.{name}", getattr(current.machine, name), getattr(baseline.machine, name))
-              for name in _COMPARED_MACHINE]  # fmt: skip
+    pairs = [
+        (f"settings.load.{name}", value, getattr(baseline.settings.load, name))
+        for name, value in current.settings.load
+        if name not in _NOT_COMPARED_LOAD
+    ]
+    pairs += [
+        (f"settings.bench.{name}", value, getattr(baseline.settings.bench, name))
+        for name, value in current.settings.bench
+    ]
+    pairs += [
+        (f"machine.{name}", getattr(current.machine, name), getattr(baseline.machine, name))
+        for name in _COMPARED_MACHINE
+    ]
     return [f"{name}: {now!r} here, {before!r} in the baseline" for name, now, before in pairs if now != before]
 
 

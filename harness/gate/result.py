@@ -111,8 +111,9 @@ def judge_run(
     if baseline is not None:
         baseline = _with_summaries(baseline, baseline_records, seed, notes)
         baseline_id = baseline.run_id
-        regressions = compare_runs(results, baseline, records, baseline_records,
-                                   max_regression=max_regression, alpha=alpha, seed=seed)  # fmt: skip
+        regressions = compare_runs(
+            results, baseline, records, baseline_records, max_regression=max_regression, alpha=alpha, seed=seed
+        )
         checks += regression_checks(regressions, max_regression)
         notes += _baseline_notes(results, baseline, regressions, records, baseline_records)
     return GateResult(
@@ -126,9 +127,7 @@ def judge_run(
     )
 
 
-def _with_summaries(
-    results: Results, records: pd.DataFrame | None, seed: int, notes: list[str]
-) -> Results:
+def _with_summaries(results: Results, records: pd.DataFrame | None, seed: int, notes: list[str]) -> Results:
     """A run stopped before its analysis has steps but no summaries: compute them in memory."""
     if results.summaries or not results.steps:
         return results
@@ -146,18 +145,23 @@ def _baseline_notes(
 ) -> list[str]:
     notes = []
     if not regressions:
-        notes.append(f"no service and load level is in both this run and the baseline {baseline.run_id}: "
-                     "nothing was checked for regression")  # fmt: skip
+        notes.append(
+            f"no service and load level is in both this run and the baseline {baseline.run_id}: "
+            "nothing was checked for regression"
+        )
     for run, frame in ((results.run_id, records), (baseline.run_id, baseline_records)):
         if regressions and (frame is None or frame.empty):
-            notes.append(f"{run} has no per-request records: regressions were judged on the two runs' "
-                         "95% intervals (non-overlapping = significant), a blunter test")  # fmt: skip
+            notes.append(
+                f"{run} has no per-request records: regressions were judged on the two runs' "
+                "95% intervals (non-overlapping = significant), a blunter test"
+            )
     notes += [f"not compared: {level}" for level in levels_not_compared(results, baseline)]
     notes += [f"differs from the baseline: {difference}" for difference in run_differences(results, baseline)]
     for r in regressions:
         if r.service in EXCLUDED_SERVICES and r.verdict in ("regression", "improvement") and r.change is not None:
             notes.append(
                 f"the bench's {r.service} app (the machine's ceiling) changed {r.metric} by {r.change:+.1%} "
-                f"at {load_label(r.users, r.arrival_rate)}: the machine, not the code, may explain the services' changes too"
+                f"at {load_label(r.users, r.arrival_rate)}: the machine, not the code, may explain the "
+                "services' changes too"
             )
     return notes

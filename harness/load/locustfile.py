@@ -77,9 +77,23 @@ PROFILE = LoadProfile.from_env()
 PROFILE_RECORDS_DIR = PROFILE.records_dir  # this process' own; a master's profile never moves it
 
 # Written positionally (cheap); a schema change must fail loudly here, not shift columns.
-_COLUMNS = ("service", "users", "arrival_rate", "trial", "t_start", "intended_start", "latency_ms",
-            "corrected_latency_ms", "status", "kind", "wamid", "expects_reply", "attempt", "error")  # fmt: skip
-if _COLUMNS != tuple(RECORD_COLUMNS):
+_COLUMNS = (
+    "service",
+    "users",
+    "arrival_rate",
+    "trial",
+    "t_start",
+    "intended_start",
+    "latency_ms",
+    "corrected_latency_ms",
+    "status",
+    "kind",
+    "wamid",
+    "expects_reply",
+    "attempt",
+    "error",
+)
+if tuple(RECORD_COLUMNS) != _COLUMNS:
     raise RuntimeError(f"locustfile writes {_COLUMNS}, but RECORD_COLUMNS is {tuple(RECORD_COLUMNS)}")
 
 
@@ -164,8 +178,12 @@ def _add_profile_option(parser: Any) -> None:
     # Locust hands a master's custom options to every worker with each spawn: a worker on another
     # machine, started once, learns each step's settings (labels, seed, mix) from here. Secrets
     # are never in it; each worker reads its own from its environment.
-    parser.add_argument("--load-profile", default="", include_in_web_ui=False,
-                        help="the step's load settings as LOAD_* JSON (set by the harness)")  # fmt: skip
+    parser.add_argument(
+        "--load-profile",
+        default="",
+        include_in_web_ui=False,
+        help="the step's load settings as LOAD_* JSON (set by the harness)",
+    )
 
 
 @events.init.add_listener
@@ -312,8 +330,9 @@ class WebhookUser(FastHttpUser):
         if kind == "text" and 200 <= status < 300:
             self.acknowledged.append((message["id"], body, headers))
 
-    def _post(self, kind: str, body: bytes, headers: dict[str, str], wamid: str, expects_reply: bool,
-              intended: float | None) -> int:  # fmt: skip
+    def _post(
+        self, kind: str, body: bytes, headers: dict[str, str], wamid: str, expects_reply: bool, intended: float | None
+    ) -> int:
         """Deliver one body, retrying 5xx and no-answer with the same bytes, as Meta does."""
         attempt = 1
         while True:
@@ -328,19 +347,31 @@ class WebhookUser(FastHttpUser):
 
     def _handshake(self, intended: float | None) -> None:
         challenge = str(self.rng.randrange(10**9, 10**10))
-        query = urlencode({"hub.mode": "subscribe", "hub.verify_token": PROFILE.verify_token or "",
-                           "hub.challenge": challenge})  # fmt: skip
+        query = urlencode(
+            {"hub.mode": "subscribe", "hub.verify_token": PROFILE.verify_token or "", "hub.challenge": challenge}
+        )
         self._send("GET", f"{WEBHOOK_PATH}?{query}", "handshake", "", False, 1, intended, None, None, challenge)
 
     # -- one attempt -----------------------------------------------------------------------------
-    def _send(self, method: str, path: str, kind: str, wamid: str, expects_reply: bool, attempt: int,
-              intended: float | None, body: bytes | None, headers: dict[str, str] | None,
-              challenge: str | None = None) -> int:  # fmt: skip
+    def _send(
+        self,
+        method: str,
+        path: str,
+        kind: str,
+        wamid: str,
+        expects_reply: bool,
+        attempt: int,
+        intended: float | None,
+        body: bytes | None,
+        headers: dict[str, str] | None,
+        challenge: str | None = None,
+    ) -> int:
         t_start = time.time()
         began = time.perf_counter()
         try:
-            with self.client.request(method, path, name=kind, data=body, headers=headers,
-                                     catch_response=True) as response:  # fmt: skip
+            with self.client.request(
+                method, path, name=kind, data=body, headers=headers, catch_response=True
+            ) as response:
                 latency_ms = (time.perf_counter() - began) * 1000.0
                 status = response.status_code or 0
                 error = "" if status else type(getattr(response, "error", None) or TimeoutError()).__name__
@@ -352,23 +383,55 @@ class WebhookUser(FastHttpUser):
         except GreenletExit:
             # Locust stopped this user mid-request: record the attempt anyway (no answer), so the
             # message it carried is known and a reply to it is not taken for an invented one.
-            self._record(t_start, intended, (time.perf_counter() - began) * 1000.0, 0, kind, wamid,
-                         expects_reply, attempt, ABANDONED)  # fmt: skip
+            self._record(
+                t_start,
+                intended,
+                (time.perf_counter() - began) * 1000.0,
+                0,
+                kind,
+                wamid,
+                expects_reply,
+                attempt,
+                ABANDONED,
+            )
             raise
         self._record(t_start, intended, latency_ms, status, kind, wamid, expects_reply, attempt, error)
         return status
 
-    def _record(self, t_start: float, intended: float | None, latency_ms: float, status: int, kind: str,
-                wamid: str, expects_reply: bool, attempt: int, error: str) -> None:  # fmt: skip
+    def _record(
+        self,
+        t_start: float,
+        intended: float | None,
+        latency_ms: float,
+        status: int,
+        kind: str,
+        wamid: str,
+        expects_reply: bool,
+        attempt: int,
+        error: str,
+    ) -> None:
         if _recorder is None:
             return
         scheduled = t_start if intended is None else intended
         corrected_ms = latency_ms + (t_start - scheduled) * 1000.0
-        _recorder.write((
-            PROFILE.service, self.users_label, PROFILE.arrival_rate, PROFILE.trial,
-            round(t_start, 6), round(scheduled, 6), round(latency_ms, 3), round(corrected_ms, 3),
-            status, kind, wamid, expects_reply, attempt, error,
-        ))  # fmt: skip
+        _recorder.write(
+            (
+                PROFILE.service,
+                self.users_label,
+                PROFILE.arrival_rate,
+                PROFILE.trial,
+                round(t_start, 6),
+                round(scheduled, 6),
+                round(latency_ms, 3),
+                round(corrected_ms, 3),
+                status,
+                kind,
+                wamid,
+                expects_reply,
+                attempt,
+                error,
+            )
+        )
 
 
 def _contract_problem(status: int, error: str, content: bytes | None, challenge: str | None) -> str | None:

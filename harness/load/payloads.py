@@ -66,8 +66,9 @@ class PayloadFactory:
         return f"{self.rng.choice(('1631', '5511', '2348', '4477', '9198'))}{self.rng.randrange(10**7, 10**8)}"
 
     # -- messages ----------------------------------------------------------------------------
-    def message(self, kind: str = "text", *, wamid: str | None = None, sender: str | None = None,
-                text: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def message(
+        self, kind: str = "text", *, wamid: str | None = None, sender: str | None = None, text: str | None = None
+    ) -> dict[str, Any]:
         """One ``messages[]`` item of the given type (every type Meta documents is supported)."""
         message: dict[str, Any] = {
             "from": sender or self.sender(),
@@ -96,8 +97,13 @@ class PayloadFactory:
             case "interactive":
                 return {"interactive": {"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes"}}}
             case "interactive_list":
-                return {"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {
-                    "id": "row-1", "title": "Large box", "description": "12 pieces"}}}  # fmt: skip
+                return {
+                    "type": "interactive",
+                    "interactive": {
+                        "type": "list_reply",
+                        "list_reply": {"id": "row-1", "title": "Large box", "description": "12 pieces"},
+                    },
+                }
             case "button":
                 return {"button": {"text": "Track order", "payload": "TRACK"}}
             case "unsupported":
@@ -117,8 +123,13 @@ class PayloadFactory:
         return item
 
     # -- envelopes ---------------------------------------------------------------------------
-    def change(self, phone_number_id: str, *, messages: list[dict[str, Any]] = (),  # type: ignore[assignment]
-               statuses: list[dict[str, Any]] = ()) -> dict[str, Any]:  # type: ignore[assignment]  # fmt: skip
+    def change(
+        self,
+        phone_number_id: str,
+        *,
+        messages: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        statuses: list[dict[str, Any]] = (),
+    ) -> dict[str, Any]:  # type: ignore[assignment]
         value: dict[str, Any] = {
             "messaging_product": "whatsapp",
             "metadata": {"display_phone_number": self.display_phone_number, "phone_number_id": phone_number_id},
@@ -147,9 +158,10 @@ class PayloadFactory:
         for i in range(updates):
             pid = phone_number_ids[i % len(phone_number_ids)]
             change = (
-                self.change(pid, statuses=[self.status()]) if i % 4 == 3
+                self.change(pid, statuses=[self.status()])
+                if i % 4 == 3
                 else self.change(pid, messages=[self.message("text")])
-            )  # fmt: skip
+            )
             entries.setdefault(pid, []).append(change)
         return {
             "object": "whatsapp_business_account",

@@ -156,22 +156,35 @@ class LoadRun:
                 port = self.step.master_port or free_port()
                 workers = self.step.locust_workers + self.step.remote_workers
                 master_flags = self._master_flags() + [
-                    "--load-profile", self.step.shared_profile(self.records_dir),
-                    "--master", "--master-bind-host", self.step.master_bind_host,
-                    "--master-bind-port", str(port), "--expect-workers", str(workers),
-                    "--expect-workers-max-wait", str(int(_START_GRACE_S)),
-                ]  # fmt: skip
+                    "--load-profile",
+                    self.step.shared_profile(self.records_dir),
+                    "--master",
+                    "--master-bind-host",
+                    self.step.master_bind_host,
+                    "--master-bind-port",
+                    str(port),
+                    "--expect-workers",
+                    str(workers),
+                    "--expect-workers-max-wait",
+                    str(int(_START_GRACE_S)),
+                ]
                 self._master = ManagedProcess(
-                    "locust-master", base + master_flags, env=env, cwd=cwd,
+                    "locust-master",
+                    base + master_flags,
+                    env=env,
+                    cwd=cwd,
                     log_path=self.directory / "locust-master.log",
-                ).start()  # fmt: skip
+                ).start()
                 for n in range(self.step.locust_workers):
                     worker_flags = ["--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
                     self._workers.append(
                         ManagedProcess(
-                            f"locust-worker-{n}", base + worker_flags, env=env, cwd=cwd,
+                            f"locust-worker-{n}",
+                            base + worker_flags,
+                            env=env,
+                            cwd=cwd,
                             log_path=self.directory / f"locust-worker-{n}.log",
-                        ).start()  # fmt: skip
+                        ).start()
                     )
         except BaseException:
             self.stop()
@@ -183,13 +196,25 @@ class LoadRun:
         step = self.step
         spawn_rate = step.spawn_rate if step.spawn_rate is not None else max(step.users, 1)
         return [
-            "--headless", "--host", step.host, "-u", str(step.users), "-r", f"{spawn_rate:g}",
-            "-t", f"{step.duration_s}s", "--stop-timeout", f"{step.stop_timeout_s:g}",
-            "--only-summary", "--exit-code-on-error", str(REQUEST_FAILURES_EXIT_CODE),
+            "--headless",
+            "--host",
+            step.host,
+            "-u",
+            str(step.users),
+            "-r",
+            f"{spawn_rate:g}",
+            "-t",
+            f"{step.duration_s}s",
+            "--stop-timeout",
+            f"{step.stop_timeout_s:g}",
+            "--only-summary",
+            "--exit-code-on-error",
+            str(REQUEST_FAILURES_EXIT_CODE),
             # Locust's own stats: the live progress line, and when the load began (final figures come
             # from the per-request records, not from Locust's rounded buckets).
-            "--csv", str(self.directory / "locust"),
-        ]  # fmt: skip
+            "--csv",
+            str(self.directory / "locust"),
+        ]
 
     def requests_so_far(self) -> int:
         """Requests Locust has counted so far (0 before the first stats interval)."""
@@ -242,8 +267,11 @@ class LoadRun:
         deadline = self._started_at + timeout
         master, workers = self._master, self._workers
         # A worker that dies while its master runs is a crash: don't sit out the whole step.
-        ended = wait_until(lambda: not master.alive or any(not w.alive for w in workers),
-                           max(deadline - time.monotonic(), 0.0), interval=0.1)  # fmt: skip
+        ended = wait_until(
+            lambda: not master.alive or any(not w.alive for w in workers),
+            max(deadline - time.monotonic(), 0.0),
+            interval=0.1,
+        )
         # Workers quit just before their master does; give it (and them) a moment to finish.
         finished = ended and wait_until(lambda: not master.alive, 3, interval=0.1)
         wait_until(lambda: not any(w.alive for w in workers), 15 if finished else 0, interval=0.1)

@@ -31,9 +31,7 @@ SUMMARY_FILE = "summary.md"
 HTML_FILE = "report.html"
 
 
-def write_report(
-    results: Results, run_dir: Path | str, records: pd.DataFrame | None = None
-) -> list[Path]:
+def write_report(results: Results, run_dir: Path | str, records: pd.DataFrame | None = None) -> list[Path]:
     """Write ``summary.md``, ``report.html`` and ``plots/*.png`` into ``run_dir``.
 
     ``records`` default to the run directory's own. Returns the paths written, the two

@@ -49,9 +49,10 @@ _VERDICT_STYLE = {
 
 
 def console_table(results: Results) -> Table:
-    verdicts = ", ".join(
-        f"{d.candidate} [{_VERDICT_STYLE[d.verdict]}]{d.verdict}[/]" for d in results.decisions
-    ) or "not decided"
+    verdicts = (
+        ", ".join(f"{d.candidate} [{_VERDICT_STYLE[d.verdict]}]{d.verdict}[/]" for d in results.decisions)
+        or "not decided"
+    )
     table = Table(
         title=f"{results.run_id}: {verdicts}",
         caption="latency in ms, throughput in answered requests/s, [95% CI]; dim rows are not usable "

@@ -32,11 +32,7 @@ _VERDICT_CLASS = {"MIGRATE": "migrate", "DO NOT MIGRATE": "refuse", "INCONCLUSIV
 
 
 def _html_table(frame: pd.DataFrame) -> str | None:
-    return (
-        None
-        if frame.empty
-        else frame.to_html(index=False, escape=True, border=0, classes="figures")
-    )
+    return None if frame.empty else frame.to_html(index=False, escape=True, border=0, classes="figures")
 
 
 def render_html(results: Results, plots: Sequence[Path] = (), base: Path | None = None) -> str:
@@ -45,8 +41,10 @@ def render_html(results: Results, plots: Sequence[Path] = (), base: Path | None 
         results=results,
         settings=settings_lines(results),
         verdict=verdict,
-        verdicts=[(d.candidate, d.baseline, d.verdict, _VERDICT_CLASS[d.verdict], [r.text for r in d.reasons])
-                  for d in results.decisions],
+        verdicts=[
+            (d.candidate, d.baseline, d.verdict, _VERDICT_CLASS[d.verdict], [r.text for r in d.reasons])
+            for d in results.decisions
+        ],
         decision_table=_html_table(decision_table(results)),
         criteria_table=_html_table(criteria_table(results.criteria)),
         ratios_table=_html_table(ratios_table(results)),
@@ -54,9 +52,6 @@ def render_html(results: Results, plots: Sequence[Path] = (), base: Path | None 
         faults_hint=FAULTS_HINT,
         soak_table=_html_table(soak_table(results)),
         soak_hint=SOAK_HINT,
-        plots=[
-            (path.stem.replace("_", " "), str(path.relative_to(base) if base else path))
-            for path in plots
-        ],
+        plots=[(path.stem.replace("_", " "), str(path.relative_to(base) if base else path)) for path in plots],
         notes=notes(results),
     )

@@ -140,9 +140,7 @@ def _plot_series(
     high = np.array([e.ci_high - e.value if e.ci_high is not None else 0.0 for _, e in points])
     low, high = np.clip(low, 0.0, None), np.clip(high, 0.0, None)
     if (low > 0).any() or (high > 0).any():
-        axes.errorbar(
-            x, y, yerr=np.vstack([low, high]), fmt="none", ecolor=color, capsize=3, alpha=0.7
-        )
+        axes.errorbar(x, y, yerr=np.vstack([low, high]), fmt="none", ecolor=color, capsize=3, alpha=0.7)
     usable = np.array([s.usable for s, _ in points])
     axes.scatter(x[usable], y[usable], color=color, zorder=3)
     axes.scatter(x[~usable], y[~usable], facecolors="white", edgecolors=color, zorder=3)
@@ -203,18 +201,14 @@ def _series_figure(
 
 def _cdf_figure(summaries: Sequence[StepSummary], records: pd.DataFrame) -> Figure | None:
     """Latency CDF of each service at its highest load level, from the per-request records."""
-    figure, axes = _new_axes(
-        "Latency CDF at each service's top load level", "latency (ms)", "share of requests"
-    )
+    figure, axes = _new_axes("Latency CDF at each service's top load level", "latency (ms)", "share of requests")
     groups = _by_service(summaries)
     colors = _colors(list(groups))
     drawn = False
     for service, levels in groups.items():
         top = levels[-1]
         measured = summary_records(top, records)
-        latencies = np.sort(
-            measured.loc[measured["status"] != 0, latency_column(top.arrival_rate)].to_numpy(float)
-        )
+        latencies = np.sort(measured.loc[measured["status"] != 0, latency_column(top.arrival_rate)].to_numpy(float))
         if latencies.size == 0:
             continue
         share = np.arange(1, latencies.size + 1) / latencies.size

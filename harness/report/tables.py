@@ -47,24 +47,23 @@ def settings_lines(results: Results) -> list[str]:
         machine_line(results),
         f"Workers: {bench.service_workers} service worker(s), {load.locust_workers} Locust worker(s)"
         + (" (Locust in one process)" if load.locust_workers == 0 and not load.remote_workers else "")
-        + (f", {load.remote_workers} remote Locust worker(s) whose CPU is not sampled: the "
-           "generator-saturation guard sees only this machine's share" if load.remote_workers else ""),
+        + (
+            f", {load.remote_workers} remote Locust worker(s) whose CPU is not sampled: the "
+            "generator-saturation guard sees only this machine's share"
+            if load.remote_workers
+            else ""
+        ),
         f"Steps: {levels}; {load.step_duration_s:g} s each, after {load.warmup_s:g} s of warm-up "
         f"(excluded); {load.trials} trial(s) per step",
         f"Downstream latencies (fake upstream): Graph API {bench.graph_latency_ms:g} ms, "
         + (f"LLM {bench.llm_latency_ms:g} ms" if bench.llm_latency_ms > 0 else "no LLM call"),
         f"Database: {bench.database}",
-        f"Services: {', '.join(s.services)}; profile {s.profile}; think time "
-        f"{load.wait_min_s:g}-{load.wait_max_s:g} s",
+        f"Services: {', '.join(s.services)}; profile {s.profile}; think time {load.wait_min_s:g}-{load.wait_max_s:g} s",
         f"Data: {bench.businesses} businesses x {bench.phones_per_business} phone numbers; seed {load.seed}; mix "
         + ", ".join(f"{kind} {share:.0%}" for kind, share in load.mix.items()),
         f"Criteria: {s.criteria_file}",
         f"Run: {results.run_id} ({s.command}), started {results.created_at:%Y-%m-%d %H:%M:%S %Z}".rstrip()
-        + (
-            ""
-            if results.complete
-            else f"; INCOMPLETE: {results.incomplete_reason or 'stopped early'}"
-        ),
+        + ("" if results.complete else f"; INCOMPLETE: {results.incomplete_reason or 'stopped early'}"),
     ]
     if s.fault:
         lines.append(f"Fault injected: {s.fault}")
@@ -75,15 +74,12 @@ def _steps_of(results: Results, summary: StepSummary) -> list[StepResult]:
     return [
         step
         for step in results.steps
-        if (step.service, step.users, step.arrival_rate)
-        == (summary.service, summary.users, summary.arrival_rate)
+        if (step.service, step.users, step.arrival_rate) == (summary.service, summary.users, summary.arrival_rate)
     ]
 
 
 def _max_latency(summary: StepSummary, steps: Sequence[StepResult]) -> float | None:
-    latencies = [
-        step.corrected_latency if summary.arrival_rate > 0 else step.latency for step in steps
-    ]
+    latencies = [step.corrected_latency if summary.arrival_rate > 0 else step.latency for step in steps]
     return max(
         (lat.max_ms for lat in latencies if lat is not None and lat.max_ms is not None),
         default=None,
@@ -94,9 +90,7 @@ def _audit_cell(summary: StepSummary, steps: Sequence[StepResult]) -> str:
     audits = [step.audit for step in steps if step.audit is not None]
     if not audits:
         return "not audited"
-    total = AuditFigures(
-        **{field: sum(getattr(a, field) for a in audits) for field in AuditFigures.model_fields}
-    )
+    total = AuditFigures(**{field: sum(getattr(a, field) for a in audits) for field in AuditFigures.model_fields})
     if total.passed:
         return f"pass ({total.delivered}/{total.expected} delivered)"
     faults = {
@@ -177,9 +171,7 @@ def criteria_table(criteria: Sequence[CriterionResult]) -> pd.DataFrame:
         }
         for r in criteria
     ]
-    return pd.DataFrame(
-        rows, columns=["criterion", "service", "users", "rule", "value", "result", "detail"]
-    )
+    return pd.DataFrame(rows, columns=["criterion", "service", "users", "rule", "value", "result", "detail"])
 
 
 RATIO_COLUMNS = ["candidate / baseline", "load", "metric", "ratio [95% CI]", "Mann-Whitney p", "significant"]
@@ -192,14 +184,16 @@ def ratios_table(results: Results) -> pd.DataFrame:
         for ratio in decision.ratios:
             better = "higher" if ratio.metric == "throughput_rps" else "lower"
             value = ratio.value
-            rows.append({
-                "candidate / baseline": f"{decision.candidate} / {decision.baseline}",
-                "load": load_label(ratio.users, ratio.arrival_rate),
-                "metric": ratio.metric,
-                "ratio [95% CI]": estimate(value.value, value.ci_low, value.ci_high, 4, better),
-                "Mann-Whitney p": p_value(ratio.p_value),
-                "significant": {True: "yes", False: "no", None: MISSING}[ratio.significant],
-            })  # fmt: skip
+            rows.append(
+                {
+                    "candidate / baseline": f"{decision.candidate} / {decision.baseline}",
+                    "load": load_label(ratio.users, ratio.arrival_rate),
+                    "metric": ratio.metric,
+                    "ratio [95% CI]": estimate(value.value, value.ci_low, value.ci_high, 4, better),
+                    "Mann-Whitney p": p_value(ratio.p_value),
+                    "significant": {True: "yes", False: "no", None: MISSING}[ratio.significant],
+                }
+            )
     return pd.DataFrame(rows, columns=RATIO_COLUMNS)
 
 
@@ -208,14 +202,10 @@ def notes(results: Results) -> list[str]:
     seen: dict[str, None] = {}
     for summary in results.summaries:
         for note in summary.notes:
-            seen[
-                f"{summary.service} at {load_label(summary.users, summary.arrival_rate)}: {note}"
-            ] = None
+            seen[f"{summary.service} at {load_label(summary.users, summary.arrival_rate)}: {note}"] = None
     for step in results.steps:
         for note in step.notes:
-            seen[
-                f"{step.service} at {load_label(step.users, step.arrival_rate)}, trial {step.trial}: {note}"
-            ] = None
+            seen[f"{step.service} at {load_label(step.users, step.arrival_rate)}, trial {step.trial}: {note}"] = None
     return list(seen)
 
 
@@ -228,8 +218,10 @@ def _ready_cell(value: bool | None, no: str) -> str:
 
 def _fault_audit(fault: FaultResult) -> str:
     audit = fault.audit
-    text = (f"{'pass' if audit.passed else 'FAIL'}: {audit.delivered}/{audit.expected} delivered, {audit.lost} lost, "
-            f"{audit.doubled} doubled, {audit.wrong_token} wrong token")  # fmt: skip
+    text = (
+        f"{'pass' if audit.passed else 'FAIL'}: {audit.delivered}/{audit.expected} delivered, {audit.lost} lost, "
+        f"{audit.doubled} doubled, {audit.wrong_token} wrong token"
+    )
     return text + (f", {audit.unexpected} unexpected" if audit.unexpected else "")
 
 
@@ -241,7 +233,11 @@ def faults_table(results: Results) -> pd.DataFrame:
             "fault": fault.fault,
             "fault (s into step)": f"{fault.started_s:.1f}-{fault.ended_s:.1f}",
             "errors during": f"{fault.errors_during}/{fault.requests_during}"
-            + (f" ({percent(fault.errors_during / fault.requests_during, 1, 'lower')})" if fault.requests_during else ""),
+            + (
+                f" ({percent(fault.errors_during / fault.requests_during, 1, 'lower')})"
+                if fault.requests_during
+                else ""
+            ),
             "recovery": "did not recover" if fault.recovery_s is None else f"{fault.recovery_s:g} s",
             "/ready 503 during": _ready_cell(fault.ready_503_seen, "no"),
             "/ready back": _ready_cell(fault.ready_recovered, "NO"),
@@ -250,8 +246,17 @@ def faults_table(results: Results) -> pd.DataFrame:
         }
         for fault in results.faults
     ]
-    columns = ["service", "fault", "fault (s into step)", "errors during", "recovery", "/ready 503 during",
-               "/ready back", "never acknowledged", "audit"]  # fmt: skip
+    columns = [
+        "service",
+        "fault",
+        "fault (s into step)",
+        "errors during",
+        "recovery",
+        "/ready 503 during",
+        "/ready back",
+        "never acknowledged",
+        "audit",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -268,7 +273,8 @@ def soak_table(results: Results) -> pd.DataFrame:
                 "watched": f"{soak.duration_s:g} s",
                 "samples": str(len(rss)),
                 "RSS first / last / max MB": " / ".join(number(v, 1, "lower") for v in (rss[0], rss[-1], max(rss)))
-                if rss else MISSING,
+                if rss
+                else MISSING,
                 "slope MB/min [95% CI]": estimate(soak.rss_slope_mb_per_min, *(ci or (None, None)), 3, "lower"),
                 "memory": "GROWING" if soak.growing else "no growth shown",
             }

@@ -46,9 +46,12 @@ def run_comparison(plan: RunPlan, control: RunControl) -> Results:
     run_dir.mkdir(parents=True, exist_ok=True)
     criteria = load_criteria(plan.criteria_file)  # a bad criteria file fails before any load
     results = Results(
-        run_id=run_dir.name, created_at=datetime.now(UTC), complete=False,
-        machine=describe_machine(), settings=_settings(plan, "pending"),
-    )  # fmt: skip
+        run_id=run_dir.name,
+        created_at=datetime.now(UTC),
+        complete=False,
+        machine=describe_machine(),
+        settings=_settings(plan, "pending"),
+    )
     frames: list[pd.DataFrame] = []
     order = plan.order()
     try:
@@ -59,11 +62,15 @@ def run_comparison(plan: RunPlan, control: RunControl) -> Results:
                 control.on_step_start(number, len(order), name, users, rate, trial)
                 with _scenario_step(plan, bench, name, services[name], upstreams[name]) as extra:
                     outcome = measure_step(
-                        bench, services[name], plan.load, step_profile(plan, bench, name, users, rate, trial),
+                        bench,
+                        services[name],
+                        plan.load,
+                        step_profile(plan, bench, name, users, rate, trial),
                         run_dir / "steps" / f"{number:03d}-{name}-{users or rate:g}-t{trial}",
-                        control.on_progress, upstream=upstreams[name],
+                        control.on_progress,
+                        upstream=upstreams[name],
                         during_window=_window_hooks(plan.during_window, extra),
-                    )  # fmt: skip
+                    )
                 if extra is not None:
                     _record_finding(results, extra.finding(outcome))
                 frames.append(outcome.records)
@@ -90,13 +97,22 @@ def step_profile(plan: RunPlan, bench: Bench, service: str, users: int, rate: fl
     load = plan.load
     level = load.levels.index((users, rate))
     return LoadProfile(
-        service=service, users=users or None, trial=trial, arrival_rate=rate,
-        seed=load.seed * 1_000_000 + level * 1000 + trial, mix=load.mix,
-        businesses=plan.bench.businesses, phones_per_business=plan.bench.phones_per_business,
-        wait_min_s=load.wait_min_s, wait_max_s=load.wait_max_s, retries=load.retries,
-        retry_backoff_s=load.retry_backoff_s, timeout_s=load.timeout_s,
-        app_secret=bench.secrets.app_secret, verify_token=bench.secrets.verify_token,
-    )  # fmt: skip
+        service=service,
+        users=users or None,
+        trial=trial,
+        arrival_rate=rate,
+        seed=load.seed * 1_000_000 + level * 1000 + trial,
+        mix=load.mix,
+        businesses=plan.bench.businesses,
+        phones_per_business=plan.bench.phones_per_business,
+        wait_min_s=load.wait_min_s,
+        wait_max_s=load.wait_max_s,
+        retries=load.retries,
+        retry_backoff_s=load.retry_backoff_s,
+        timeout_s=load.timeout_s,
+        app_secret=bench.secrets.app_secret,
+        verify_token=bench.secrets.verify_token,
+    )
 
 
 def _scenario_step(
@@ -128,10 +144,14 @@ def _deploy(bench: Bench, plan: RunPlan) -> tuple[dict[str, ServiceProcess], dic
     for target in plan.deployed():
         upstreams[target.label] = _upstream_of(bench, target)
         services[target.label] = bench.deploy(
-            target.label, target.app, env=target.env, indexes=target.indexes,
-            workers=plan.bench.service_workers, upstream=upstreams[target.label],
+            target.label,
+            target.app,
+            env=target.env,
+            indexes=target.indexes,
+            workers=plan.bench.service_workers,
+            upstream=upstreams[target.label],
             seed=target.database,
-        )  # fmt: skip
+        )
     return services, upstreams
 
 
@@ -144,19 +164,26 @@ def _upstream_of(bench: Bench, target: Target) -> UpstreamProcess:
 def _settings(plan: RunPlan, database: str) -> RunSettings:
     config = plan.bench
     bench = BenchSettings(
-        businesses=config.businesses, phones_per_business=config.phones_per_business,
-        graph_latency_ms=config.graph_latency_ms, llm_latency_ms=config.llm_latency_ms,
-        latency_distribution=config.latency_distribution, database=database,
+        businesses=config.businesses,
+        phones_per_business=config.phones_per_business,
+        graph_latency_ms=config.graph_latency_ms,
+        llm_latency_ms=config.llm_latency_ms,
+        latency_distribution=config.latency_distribution,
+        database=database,
         service_workers=config.service_workers,
-    )  # fmt: skip
+    )
     return RunSettings(
-        command=plan.command, profile=plan.profile, load=plan.load, bench=bench,
+        command=plan.command,
+        profile=plan.profile,
+        load=plan.load,
+        bench=bench,
         services=list(plan.services),
         variants={t.label: t.variant for t in plan.targets if t.variant is not None},
-        baseline=plan.baseline, candidates=list(plan.candidates),
+        baseline=plan.baseline,
+        candidates=list(plan.candidates),
         criteria_file=str(plan.criteria_file or f"harness/{DEFAULT_CRITERIA_FILE}"),
         fault=plan.scenario.fault if plan.scenario else None,
-    )  # fmt: skip
+    )
 
 
 def _checkpoint(results: Results, frames: list[pd.DataFrame], run_dir: Path) -> None:
@@ -164,9 +191,7 @@ def _checkpoint(results: Results, frames: list[pd.DataFrame], run_dir: Path) -> 
     save_results(results, run_dir)
 
 
-def _stopped(
-    results: Results, frames: list[pd.DataFrame], run_dir: Path, reason: str, criteria: Criteria
-) -> Results:
+def _stopped(results: Results, frames: list[pd.DataFrame], run_dir: Path, reason: str, criteria: Criteria) -> Results:
     results.complete = False
     results.incomplete_reason = reason
     return _finish(results, frames, run_dir, criteria)

@@ -132,9 +132,11 @@ class SelftestCase:
 
 A_A = SelftestCase("A/A", "aa", 1.0, "no difference the verdict acts on; not MIGRATE")
 A_B = SelftestCase(
-    "A/B", "ab", SLOWDOWN,
+    "A/B",
+    "ab",
+    SLOWDOWN,
     f"B (upstream {SLOWDOWN - 1:.0%} slower) significantly worse on p95; DO NOT MIGRATE",
-)  # fmt: skip
+)
 SCENARIOS = (A_A, A_B)
 
 
@@ -215,12 +217,21 @@ def selftest_plan(scenario: SelftestCase, config: SelftestConfig, criteria_file:
             variant_target(config.service, label=BASELINE),
             variant_target(config.service, label=CANDIDATE, upstream_latency_factor=scenario.upstream_latency_factor),
         ),
-        baseline=BASELINE, candidates=(CANDIDATE,), profile=config.profile,
-        load=LoadSettings(users=config.levels, step_duration_s=profile.step_duration_s, warmup_s=profile.warmup_s,
-                          trials=profile.trials, seed=config.seed),
+        baseline=BASELINE,
+        candidates=(CANDIDATE,),
+        profile=config.profile,
+        load=LoadSettings(
+            users=config.levels,
+            step_duration_s=profile.step_duration_s,
+            warmup_s=profile.warmup_s,
+            trials=profile.trials,
+            seed=config.seed,
+        ),
         echo=False,  # the machine's ceiling is not what is tested here
-        criteria_file=criteria_file, command="selftest", bench=BenchConfig(seed=config.seed),
-    )  # fmt: skip
+        criteria_file=criteria_file,
+        command="selftest",
+        bench=BenchConfig(seed=config.seed),
+    )
 
 
 # -- judging ------------------------------------------------------------------------------------
@@ -240,14 +251,20 @@ def judge(scenario: SelftestCase, results: Results | None) -> tuple[list[Check],
     judged: set[_Level] = set()
     for users, arrival_rate in dict.fromkeys((s.users, s.arrival_rate) for s in results.summaries):
         level = load_label(users, arrival_rate)
-        ratios = {
-            r.metric: r for r in results.decision.ratios if (r.users, r.arrival_rate) == (users, arrival_rate)
-        }  # fmt: skip
+        ratios = {r.metric: r for r in results.decision.ratios if (r.users, r.arrival_rate) == (users, arrival_rate)}
         unusable = _level_problems(results, users, arrival_rate)
         if unusable:
             why = "; ".join(problem.text for problem in unusable)
-            checks.append(Check(scenario.name, f"level {level}", "usable for both copies", why, "unusable",
-                                causes=tuple(problem.code for problem in unusable)))  # fmt: skip
+            checks.append(
+                Check(
+                    scenario.name,
+                    f"level {level}",
+                    "usable for both copies",
+                    why,
+                    "unusable",
+                    causes=tuple(problem.code for problem in unusable),
+                )
+            )
             if (p95 := ratios.get("p95_ms")) is not None:  # shown, but not evidence
                 subject, expected = f"p95 ratio B/A at {level}", "(level not usable: not judged)"
                 checks.append(_info(scenario.name, subject, expected, p95))
@@ -259,8 +276,10 @@ def judge(scenario: SelftestCase, results: Results | None) -> tuple[list[Check],
         return checks, [Problem(Cause.NO_USABLE_LEVEL, f"{scenario.name}: no load level was usable for both copies")]
     verdict = _judge_verdict(scenario, results, judged)
     if verdict.status == "unusable":
-        problems += [Problem(Cause.VERDICT_INCONCLUSIVE, f"{scenario.name}: verdict {Verdict.INCONCLUSIVE}: {reason.text}")
-                     for reason in results.decision.reasons]  # fmt: skip
+        problems += [
+            Problem(Cause.VERDICT_INCONCLUSIVE, f"{scenario.name}: verdict {Verdict.INCONCLUSIVE}: {reason.text}")
+            for reason in results.decision.reasons
+        ]
     return [*checks, verdict], problems
 
 
@@ -272,10 +291,13 @@ def _broken(results: Results) -> list[Problem]:
         problems.append(Problem(Cause.RUN_STOPPED, text))
     for step in results.steps:
         if step.audit is not None and not step.audit.passed:
-            problems.append(Problem(Cause.COPY_BROKEN,
-                f"{step.service} at {load_label(step.users, step.arrival_rate)} failed its delivery audit "
-                f"({step.audit.lost} lost, {step.audit.doubled} doubled): the service is broken, not the harness"
-            ))  # fmt: skip
+            problems.append(
+                Problem(
+                    Cause.COPY_BROKEN,
+                    f"{step.service} at {load_label(step.users, step.arrival_rate)} failed its delivery audit "
+                    f"({step.audit.lost} lost, {step.audit.doubled} doubled): the service is broken, not the harness",
+                )
+            )
     for criterion in results.criteria:  # one not judged shows as an unusable level
         if criterion.outcome is Outcome.FAIL:
             text = f"{criterion.service} fails criterion '{criterion.criterion}': {criterion.detail}"
@@ -300,13 +322,17 @@ def _level_problems(results: Results, users: int, arrival_rate: float) -> list[P
         f"{step.service} trial {step.trial}: {other:.2f}"
         for step in results.steps
         if (step.users, step.arrival_rate) == (users, arrival_rate)
-        and (other := other_work_cores(step)) is not None and other > limit
-    ]  # fmt: skip
+        and (other := other_work_cores(step)) is not None
+        and other > limit
+    ]
     if disturbed:
-        problems.append(Problem(Cause.NOT_QUIET,
-            f"processes outside the bench took cores ({', '.join(disturbed)}; limit {limit:.2g} of "
-            f"{results.machine.cpu_count}): the machine was not quiet; rerun when it is"
-        ))  # fmt: skip
+        problems.append(
+            Problem(
+                Cause.NOT_QUIET,
+                f"processes outside the bench took cores ({', '.join(disturbed)}; limit {limit:.2g} of "
+                f"{results.machine.cpu_count}): the machine was not quiet; rerun when it is",
+            )
+        )
     return problems
 
 
@@ -366,15 +392,18 @@ def _judge_verdict(scenario: SelftestCase, results: Results, judged: set[_Level]
     decision = results.decision
     assert decision is not None
     acted_on = [
-        r for r in decision.ratios
+        r
+        for r in decision.ratios
         if (r.users, r.arrival_rate) in judged and r.metric in _VERDICT_METRICS and _beyond_margin(r)
-    ]  # fmt: skip
+    ]
     worse_p95 = [r for r in acted_on if r.metric == "p95_ms" and (r.value.value or 0) > 1]
     basis = (
-        "B significantly worse on p95" if worse_p95
-        else "a difference beyond the margin" if acted_on
+        "B significantly worse on p95"
+        if worse_p95
+        else "a difference beyond the margin"
+        if acted_on
         else "no difference beyond the margin"
-    )  # fmt: skip
+    )
     if scenario is A_A:
         expected = f"not {Verdict.MIGRATE}; no difference acted on"
         passed = decision.verdict != Verdict.MIGRATE and not acted_on
@@ -382,8 +411,14 @@ def _judge_verdict(scenario: SelftestCase, results: Results, judged: set[_Level]
         expected = f"{Verdict.DO_NOT_MIGRATE} (B significantly worse)"
         passed = decision.verdict == Verdict.DO_NOT_MIGRATE and bool(worse_p95)
     if decision.verdict == Verdict.INCONCLUSIVE and not acted_on:
-        return Check(scenario.name, "verdict", expected, f"{Verdict.INCONCLUSIVE}: see the reasons", "unusable",
-                     verdict=decision.verdict)  # fmt: skip
+        return Check(
+            scenario.name,
+            "verdict",
+            expected,
+            f"{Verdict.INCONCLUSIVE}: see the reasons",
+            "unusable",
+            verdict=decision.verdict,
+        )
     measured = f"{decision.verdict} ({basis})"
     return Check(scenario.name, "verdict", expected, measured, "pass" if passed else "fail", verdict=decision.verdict)
 
@@ -424,8 +459,7 @@ def _notes(scenario: SelftestCase, results: Results | None) -> list[str]:
     if busiest is not None and busiest[0] > other_work_limit(results) / 2:
         cores, step = busiest
         bench = ", ".join(
-            f"{COMPONENT_LABELS.get(name, name)} {usage.cpu_cores_mean:.2f}"
-            for name, usage in step.components.items()
+            f"{COMPONENT_LABELS.get(name, name)} {usage.cpu_cores_mean:.2f}" for name, usage in step.components.items()
         )
         notes.append(
             f"{scenario.name}: processes outside the bench took up to {cores:.2f} cores during a step "
@@ -473,8 +507,13 @@ def selftest_table(report: SelftestReport) -> pd.DataFrame:
     """The checks as display strings: the console, ``selftest.md`` and tests read the same table."""
     return pd.DataFrame(
         [
-            {"run": c.scenario, "check": c.subject, "expected": c.expected, "measured": c.measured,
-             "result": c.status.upper()}  # fmt: skip
+            {
+                "run": c.scenario,
+                "check": c.subject,
+                "expected": c.expected,
+                "measured": c.measured,
+                "result": c.status.upper(),
+            }
             for c in report.checks
         ],
         columns=["run", "check", "expected", "measured", "result"],

@@ -39,10 +39,14 @@ def soak_result(service: str, users: int, samples: Sequence[tuple[float, float]]
     trend = rss_slope(samples)
     ci = (round(trend.ci[0], 4), round(trend.ci[1], 4)) if trend.ci else None
     return SoakResult(
-        service=service, users=users, duration_s=round(samples[-1][0] - samples[0][0], 3),
-        rss_samples=list(samples), rss_slope_mb_per_min=round(trend.slope_mb_per_min, 4),
-        rss_slope_ci=ci, growing=trend.growing,
-    )  # fmt: skip
+        service=service,
+        users=users,
+        duration_s=round(samples[-1][0] - samples[0][0], 3),
+        rss_samples=list(samples),
+        rss_slope_mb_per_min=round(trend.slope_mb_per_min, 4),
+        rss_slope_ci=ci,
+        growing=trend.growing,
+    )
 
 
 def watch_rss(pid: int, duration_s: float, interval_s: float = DEFAULT_SAMPLE_INTERVAL_S) -> list[tuple[float, float]]:
@@ -66,8 +70,7 @@ def soak_plan(plan: RunPlan, sample_interval_s: float = DEFAULT_SAMPLE_INTERVAL_
             f"{MIN_SAMPLES} RSS samples: lengthen it or sample more often"
         )
     scenario = SoakScenario(sample_interval_s, window)
-    return replace(plan, scenario=scenario, echo=False, load=plan.load.model_copy(update={"trials": 1}),
-                   command="soak")  # fmt: skip
+    return replace(plan, scenario=scenario, echo=False, load=plan.load.model_copy(update={"trials": 1}), command="soak")
 
 
 @dataclass(frozen=True)

@@ -72,15 +72,27 @@ def measure_step(
     distributed = load.locust_workers or load.remote_workers
     upstream.reset_audit()
     step = LoadStep(
-        service.url, profile,
-        duration_s=max(1, round(_START_DETECTION_S + load.warmup_s + load.step_duration_s + _TAIL_S
-                                + (_STATS_LAG_S if distributed else 0))),
+        service.url,
+        profile,
+        duration_s=max(
+            1,
+            round(
+                _START_DETECTION_S
+                + load.warmup_s
+                + load.step_duration_s
+                + _TAIL_S
+                + (_STATS_LAG_S if distributed else 0)
+            ),
+        ),
         spawn_rate=max(users / 2, 1.0) if arrival_rate == 0 else None,
         # Users finish the request in hand when the step ends: even a request that runs into the
         # generator's own timeout is recorded, so no reply goes unaccounted in the audit.
-        stop_timeout_s=profile.timeout_s + 2, locust_workers=load.locust_workers,
-        remote_workers=load.remote_workers, master_bind_host=load.master_bind_host, master_port=load.master_port,
-    )  # fmt: skip
+        stop_timeout_s=profile.timeout_s + 2,
+        locust_workers=load.locust_workers,
+        remote_workers=load.remote_workers,
+        master_bind_host=load.master_bind_host,
+        master_port=load.master_port,
+    )
     sampler = ResourceSampler({"service": service.pid, "upstream": upstream.pid})
     if bench.database.pid is not None:
         sampler.watch("database", bench.database.pid)
@@ -96,8 +108,9 @@ def measure_step(
         t0 = time.time()
         before = _counters(bench.mongo, service)
         connections.start()
-        _sleep_reporting(load.step_duration_s, run, progress, "measuring",
-                         lambda t: during_window and during_window(t, service))  # fmt: skip
+        _sleep_reporting(
+            load.step_duration_s, run, progress, "measuring", lambda t: during_window and during_window(t, service)
+        )
         t1 = time.time()
         machine = (_busy_seconds(cpu_before, psutil.cpu_times()) / (t1 - t0), psutil.cpu_count() or 1)
         after = _counters(bench.mongo, service)
@@ -113,14 +126,25 @@ def measure_step(
     if not service.alive:
         notes.append(f"{profile.service} exited during the step (code {service.returncode})")
     result = step_result(
-        records, service=profile.service, users=users, trial=profile.trial, started_at=started_at,
-        window=(t0, t1), components=components, cache=_cache(before, after),
-        database=_database(before, after, len(records[(records.t_start >= t0) & (records.t_start < t1)]),
-                           connections.maximum),
-        audit=audit, wait_mean_s=load.wait_mean_s,
+        records,
+        service=profile.service,
+        users=users,
+        trial=profile.trial,
+        started_at=started_at,
+        window=(t0, t1),
+        components=components,
+        cache=_cache(before, after),
+        database=_database(
+            before, after, len(records[(records.t_start >= t0) & (records.t_start < t1)]), connections.maximum
+        ),
+        audit=audit,
+        wait_mean_s=load.wait_mean_s,
         downstream_latency_ms=config.graph_latency_ms + config.llm_latency_ms if measures_replies else 0.0,
-        arrival_rate=arrival_rate, machine=machine, complete=not outcome.crashed and service.alive, notes=notes,
-    )  # fmt: skip
+        arrival_rate=arrival_rate,
+        machine=machine,
+        complete=not outcome.crashed and service.alive,
+        notes=notes,
+    )
     return StepOutcome(result, records, outcome.crashed, outcome.log_tail)
 
 
@@ -133,8 +157,9 @@ def _wait_for_first_answers(run: LoadRun, progress: Progress, timeout: float = 9
         time.sleep(0.2)
 
 
-def _sleep_reporting(seconds: float, run: LoadRun, progress: Progress, phase: str,
-                     tick: Callable[[float], object] = lambda _: None) -> None:  # fmt: skip
+def _sleep_reporting(
+    seconds: float, run: LoadRun, progress: Progress, phase: str, tick: Callable[[float], object] = lambda _: None
+) -> None:
     started = time.monotonic()
     deadline = started + seconds
     while (left := deadline - time.monotonic()) > 0:
@@ -225,9 +250,10 @@ class _ConnectionWatcher:
         for process in processes:
             try:
                 total += sum(
-                    1 for c in process.net_connections(kind="tcp")
+                    1
+                    for c in process.net_connections(kind="tcp")
                     if c.raddr and c.raddr.port == self._port and c.status == psutil.CONN_ESTABLISHED
-                )  # fmt: skip
+                )
             except psutil.Error:
                 continue
         return total

@@ -22,12 +22,16 @@ def variant_info(name: str, architecture: Architecture) -> VariantInfo:
     return VariantInfo(summary=summary, choices=architecture.to_env())
 
 
-def variant_target(name: str, *, env: dict[str, str] | None = None, upstream_latency_factor: float = 1.0,
-                   label: str | None = None) -> Target:  # fmt: skip
+def variant_target(
+    name: str, *, env: dict[str, str] | None = None, upstream_latency_factor: float = 1.0, label: str | None = None
+) -> Target:
     """The target of variant ``name`` (``NAME`` or ``NAME+TOKEN...``); raises VariantError."""
     architecture = parse_variant(name)
     return Target(
-        label=label or name, app=architecture.app, env={**architecture.to_env(), **(env or {})},
-        indexes=architecture.indexes is Indexes.CREATED, variant=variant_info(name, architecture),
+        label=label or name,
+        app=architecture.app,
+        env={**architecture.to_env(), **(env or {})},
+        indexes=architecture.indexes is Indexes.CREATED,
+        variant=variant_info(name, architecture),
         upstream_latency_factor=upstream_latency_factor,
-    )  # fmt: skip
+    )

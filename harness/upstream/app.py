@@ -29,9 +29,7 @@ _LEDGER = web.AppKey("ledger", Ledger)
 _MAX_ECHO = 160
 
 
-def create_app(
-    directory: TokenDirectory, behaviour: BehaviourControl, ledger: Ledger
-) -> web.Application:
+def create_app(directory: TokenDirectory, behaviour: BehaviourControl, ledger: Ledger) -> web.Application:
     app = web.Application(client_max_size=1024 * 1024)
     app[_DIRECTORY], app[_BEHAVIOUR], app[_LEDGER] = directory, behaviour, ledger
     app.router.add_get("/health", _health)
@@ -63,8 +61,10 @@ async def _send_message(request: web.Request) -> web.Response:
             400,
             f"Unsupported post request. Object with ID '{phone_number_id[:32]}' does not exist, cannot be "
             "loaded due to missing permissions, or does not support this operation.",
-            "GraphMethodException", 100, error_subcode=33,
-        )  # fmt: skip
+            "GraphMethodException",
+            100,
+            error_subcode=33,
+        )
     if not token_matches(presented, accepted):
         ledger.count("wrong_token")
         return _invalid_token()
@@ -88,11 +88,13 @@ async def _send_message(request: web.Request) -> web.Response:
     context = body.get("context")
     wamid = context.get("message_id", "") if isinstance(context, dict) else ""
     ledger.record_delivery(str(wamid))
-    return web.json_response({
-        "messaging_product": "whatsapp",
-        "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-        "messages": [{"id": f"wamid.{uuid.uuid4().hex}"}],
-    })  # fmt: skip
+    return web.json_response(
+        {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": body["to"], "wa_id": body["to"]}],
+            "messages": [{"id": f"wamid.{uuid.uuid4().hex}"}],
+        }
+    )
 
 
 def _text_send_problem(body: dict[str, Any]) -> str | None:
@@ -104,11 +106,7 @@ def _text_send_problem(body: dict[str, Any]) -> str | None:
     if body.get("type") != "text":
         return 'type must be "text"'
     text = body.get("text")
-    if (
-        not isinstance(text, dict)
-        or not isinstance(text.get("body"), str)
-        or not text["body"].strip()
-    ):
+    if not isinstance(text, dict) or not isinstance(text.get("body"), str) or not text["body"].strip():
         return "text.body must be a non-empty string"
     if "context" in body and not isinstance(body["context"], dict):
         return "context must be an object"
@@ -155,15 +153,20 @@ async def _chat_completion(request: web.Request) -> web.Response:
     content = completion_text(prompt)
     prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
     completion_tokens = len(content.split())
-    return web.json_response({
-        "id": f"chatcmpl-{uuid.uuid4().hex}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": str(body.get("model") or "fake-llm"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
-    })  # fmt: skip
+    return web.json_response(
+        {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": str(body.get("model") or "fake-llm"),
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+    )
 
 
 def completion_text(prompt: str) -> str:
@@ -189,9 +192,7 @@ def _last_user_message(body: dict[str, Any]) -> str | None:
 
 
 def _openai_error(status: int, message: str, kind: str) -> web.Response:
-    return web.json_response(
-        {"error": {"message": message, "type": kind, "param": None, "code": None}}, status=status
-    )
+    return web.json_response({"error": {"message": message, "type": kind, "param": None, "code": None}}, status=status)
 
 
 # -- knobs ---------------------------------------------------------------------------------------
@@ -205,11 +206,14 @@ async def _wait_out(request: web.Request, draw: Draw, endpoint: Endpoint) -> web
     if draw.fate == "error":
         ledger.count("errors_injected")
         if endpoint == "llm":
-            return _openai_error(
-                500, "The server had an error while processing your request.", "server_error"
-            )
-        return _meta_error(500, "An unexpected error has occurred. Please retry your request later.",
-                           "OAuthException", 2, is_transient=True)  # fmt: skip
+            return _openai_error(500, "The server had an error while processing your request.", "server_error")
+        return _meta_error(
+            500,
+            "An unexpected error has occurred. Please retry your request later.",
+            "OAuthException",
+            2,
+            is_transient=True,
+        )
     ledger.count("timeouts_injected")
     await asyncio.sleep(request.app[_BEHAVIOUR][endpoint].hang_s)
     return web.json_response({"error": {"message": "upstream timed out", "code": 504}}, status=504)

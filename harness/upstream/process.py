@@ -46,11 +46,27 @@ class UpstreamProcess(ManagedProcess):
         self.port = port or free_port(host)
         self.startup_timeout = startup_timeout
         argv = [
-            sys.executable, "-m", "harness", "upstream", "--host", host, "--port", str(self.port),
-            "--graph-latency-ms", str(graph_latency_ms), "--llm-latency-ms", str(llm_latency_ms),
-            "--distribution", distribution, "--graph-error-rate", str(graph_error_rate),
-            "--graph-timeout-rate", str(graph_timeout_rate), "--llm-error-rate", str(llm_error_rate),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "harness",
+            "upstream",
+            "--host",
+            host,
+            "--port",
+            str(self.port),
+            "--graph-latency-ms",
+            str(graph_latency_ms),
+            "--llm-latency-ms",
+            str(llm_latency_ms),
+            "--distribution",
+            distribution,
+            "--graph-error-rate",
+            str(graph_error_rate),
+            "--graph-timeout-rate",
+            str(graph_timeout_rate),
+            "--llm-error-rate",
+            str(llm_error_rate),
+        ]
         for name in db_names:
             argv += ["--db-name", name]
         if seed is not None:

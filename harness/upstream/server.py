@@ -57,14 +57,14 @@ async def _serve(config: UpstreamConfig, on_ready: Callable[[str, int], None] | 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    client: AsyncMongoClient[dict] = AsyncMongoClient(
-        config.mongodb_uri, serverSelectionTimeoutMS=5000
-    )
+    client: AsyncMongoClient[dict] = AsyncMongoClient(config.mongodb_uri, serverSelectionTimeoutMS=5000)
     try:
         directory = TokenDirectory(
-            client, config.db_names, TokenCipher(config.encryption_secret),
+            client,
+            config.db_names,
+            TokenCipher(config.encryption_secret),
             reload_interval_s=config.reload_interval_s,
-        )  # fmt: skip
+        )
         known = await directory.load()
         runner = web.AppRunner(
             create_app(directory, config.behaviour, Ledger()),

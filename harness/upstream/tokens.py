@@ -80,9 +80,7 @@ class TokenDirectory:
                         # The same phone in two listed databases may carry either's token.
                         tokens.setdefault(str(phone_id), set()).add(token)
         except PyMongoError as error:
-            raise TokenDirectoryError(
-                f"cannot read businesses from MongoDB: {type(error).__name__}"
-            ) from None
+            raise TokenDirectoryError(f"cannot read businesses from MongoDB: {type(error).__name__}") from None
         if undecryptable and undecryptable != self.undecryptable:
             _log.warning(
                 "%d businesses have a token ENCRYPTION_SECRET cannot decrypt; ignored",

@@ -14,15 +14,21 @@ import pytest
 from pymongo import MongoClient
 
 from harness.bench.database import DatabaseServer
-from harness.load.payloads import PayloadFactory
 from harness.bench.services import BenchSecrets
+from harness.load.payloads import PayloadFactory
 from harness.upstream import UpstreamProcess
 from tests.deployments import SERVICES, Deployment, start_deployment
 
 
 @pytest.fixture(scope="session", params=list(SERVICES))
-def service(request: pytest.FixtureRequest, database: DatabaseServer, mongo: MongoClient[Any],
-            bench: BenchSecrets, upstream: UpstreamProcess, logs_dir: Path) -> Iterator[Deployment]:  # fmt: skip
+def service(
+    request: pytest.FixtureRequest,
+    database: DatabaseServer,
+    mongo: MongoClient[Any],
+    bench: BenchSecrets,
+    upstream: UpstreamProcess,
+    logs_dir: Path,
+) -> Iterator[Deployment]:
     process, db, plan = start_deployment(
         request.param, database=database, mongo=mongo, bench=bench, upstream=upstream, logs_dir=logs_dir
     )

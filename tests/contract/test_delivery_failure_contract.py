@@ -13,10 +13,14 @@ def _wamid(payload):
 
 @pytest.mark.parametrize(
     "fault",
-    [{"graph": {"error_rate": 1.0}}, {"graph": {"timeout_rate": 1.0, "hang_s": 5}},
-     {"graph": {"latency_ms": 4000}}, {"llm": {"error_rate": 1.0}}],
+    [
+        {"graph": {"error_rate": 1.0}},
+        {"graph": {"timeout_rate": 1.0, "hang_s": 5}},
+        {"graph": {"latency_ms": 4000}},
+        {"llm": {"error_rate": 1.0}},
+    ],
     ids=["graph-500", "graph-hangs", "graph-slower-than-timeout", "llm-500"],
-)  # fmt: skip
+)
 def test_undeliverable_reply_is_503_then_delivered_once_on_retry(service, fault):
     payload = service.factory.text_webhook(service.plan.active_phone_ids()[5])
     wamid = _wamid(payload)
@@ -27,8 +31,7 @@ def test_undeliverable_reply_is_503_then_delivered_once_on_retry(service, fault)
     assert service.processed(wamid) is None  # not marked processed: the retry must answer it
     assert service.deliveries(wamid) == 0
 
-    service.upstream.configure(graph={"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 5},
-                               llm={"error_rate": 0.0})  # fmt: skip
+    service.upstream.configure(graph={"error_rate": 0.0, "timeout_rate": 0.0, "latency_ms": 5}, llm={"error_rate": 0.0})
     retried = service.post(payload)
     assert retried.status_code == 200 and retried.json()["replied"] == 1
     assert service.deliveries(wamid) == 1

@@ -14,9 +14,15 @@ from tests.deployments import SERVICES, Deployment, start_deployment
 @pytest.fixture(scope="module", params=list(SERVICES))
 def two_workers(request, database, mongo, bench, upstream, logs_dir):
     process, db, plan = start_deployment(
-        request.param, database=database, mongo=mongo, bench=bench, upstream=upstream, logs_dir=logs_dir,
-        workers=2, db_suffix="_gunicorn",
-    )  # fmt: skip
+        request.param,
+        database=database,
+        mongo=mongo,
+        bench=bench,
+        upstream=upstream,
+        logs_dir=logs_dir,
+        workers=2,
+        db_suffix="_gunicorn",
+    )
     try:
         yield Deployment(request.param, process, db, plan, bench, upstream, PayloadFactory(11))
     finally:

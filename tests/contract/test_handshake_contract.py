@@ -9,8 +9,10 @@ def _get(service, **params):
 
 
 def test_matching_token_echoes_the_challenge_as_plain_text(service):
-    answer = _get(service, **{"hub.mode": "subscribe", "hub.verify_token": service.bench.verify_token,
-                              "hub.challenge": "1158201444"})  # fmt: skip
+    answer = _get(
+        service,
+        **{"hub.mode": "subscribe", "hub.verify_token": service.bench.verify_token, "hub.challenge": "1158201444"},
+    )
     assert answer.status_code == 200
     assert answer.text == "1158201444"
     assert answer.headers["content-type"].startswith("text/plain")

@@ -20,13 +20,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contract import ANSWERABLE_TYPES, MESSAGE_TYPES, PROCESSED_MESSAGES, SIGNATURE_HEADER, sign_body
-from harness.load.payloads import PayloadFactory, encode
 from harness.bench.seeding import disabled_phone_number_id
+from harness.load.payloads import PayloadFactory, encode
 
 PROPERTY_SETTINGS = settings(
-    max_examples=60, deadline=None, derandomize=True,  # real HTTP: modest counts, reproducible in CI
+    max_examples=60,
+    deadline=None,
+    derandomize=True,  # real HTTP: modest counts, reproducible in CI
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)  # fmt: skip
+)
 _WRONG_TYPED = {"number": 7, "string": "x", "list": [1], "dict": {"k": 1}, "null": None}
 _FRESH = "wamid.hostile-"  # every message id a test invents starts so: unique, checkable
 
@@ -177,11 +179,16 @@ def _hostile_bodies(service) -> dict[str, bytes]:
         "nul-bytes": valid[:40] + b"\x00" * 64 + valid[40:],
         "deep-nesting-in-an-ignored-field": deep,
         "deep-nesting-top-level": b'{"object":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-        "lone-surrogate-escape": encode(f.text_webhook(pid)).replace(b'"text":{"body":"', b'"text":{"body":"\\ud800', 1),
+        "lone-surrogate-escape": encode(f.text_webhook(pid)).replace(
+            b'"text":{"body":"', b'"text":{"body":"\\ud800', 1
+        ),
         "blank-sender": encode(f.envelope(f.change(pid, messages=[f.message("text", sender=" ")]))).replace(
-            b'"from":" "', b'"from":""', 1),  # nobody to reply to: refused, not retried for ever
+            b'"from":" "', b'"from":""', 1
+        ),  # nobody to reply to: refused, not retried for ever
         "duplicate-keys": encode(f.text_webhook(pid))[:-1] + b',"object":"page"}',
-        "huge-number": encode(f.text_webhook(pid)).replace(b'"timestamp":"', b'"timestamp":' + b"9" * 5000 + b',"t":"', 1),
+        "huge-number": encode(f.text_webhook(pid)).replace(
+            b'"timestamp":"', b'"timestamp":' + b"9" * 5000 + b',"t":"', 1
+        ),
         "exactly-the-size-limit": valid + b" " * (4 * 1024 * 1024 - len(valid)),
     }
 
@@ -206,17 +213,31 @@ def test_a_5_mib_body_is_413_and_the_service_lives_on(service):
 
 @pytest.mark.parametrize(
     "forgery",
-    ["missing", "empty", "prefix-only", "uppercase-hex", "trailing-junk", "very-long", "non-ascii", "signs-another-secret"],
-)  # fmt: skip
+    [
+        "missing",
+        "empty",
+        "prefix-only",
+        "uppercase-hex",
+        "trailing-junk",
+        "very-long",
+        "non-ascii",
+        "signs-another-secret",
+    ],
+)
 def test_missing_or_forged_signatures_are_401_and_change_nothing(service, forgery):
     payload = _fresh_factory().text_webhook(service.plan.active_phone_ids()[1])
     body = encode(payload)
     good = sign_body(body, service.bench.app_secret)
     header = {
-        "missing": None, "empty": "", "prefix-only": "sha256=", "uppercase-hex": "sha256=" + good[7:].upper(),
-        "trailing-junk": good + "00", "very-long": "sha256=" + "a" * 100_000,
-        "non-ascii": "sha256=" + "é" * 64, "signs-another-secret": sign_body(body, service.bench.app_secret + "x"),
-    }[forgery]  # fmt: skip
+        "missing": None,
+        "empty": "",
+        "prefix-only": "sha256=",
+        "uppercase-hex": "sha256=" + good[7:].upper(),
+        "trailing-junk": good + "00",
+        "very-long": "sha256=" + "a" * 100_000,
+        "non-ascii": "sha256=" + "é" * 64,
+        "signs-another-secret": sign_body(body, service.bench.app_secret + "x"),
+    }[forgery]
     headers = {"Content-Type": "application/json"}
     if header is not None:
         headers[SIGNATURE_HEADER] = header.encode() if forgery == "non-ascii" else header  # type: ignore[assignment]
@@ -227,8 +248,19 @@ def test_missing_or_forged_signatures_are_401_and_change_nothing(service, forger
 
 
 @pytest.mark.parametrize(
-    "phone", ["", " ", "0", "1" * 10_000, "１０６５４０３５２２４２９２２", "$where", "{'$gt': ''}", "106540352242922\n", "null"]
-)  # fmt: skip
+    "phone",
+    [
+        "",
+        " ",
+        "0",
+        "1" * 10_000,
+        "１０６５４０３５２２４２９２２",
+        "$where",
+        "{'$gt': ''}",
+        "106540352242922\n",
+        "null",
+    ],
+)
 def test_unknown_and_strange_phone_ids_are_never_answered(service, phone):
     payload = _fresh_factory().text_webhook(phone)
     answer = _send(service, encode(payload))
@@ -291,13 +323,33 @@ def test_oversized_fields_are_answered_once_with_a_bounded_reply(service):
 
 # -- properties -----------------------------------------------------------------------------------
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=40),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=24,
-)  # fmt: skip
-_envelope_keys = st.sampled_from(["object", "entry", "id", "changes", "field", "value", "metadata", "phone_number_id",
-                                  "messages", "statuses", "from", "type", "text", "body", "timestamp"])  # fmt: skip
+)
+_envelope_keys = st.sampled_from(
+    [
+        "object",
+        "entry",
+        "id",
+        "changes",
+        "field",
+        "value",
+        "metadata",
+        "phone_number_id",
+        "messages",
+        "statuses",
+        "from",
+        "type",
+        "text",
+        "body",
+        "timestamp",
+    ]
+)
 _shaped = st.recursive(
     _json,
     lambda children: st.dictionaries(_envelope_keys, children, max_size=5) | st.lists(children, max_size=3),

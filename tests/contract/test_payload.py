@@ -1,3 +1,4 @@
+import contextlib
 import json
 
 import pytest
@@ -38,9 +39,22 @@ def test_statuses_are_read_not_messages():
 
 
 @pytest.mark.parametrize(
-    "kind", ["text", "image", "audio", "video", "document", "sticker", "location", "reaction",
-             "interactive", "interactive_list", "button", "unsupported"],
-)  # fmt: skip
+    "kind",
+    [
+        "text",
+        "image",
+        "audio",
+        "video",
+        "document",
+        "sticker",
+        "location",
+        "reaction",
+        "interactive",
+        "interactive_list",
+        "button",
+        "unsupported",
+    ],
+)
 def test_every_message_type_from_the_factory_parses(kind):
     envelope = parse_webhook(encode(factory.text_webhook("1") | {}))
     body = factory.envelope(factory.change("123", messages=[factory.message(kind)]))
@@ -50,8 +64,10 @@ def test_every_message_type_from_the_factory_parses(kind):
 
 
 def test_answerable_types():
-    answer = {k: parse_webhook(encode(factory.envelope(factory.change("1", messages=[factory.message(k)]))))
-              for k in ("text", "reaction", "unsupported", "image")}  # fmt: skip
+    answer = {
+        k: parse_webhook(encode(factory.envelope(factory.change("1", messages=[factory.message(k)]))))
+        for k in ("text", "reaction", "unsupported", "image")
+    }
     flags = {k: next(v.messages()).message.answerable for k, v in answer.items()}
     assert flags == {"text": True, "reaction": False, "unsupported": False, "image": True}
 
@@ -86,12 +102,19 @@ def test_a_thousand_updates_in_one_post():
         (b'{"object": "page", "entry": []}', "'object' must be"),
         (b'{"object": "whatsapp_business_account"}', "entry: Field required"),
         (b'{"object": "whatsapp_business_account", "entry": {}}', "entry"),
-        (b'{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {"metadata": {"phone_number_id": 5}}}]}]}',
-         "phone_number_id"),
-        (b'{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": {"metadata": {"phone_number_id": "1"}, "messages": [{"from": "1", "id": "w", "timestamp": "1", "type": "text"}]}}]}]}',
-         "has no 'text' object"),
+        (
+            b'{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", '
+            b'"value": {"metadata": {"phone_number_id": 5}}}]}]}',
+            "phone_number_id",
+        ),
+        (
+            b'{"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", '
+            b'"value": {"metadata": {"phone_number_id": "1"}, "messages": [{"from": "1", "id": "w", '
+            b'"timestamp": "1", "type": "text"}]}}]}]}',
+            "has no 'text' object",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_bodies_raise_one_typed_error_with_a_short_reason(body, reason):
     with pytest.raises(WebhookPayloadError) as caught:
         parse_webhook(body)
@@ -99,17 +122,17 @@ def test_malformed_bodies_raise_one_typed_error_with_a_short_reason(body, reason
     assert len(caught.value.reason) < 200
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(), lambda c: st.lists(c) | st.dictionaries(st.text(), c)))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(), lambda c: st.lists(c) | st.dictionaries(st.text(), c)
+    )
+)
 def test_any_json_value_either_parses_or_raises_the_typed_error(value):
-    try:
+    with contextlib.suppress(WebhookPayloadError):  # any other exception fails the test
         parse_webhook(json.dumps(value).encode())
-    except WebhookPayloadError:
-        pass
 
 
 @given(st.binary(max_size=512))
 def test_any_bytes_either_parse_or_raise_the_typed_error(raw):
-    try:
+    with contextlib.suppress(WebhookPayloadError):  # any other exception fails the test
         parse_webhook(raw)
-    except WebhookPayloadError:
-        pass

@@ -37,8 +37,11 @@ def test_forged_signature_is_401(service, forgery):
         "sha1": "sha1=" + sign_body(body, service.bench.app_secret)[7:47],
         "garbage": "sha256=zz",
     }[forgery]
-    answer = httpx.post(f"{service.url}/whatsapp_response", content=body,
-                        headers={"X-Hub-Signature-256": header, "Content-Type": "application/json"})  # fmt: skip
+    answer = httpx.post(
+        f"{service.url}/whatsapp_response",
+        content=body,
+        headers={"X-Hub-Signature-256": header, "Content-Type": "application/json"},
+    )
     assert answer.status_code == 401
     _assert_untouched(service, wamid)
 
@@ -91,8 +94,9 @@ def test_body_over_4_mib_without_content_length_is_413(service):
         for _ in range(70):  # 4.375 MiB, sent chunked
             yield chunk
 
-    answer = httpx.post(f"{service.url}/whatsapp_response", content=stream(),
-                        headers={"X-Hub-Signature-256": "sha256=00"}, timeout=30)  # fmt: skip
+    answer = httpx.post(
+        f"{service.url}/whatsapp_response", content=stream(), headers={"X-Hub-Signature-256": "sha256=00"}, timeout=30
+    )
     assert answer.status_code == 413
 
 

@@ -7,8 +7,15 @@ REQUIRED = {"ENCRYPTION_SECRET": "s3cret-value", "WHATSAPP_VERIFY_TOKEN": "verif
 
 @pytest.fixture
 def env(monkeypatch):
-    for name in ("ENCRYPTION_SECRET", "WHATSAPP_VERIFY_TOKEN", "WHATSAPP_APP_SECRET", "LLM_BASE_URL",
-                 "MONGODB_URI", "BUSINESS_CACHE_TTL", "ADMIN_TOKEN"):  # fmt: skip
+    for name in (
+        "ENCRYPTION_SECRET",
+        "WHATSAPP_VERIFY_TOKEN",
+        "WHATSAPP_APP_SECRET",
+        "LLM_BASE_URL",
+        "MONGODB_URI",
+        "BUSINESS_CACHE_TTL",
+        "ADMIN_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 

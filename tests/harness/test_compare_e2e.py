@@ -37,7 +37,10 @@ def test_results_follow_the_schema_and_cover_every_service_and_level(run_dir):
         assert step.requests > 0 and step.throughput_rps > 0, step.service
         assert step.components["service"].cpu_seconds > 0
         assert step.components["load_generator"].cpu_seconds > 0
-    assert [(d.candidate, d.baseline) for d in results.decisions] == [("checklist", "original"), ("optimized", "original")]
+    assert [(d.candidate, d.baseline) for d in results.decisions] == [
+        ("checklist", "original"),
+        ("optimized", "original"),
+    ]
     assert results.settings.bench.database.startswith("embedded SecantusDB")
     assert results.settings.variants["checklist"].choices["HTTP_CLIENT"] == "per-call"
     assert (run_dir.parent / "latest").read_text().strip() == run_dir.name
@@ -68,9 +71,15 @@ def test_per_request_records_and_the_reports_exist(run_dir):
 
 
 def test_every_process_was_stopped(run_dir):
-    leftovers = [p.info for p in psutil.process_iter(["pid", "cmdline"])
-                 if any(part in " ".join(p.info["cmdline"] or []) for part in ("secantus", "locust -f", "uvicorn", "harness upstream"))
-                 and str(run_dir) in " ".join(p.info["cmdline"] or [])]  # fmt: skip
+    leftovers = [
+        p.info
+        for p in psutil.process_iter(["pid", "cmdline"])
+        if any(
+            part in " ".join(p.info["cmdline"] or [])
+            for part in ("secantus", "locust -f", "uvicorn", "harness upstream")
+        )
+        and str(run_dir) in " ".join(p.info["cmdline"] or [])
+    ]
     assert leftovers == []
 
 
@@ -79,8 +88,9 @@ def test_a_service_that_dies_mid_run_is_reported_and_partial_results_kept(tmp_pa
         if elapsed >= 1.0 and service.service == "optimized" and service.alive:
             os.kill(service.pid, signal.SIGKILL)
 
-    plan = short_plan(users=(8,), step_duration_s=3, warmup_s=1, echo=False, businesses=5,
-                      during_window=kill_in_the_window)  # fmt: skip
+    plan = short_plan(
+        users=(8,), step_duration_s=3, warmup_s=1, echo=False, businesses=5, during_window=kill_in_the_window
+    )
     results = run_comparison(plan, RunControl(tmp_path / "run"))
     saved = load_results(tmp_path / "run")
     assert not results.complete and not saved.complete

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.analysis import summarize
 from harness.analysis.criteria import (
     SUMMARY_METRICS,
     Criteria,
@@ -13,7 +14,6 @@ from harness.analysis.criteria import (
     evaluate,
     load_criteria,
 )
-from harness.analysis import summarize
 from harness.results import SoakResult, UsabilityIssue
 from harness.terms import Component, CriterionReason, Outcome, Unusable
 from tests.harness.test_figures import make_run
@@ -48,9 +48,7 @@ def test_packaged_default_has_the_seed_criteria():
 
 def test_a_valid_file_loads(tmp_path):
     criteria = load_criteria(write(tmp_path, VALID))
-    assert criteria.absolute == [
-        Criterion(name="p95 under 2 s", metric="p95_ms", op="<", threshold=2000)
-    ]
+    assert criteria.absolute == [Criterion(name="p95 under 2 s", metric="p95_ms", op="<", threshold=2000)]
     assert criteria.source == str(tmp_path / "criteria.toml")
 
 
@@ -115,18 +113,14 @@ def test_evaluate_judges_each_service_and_level():
 
 
 def test_cache_criterion_is_not_applicable_to_a_service_without_cache():
-    judged = evaluate(
-        load_criteria(), judged_run({"original": {50: 100.0}, "optimized": {50: 100.0}})
-    )
+    judged = evaluate(load_criteria(), judged_run({"original": {50: 100.0}, "optimized": {50: 100.0}}))
     cache = {r.service: r for r in judged if r.metric == "cache_hit_rate"}
     assert (cache["original"].outcome, cache["original"].reason) == (Outcome.NOT_APPLICABLE, CriterionReason.NO_CACHE)
     assert cache["optimized"].passed is True and cache["optimized"].value == pytest.approx(0.95)
 
 
 def test_missing_level_and_unusable_level_cannot_be_judged():
-    results = judged_run(
-        {"optimized": {50: 100.0, 100: 100.0}}, generator_cores={("optimized", 100): 0.97}
-    )
+    results = judged_run({"optimized": {50: 100.0, 100: 100.0}}, generator_cores={("optimized", 100): 0.97})
     judged = evaluate(load_criteria(), results)
     at_500 = next(r for r in judged if r.metric == "throughput_rps")
     assert (at_500.outcome, at_500.reason, at_500.users) == (Outcome.NOT_JUDGED, CriterionReason.NO_STEP, 500)
@@ -136,9 +130,7 @@ def test_missing_level_and_unusable_level_cannot_be_judged():
 
 def test_memory_growth_is_skipped_without_soak_and_judged_with_it():
     results = judged_run({"optimized": {50: 100.0}})
-    memory = next(
-        r for r in evaluate(load_criteria(), results) if r.metric == "rss_slope_mb_per_min"
-    )
+    memory = next(r for r in evaluate(load_criteria(), results) if r.metric == "rss_slope_mb_per_min")
     assert (memory.outcome, memory.reason) == (Outcome.NOT_APPLICABLE, CriterionReason.NO_SOAK)
 
     soak = SoakResult(
@@ -163,9 +155,7 @@ def test_echo_is_not_judged_by_default_and_absent_services_are_not_applicable():
     criteria = Criteria(
         criterion=[
             Criterion(name="p95", metric="p95_ms", op="<", threshold=2000),
-            Criterion(
-                name="orig p95", metric="p95_ms", op="<", threshold=2000, services=["original"]
-            ),
+            Criterion(name="orig p95", metric="p95_ms", op="<", threshold=2000, services=["original"]),
         ]
     )
     judged = evaluate(criteria, results)
@@ -175,9 +165,7 @@ def test_echo_is_not_judged_by_default_and_absent_services_are_not_applicable():
 
 
 def test_relative_criterion_per_common_level():
-    results = judged_run(
-        {"original": {50: 400.0, 100: 400.0}, "optimized": {50: 100.0, 100: 300.0}}
-    )
+    results = judged_run({"original": {50: 400.0, 100: 400.0}, "optimized": {50: 100.0, 100: 300.0}})
     criteria = Criteria(
         relative=[
             RelativeCriterion(
@@ -203,7 +191,10 @@ def test_a_level_slowed_by_the_bench_keeps_its_passes_and_leaves_failures_unjudg
     slowed = results.summaries[0].model_copy(update={"bound_by": ["machine"], "unusable": [machine]})
     assert slowed.slowed_by_bench
     results = results.model_copy(update={"summaries": [slowed]})
-    criteria = load_criteria(write(tmp_path, """
+    criteria = load_criteria(
+        write(
+            tmp_path,
+            """
 [[criterion]]
 name = "p95"
 metric = "p95_ms"
@@ -215,7 +206,9 @@ name = "rps"
 metric = "throughput_rps"
 op = ">="
 threshold = 100000
-"""))
+""",
+        )
+    )
     judged = {r.criterion: r for r in evaluate(criteria, results)}
     assert (judged["p95"].outcome, judged["p95"].reason) == (Outcome.PASS, CriterionReason.SLOWED_BY_BENCH)
     # a failure under a slowed bench is not the service's

@@ -46,10 +46,17 @@ def test_candidate_that_lost_a_reply_does_not_migrate():
 
 def test_candidate_audit_failure_under_a_fault_does_not_migrate(clear_win):
     fault = FaultResult(
-        service="optimized", fault="db-outage", started_s=5, ended_s=15, errors_during=40,
-        requests_during=100, recovery_s=2.0, ready_503_seen=True, ready_recovered=True,
+        service="optimized",
+        fault="db-outage",
+        started_s=5,
+        ended_s=15,
+        errors_during=40,
+        requests_during=100,
+        recovery_s=2.0,
+        ready_503_seen=True,
+        ready_recovered=True,
         audit=clean_audit(60, doubled=2),
-    )  # fmt: skip
+    )
     results = rejudge(clear_win.model_copy(update={"faults": [fault]}), load_criteria())
     assert results.decision.verdict == Verdict.DO_NOT_MIGRATE
     assert codes(results.decision)[0] == ReasonCode.AUDIT_FAILED
@@ -120,11 +127,20 @@ def test_a_candidate_the_run_did_not_measure_is_inconclusive(clear_win):
 
 def test_every_candidate_gets_its_own_verdict():
     results, records = make_run(
-        {"original": {100: 400.0, 500: 800.0}, "checklist": {100: 480.0, 500: 960.0},
-         "optimized": {100: 100.0, 500: 150.0}}, requests=REQUESTS,
-    )  # fmt: skip
-    results = results.model_copy(update={"settings": results.settings.model_copy(
-        update={"baseline": "original", "candidates": ["checklist", "optimized"]})})  # fmt: skip
+        {
+            "original": {100: 400.0, 500: 800.0},
+            "checklist": {100: 480.0, 500: 960.0},
+            "optimized": {100: 100.0, 500: 150.0},
+        },
+        requests=REQUESTS,
+    )
+    results = results.model_copy(
+        update={
+            "settings": results.settings.model_copy(
+                update={"baseline": "original", "candidates": ["checklist", "optimized"]}
+            )
+        }
+    )
     concluded = conclude(results, records, load_criteria())
     verdicts = {d.candidate: d.verdict for d in concluded.decisions}
     assert verdicts == {"checklist": Verdict.DO_NOT_MIGRATE, "optimized": Verdict.MIGRATE}

@@ -9,17 +9,24 @@ import pytest
 from harness.analysis.audit import audit_figures
 from harness.results import RECORD_COLUMNS, AuditFigures
 
-ZERO = dict(
-    expected=0, delivered=0, lost=0, doubled=0, wrong_token=0, unexpected=0, unacknowledged=0
-)
+ZERO = dict(expected=0, delivered=0, lost=0, doubled=0, wrong_token=0, unexpected=0, unacknowledged=0)
 
 
-def record(wamid: str, status: int = 200, *, kind: str = "text", expects_reply: bool | None = None,
-           attempt: int = 1) -> dict:  # fmt: skip
+def record(
+    wamid: str, status: int = 200, *, kind: str = "text", expects_reply: bool | None = None, attempt: int = 1
+) -> dict:
     expects = kind in ("text", "media") if expects_reply is None else expects_reply
     row = {column: 0 for column in RECORD_COLUMNS}
-    row.update(service="optimized", users=50, kind=kind, wamid=wamid, status=status, expects_reply=expects,
-               attempt=attempt, error="" if status else "ReadTimeout")  # fmt: skip
+    row.update(
+        service="optimized",
+        users=50,
+        kind=kind,
+        wamid=wamid,
+        status=status,
+        expects_reply=expects,
+        attempt=attempt,
+        error="" if status else "ReadTimeout",
+    )
     return row
 
 
@@ -59,9 +66,7 @@ def test_a_message_answered_twice_is_doubled_and_still_delivered():
 
 
 def test_a_retry_acknowledged_on_its_second_attempt_is_expected_once():
-    records = frame(
-        record("w1", 0, attempt=1), record("w1", 503, attempt=2), record("w1", 200, attempt=3)
-    )
+    records = frame(record("w1", 0, attempt=1), record("w1", 503, attempt=2), record("w1", 200, attempt=3))
     assert audit_figures(records, audit({"w1": 1})) == figures(expected=1, delivered=1)
 
 
@@ -73,14 +78,10 @@ def test_a_message_never_acknowledged_is_neither_lost_nor_unexpected():
 
 
 def test_a_duplicate_resend_adds_no_obligation_and_no_excuse():
-    records = frame(
-        record("w1"), record("w1", kind="duplicate"), record("w2"), record("w2", kind="duplicate")
-    )
+    records = frame(record("w1"), record("w1", kind="duplicate"), record("w2"), record("w2", kind="duplicate"))
     assert audit_figures(records, audit({"w1": 1, "w2": 1})) == figures(expected=2, delivered=2)
     # The duplicate must not be answered again: that second reply is a doubling.
-    assert audit_figures(records, audit({"w1": 2, "w2": 1})) == figures(
-        expected=2, delivered=2, doubled=1
-    )
+    assert audit_figures(records, audit({"w1": 2, "w2": 1})) == figures(expected=2, delivered=2, doubled=1)
 
 
 def test_a_2xx_on_a_resend_alone_does_not_oblige_a_reply():
@@ -99,9 +100,7 @@ def test_a_reply_to_a_message_that_obliges_none_is_unexpected(kind):
 def test_replies_to_messages_never_sent_and_to_no_message_are_unexpected():
     records = frame(record("w1"), record("", kind="status"))
     result = audit_figures(records, audit({"w1": 1, "ghost": 2, "": 3}))
-    assert result == figures(
-        expected=1, delivered=1, unexpected=5, doubled=1
-    )  # ghost twice; "" is no message
+    assert result == figures(expected=1, delivered=1, unexpected=5, doubled=1)  # ghost twice; "" is no message
 
 
 def test_wrong_token_comes_from_the_upstream():
@@ -137,12 +136,14 @@ def test_two_hundred_thousand_records():
     first_ok = rng.random(n // 2) > 0.1
     second_ok = rng.random(n // 2) > 0.5
     expects = rng.random(n // 2) > 0.2  # a fifth are statuses-like kinds that oblige nothing
-    records = pd.DataFrame({
-        "wamid": np.concatenate([wamids, wamids]),
-        "status": np.concatenate([np.where(first_ok, 200, 0), np.where(second_ok, 200, 503)]),
-        "expects_reply": np.concatenate([expects, expects]),
-        "attempt": np.repeat([1, 2], n // 2),
-    })  # fmt: skip
+    records = pd.DataFrame(
+        {
+            "wamid": np.concatenate([wamids, wamids]),
+            "status": np.concatenate([np.where(first_ok, 200, 0), np.where(second_ok, 200, 503)]),
+            "expects_reply": np.concatenate([expects, expects]),
+            "attempt": np.repeat([1, 2], n // 2),
+        }
+    )
     acked = expects & (first_ok | second_ok)
     answered = acked.copy()
     answered[np.flatnonzero(acked)[:100]] = False  # 100 lost
@@ -152,6 +153,10 @@ def test_two_hundred_thousand_records():
     deliveries = {w: int(c) for w, c in zip(wamids, counts, strict=True) if c}
     result = audit_figures(records, audit(deliveries))
     assert result == figures(
-        expected=int(acked.sum()), delivered=int(acked.sum()) - 100, lost=100, doubled=30, unexpected=7,
+        expected=int(acked.sum()),
+        delivered=int(acked.sum()) - 100,
+        lost=100,
+        doubled=30,
+        unexpected=7,
         unacknowledged=int((expects & ~acked).sum()),
-    )  # fmt: skip
+    )

@@ -9,7 +9,9 @@ from harness.processes import base_environment
 
 
 def test_the_echo_app_answers_the_webhook_routes_and_nothing_else(tmp_path):
-    with ServiceProcess("echo", "harness.bench.echo_app:app", env=base_environment(), log_path=tmp_path / "echo.log") as echo:
+    with ServiceProcess(
+        "echo", "harness.bench.echo_app:app", env=base_environment(), log_path=tmp_path / "echo.log"
+    ) as echo:
         with httpx.Client(base_url=echo.url, timeout=5) as client:
             posted = client.post("/whatsapp_response", content=b'{"object": "anything"}' * 1000)
             assert posted.status_code == 200 and posted.json() == {"status": "ok"}

@@ -24,8 +24,9 @@ from harness.runs.faults import FAULTS, FaultUnavailable, Timeline, fault_plan, 
 from tests.plans import short_plan
 
 
-def FaultSpec(kind, *, start_s=10.0, duration_s=10.0, graph_timeout_s=2.0, **values):  # noqa: N802
+def FaultSpec(kind, *, start_s=10.0, duration_s=10.0, graph_timeout_s=2.0, **values):
     return FAULTS[kind](Timeline(start_s, duration_s, graph_timeout_s), values)
+
 
 SHORT = dict(users=(8,), step_duration_s=10, warmup_s=1, trials=1)
 TIMELINE = dict(start_s=2.0, duration_s=3.0)
@@ -42,8 +43,11 @@ def fault_run(kind: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path
     if kind not in _RUNS:
         base = tmp_path_factory.mktemp(f"fault-{kind}")
         secrets = BenchSecrets()
-        plan = short_plan(("original", "optimized"), **SHORT,
-                          bench=BenchConfig(businesses=10, phones_per_business=2, service_env=SERVICE_ENV))  # fmt: skip
+        plan = short_plan(
+            ("original", "optimized"),
+            **SHORT,
+            bench=BenchConfig(businesses=10, phones_per_business=2, service_env=SERVICE_ENV),
+        )
         with mock.patch("harness.bench.testbed.BenchSecrets", lambda: secrets):
             run_comparison(fault_plan(plan, FaultSpec(kind, **TIMELINE), base / "db"), RunControl(base / "run"))
         _RUNS[kind] = (base / "run", secrets)
@@ -56,21 +60,24 @@ def _records(rows: list[tuple[float, float, int]]) -> pd.DataFrame:
 
 
 def test_errors_during_count_every_request_in_flight_during_the_fault():
-    records = _records([
-        (95.0, 1000, 200),   # finished before the fault
-        (99.0, 3000, 503),   # sent before, failed during: the fault's
-        (101.0, 10, 0),      # no answer
-        (104.0, 10, 200),
-        (110.0, 10, 503),    # after the fault
-    ])  # fmt: skip
+    records = _records(
+        [
+            (95.0, 1000, 200),  # finished before the fault
+            (99.0, 3000, 503),  # sent before, failed during: the fault's
+            (101.0, 10, 0),  # no answer
+            (104.0, 10, 200),
+            (110.0, 10, 503),  # after the fault
+        ]
+    )
     assert errors_between(records, 100.0, 105.0) == (2, 3)
     assert errors_between(_records([]), 100.0, 105.0) == (0, 0)
 
 
 def test_recovery_is_the_first_full_second_without_errors_after_the_fault():
     end = 100.0
-    records = _records([(100.2, 5, 503), (100.9, 5, 200), (101.5, 5, 0), (102.1, 5, 200), (102.7, 5, 200),
-                        (103.3, 5, 503)])  # fmt: skip
+    records = _records(
+        [(100.2, 5, 503), (100.9, 5, 200), (101.5, 5, 0), (102.1, 5, 200), (102.7, 5, 200), (103.3, 5, 503)]
+    )
     assert recovery_seconds(records, end) == 2.0  # seconds 0 and 1 had errors; second 2 is clean
     assert recovery_seconds(_records([(100.5, 5, 200)]), end) == 0.0
     assert recovery_seconds(_records([(100.5, 5, 500), (101.5, 5, 0)]), end) is None
@@ -93,11 +100,13 @@ def test_retries_outlast_the_fault():
 
 @pytest.mark.parametrize(
     ("fields", "problem"),
-    [({"kind": "db-outage", "duration_s": 0}, "more than 0"),
-     ({"kind": "upstream-errors", "error_rate": 0.8, "timeout_rate": 0.5}, "must not exceed 1"),
-     ({"kind": "upstream-errors", "error_rate": 1.5}, "a share between 0 and 1"),
-     ({"kind": "upstream-slow", "slow_ms": 5000, "graph_timeout_s": 2}, "under the Graph API timeout")],
-)  # fmt: skip
+    [
+        ({"kind": "db-outage", "duration_s": 0}, "more than 0"),
+        ({"kind": "upstream-errors", "error_rate": 0.8, "timeout_rate": 0.5}, "must not exceed 1"),
+        ({"kind": "upstream-errors", "error_rate": 1.5}, "a share between 0 and 1"),
+        ({"kind": "upstream-slow", "slow_ms": 5000, "graph_timeout_s": 2}, "under the Graph API timeout"),
+    ],
+)
 def test_a_fault_that_cannot_be_honest_is_refused(fields, problem):
     with pytest.raises(ValueError, match=problem):
         FaultSpec(fields.pop("kind"), **fields)

@@ -19,10 +19,10 @@ from harness.results import (
     RECORD_COLUMNS,
     AuditFigures,
     BenchSettings,
-    LoadSettings,
     CacheFigures,
     ComponentUsage,
     DatabaseFigures,
+    LoadSettings,
     MachineInfo,
     Results,
     RunSettings,
@@ -34,6 +34,7 @@ from harness.terms import BENCH_ADVICE, Component, Unusable
 
 def ratios(summaries, records, candidate="optimized", baseline="original", seed=0):
     return candidate_ratios(summaries, records, candidate=candidate, baseline=baseline, seed=seed)
+
 
 T0 = 1_700_000_000.0
 WARMUP_S = 2.0
@@ -59,15 +60,9 @@ def make_records(
     """One step run's records: ``latencies_ms`` sent inside the window, ``warmup`` more before it."""
     rng = np.random.default_rng(seed)
     n = len(latencies_ms)
-    t_start = np.concatenate(
-        [rng.uniform(start, start + window_s, n), rng.uniform(start - WARMUP_S, start, warmup)]
-    )
-    latency = np.concatenate(
-        [latencies_ms, np.full(warmup, 99_999.0)]
-    )  # warm-up would dominate if counted
-    codes = np.concatenate(
-        [status if status is not None else np.full(n, 200), np.full(warmup, 200)]
-    )
+    t_start = np.concatenate([rng.uniform(start, start + window_s, n), rng.uniform(start - WARMUP_S, start, warmup)])
+    latency = np.concatenate([latencies_ms, np.full(warmup, 99_999.0)])  # warm-up would dominate if counted
+    codes = np.concatenate([status if status is not None else np.full(n, 200), np.full(warmup, 200)])
     total = n + warmup
     frame = pd.DataFrame(
         {
@@ -91,9 +86,7 @@ def make_records(
     return frame
 
 
-def usage(
-    cores: float = 0.3, cpu_seconds: float | None = None, rss: float = 80.0
-) -> ComponentUsage:
+def usage(cores: float = 0.3, cpu_seconds: float | None = None, rss: float = 80.0) -> ComponentUsage:
     return ComponentUsage(
         pids=[1],
         cpu_seconds=cores * WINDOW_S if cpu_seconds is None else cpu_seconds,
@@ -137,9 +130,7 @@ def make_step(
 ) -> StepResult:
     measured = records[records["t_start"] >= start]
     if wait_mean_s is None:  # a think time consistent with the throughput (Little's law holds)
-        wait_mean_s = max(
-            users * WINDOW_S / max(len(measured), 1) - measured["latency_ms"].mean() / 1000, 0.0
-        )
+        wait_mean_s = max(users * WINDOW_S / max(len(measured), 1) - measured["latency_ms"].mean() / 1000, 0.0)
     return step_result(
         records,
         service=service,
@@ -154,9 +145,7 @@ def make_step(
             "upstream": usage(0.1),
         },
         cache=CacheFigures(hits=950, misses=50, hit_rate=0.95) if cache else None,
-        database=DatabaseFigures(
-            operations=len(measured), operations_per_request=1.0, connections_max=12
-        ),
+        database=DatabaseFigures(operations=len(measured), operations_per_request=1.0, connections_max=12),
         audit=audit if audit is not None else clean_audit(len(measured)),
         wait_mean_s=wait_mean_s,
         downstream_latency_ms=DOWNSTREAM_MS,
@@ -181,10 +170,23 @@ def make_results(steps: list[StepResult], services: list[str], users: list[int])
         settings=RunSettings(
             command="compare",
             profile="test",
-            load=LoadSettings(users=tuple(users), step_duration_s=WINDOW_S, warmup_s=WARMUP_S, trials=1,
-                              wait_min_s=0.5, wait_max_s=1.5, mix={"text": 1.0}),
-            bench=BenchSettings(businesses=10, phones_per_business=2, graph_latency_ms=20.0, llm_latency_ms=40.0,
-                                database="embedded SecantusDB 0.7.0b3", service_workers=2),
+            load=LoadSettings(
+                users=tuple(users),
+                step_duration_s=WINDOW_S,
+                warmup_s=WARMUP_S,
+                trials=1,
+                wait_min_s=0.5,
+                wait_max_s=1.5,
+                mix={"text": 1.0},
+            ),
+            bench=BenchSettings(
+                businesses=10,
+                phones_per_business=2,
+                graph_latency_ms=20.0,
+                llm_latency_ms=40.0,
+                database="embedded SecantusDB 0.7.0b3",
+                service_workers=2,
+            ),
             services=services,
             baseline="original" if "original" in services and len(services) > 1 else None,
             candidates=[s for s in services if s not in ("original", "echo")] if "original" in services else [],
@@ -273,9 +275,7 @@ def test_step_added_latency_and_cpu_per_request():
 
 def test_bench_bound_helper_is_named_with_advice():
     records = make_records("optimized", 500, np.full(300, 20.0))
-    step = make_step(
-        records, service="optimized", users=500, generator_cores=0.97, database_cores=0.95
-    )
+    step = make_step(records, service="optimized", users=500, generator_cores=0.97, database_cores=0.95)
     assert step.bound_by == [Component.LOAD_GENERATOR, Component.DATABASE]
     text = " ".join(step.notes)  # each bound part's note carries its advice
     assert BENCH_ADVICE[Component.LOAD_GENERATOR] in text and BENCH_ADVICE[Component.DATABASE] in text
@@ -303,15 +303,24 @@ def test_service_cpu_never_makes_a_step_bench_bound():
 def _machine_step(components, machine):
     records = make_records("optimized", 500, np.full(300, 20.0))
     return step_result(
-        records, service="optimized", users=500, trial=0, started_at=datetime.fromtimestamp(T0, UTC),
-        window=(T0, T0 + WINDOW_S), components=components, cache=None, database=None, audit=None,
-        wait_mean_s=1.0, downstream_latency_ms=0.0, machine=machine,
-    )  # fmt: skip
+        records,
+        service="optimized",
+        users=500,
+        trial=0,
+        started_at=datetime.fromtimestamp(T0, UTC),
+        window=(T0, T0 + WINDOW_S),
+        components=components,
+        cache=None,
+        database=None,
+        audit=None,
+        wait_mean_s=1.0,
+        downstream_latency_ms=0.0,
+        machine=machine,
+    )
 
 
 def test_a_busy_machine_shared_with_a_hungry_bench_bounds_the_step():
-    components = {"service": usage(0.8), "database": usage(0.5), "load_generator": usage(0.2),
-                  "upstream": usage(0.15)}  # fmt: skip
+    components = {"service": usage(0.8), "database": usage(0.5), "load_generator": usage(0.2), "upstream": usage(0.15)}
     step = _machine_step(components, (1.65, 2))
     assert step.bound_by == ["machine"] and step.machine_cpu_cores == 1.65
     assert other_work_cores(step) == pytest.approx(0.0)  # the bench itself took the CPU
@@ -330,16 +339,18 @@ def test_a_machine_saturated_by_the_service_itself_is_a_fair_measurement():
 
 
 def test_a_quiet_machine_is_not_a_bound():
-    components = {"service": usage(0.45), "database": usage(0.33), "load_generator": usage(0.16),
-                  "upstream": usage(0.13)}  # fmt: skip
+    components = {
+        "service": usage(0.45),
+        "database": usage(0.33),
+        "load_generator": usage(0.16),
+        "upstream": usage(0.13),
+    }
     assert _machine_step(components, (1.07, 2)).bound_by == []
 
 
 def test_littles_law_gap_flags_load_that_was_not_offered():
     records = make_records("original", 100, np.full(100, 100.0))  # 10 rps achieved
-    step = make_step(
-        records, service="original", users=100, wait_mean_s=0.9
-    )  # 100 users / 1 s = 100 rps
+    step = make_step(records, service="original", users=100, wait_mean_s=0.9)  # 100 users / 1 s = 100 rps
     assert step.offered_rps == pytest.approx(100.0)
     assert step.littles_law_gap == pytest.approx(-0.9)
 
@@ -364,9 +375,7 @@ def test_summary_pools_every_trial_and_bootstraps_over_trials():
     (summary,) = summarize(results.steps, records)
     pooled = summary_records(summary, records)
     assert summary.trials == 3 and summary.requests == 1200 == len(pooled)
-    assert summary.p95_ms.value == pytest.approx(
-        np.percentile(pooled["latency_ms"], 95, method="inverted_cdf")
-    )
+    assert summary.p95_ms.value == pytest.approx(np.percentile(pooled["latency_ms"], 95, method="inverted_cdf"))
     assert summary.p95_ms.ci_low <= summary.p95_ms.ci_high
     assert summary.interval_basis == "trials"
     assert summary.usable and summary.audit_passed is True and summary.has_cache is False
@@ -434,9 +443,7 @@ def test_open_loop_levels_are_judged_on_corrected_latency():
         if service == "original":  # its schedule slipped: requests waited 500 ms to be sent
             records["corrected_latency_ms"] = records["latency_ms"] + 500
         frames.append(records)
-        steps.append(
-            make_step(records, service=service, users=0, arrival_rate=40.0, start=T0 + 100 * i)
-        )
+        steps.append(make_step(records, service=service, users=0, arrival_rate=40.0, start=T0 + 100 * i))
     records = pd.concat(frames, ignore_index=True)
     original, optimized = summarize(steps, records)
     assert original.p95_ms.value == pytest.approx(optimized.p95_ms.value + 500)

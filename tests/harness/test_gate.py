@@ -13,10 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from harness.cli import build_parser, main
+from harness.analysis import conclude, summarize
 from harness.analysis.criteria import load_criteria
-from harness.analysis import conclude
-from harness.analysis import summarize
+from harness.cli import build_parser, main
 from harness.gate import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
@@ -139,8 +138,9 @@ def test_an_incomplete_run_cannot_pass(ci_criteria):
 
 def test_a_threshold_inside_the_interval_is_called_marginal(ci_criteria):
     # optimized p99 around 5 s: the sanity ceiling is inside the p99's interval.
-    results, records = run_of({"original": {100: 12000.0, 500: 14000.0}, "optimized": {100: 2500.0, 500: 100.0}},
-                              sigma=0.3)  # fmt: skip
+    results, records = run_of(
+        {"original": {100: 12000.0, 500: 14000.0}, "optimized": {100: 2500.0, 500: 100.0}}, sigma=0.3
+    )
     gate = judge_run(results, ci_criteria, records=records)
     [ceiling] = [c for c in gate.checks if c.name.startswith("p99 under 5 s") and c.load == "100 users"]
     assert "inside the 95% CI" in ceiling.detail
@@ -241,7 +241,9 @@ def test_junit_has_one_case_per_check_and_marks_failures_and_skips(ci_criteria, 
     assert root.tag == "testsuites"
     cases = root.findall("./testsuite/testcase")
     assert len(cases) == len(gate.checks) == int(root.get("tests"))
-    assert len(root.findall("./testsuite/testcase/failure")) == len(gate.with_outcome("fail")) == int(root.get("failures"))
+    assert (
+        len(root.findall("./testsuite/testcase/failure")) == len(gate.with_outcome("fail")) == int(root.get("failures"))
+    )
     skipped = root.findall("./testsuite/testcase/skipped")
     assert len(skipped) == len(gate.with_outcome("not judged")) + len(gate.with_outcome("skipped"))
     assert all(s.get("message") for s in skipped)
@@ -290,14 +292,43 @@ def test_command_against_a_baseline_directory(tmp_path, run_dir):
     slower, records = run_of(scaled(WIN, 1.3), seed=2)
     current = save_run(tmp_path / "slower", slower, records)
     junit, markdown = tmp_path / "out" / "j.xml", tmp_path / "out" / "s.md"
-    code = main(["gate", str(current), "--criteria", str(CI_CRITERIA), "--baseline", str(run_dir),
-                 "--junit", str(junit), "--markdown", str(markdown)])  # fmt: skip
+    code = main(
+        [
+            "gate",
+            str(current),
+            "--criteria",
+            str(CI_CRITERIA),
+            "--baseline",
+            str(run_dir),
+            "--junit",
+            str(junit),
+            "--markdown",
+            str(markdown),
+        ]
+    )
     assert code == EXIT_FAIL
     assert ET.parse(junit).getroot().get("failures") != "0"
     assert "REGRESSION" in markdown.read_text()
     # A generous factor lets the same change through.
-    assert main(["gate", str(current), "--criteria", str(CI_CRITERIA), "--baseline", str(run_dir),
-                 "--max-regression", "0.5", "--junit", str(junit), "--markdown", str(markdown)]) == EXIT_PASS  # fmt: skip
+    assert (
+        main(
+            [
+                "gate",
+                str(current),
+                "--criteria",
+                str(CI_CRITERIA),
+                "--baseline",
+                str(run_dir),
+                "--max-regression",
+                "0.5",
+                "--junit",
+                str(junit),
+                "--markdown",
+                str(markdown),
+            ]
+        )
+        == EXIT_PASS
+    )
 
 
 @pytest.mark.parametrize(

@@ -80,10 +80,18 @@ def echo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
 def capture_server(directory: Path, **settings: str) -> Iterator[tuple[str, Path]]:
     port = free_port()
     captured = directory / "captured.jsonl"
-    env = base_environment() | {"WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-                                "CAPTURE_FILE": str(captured)} | settings  # fmt: skip
-    server = ManagedProcess("capture", [sys.executable, "-c", CAPTURE_SERVER, str(port)], env=env,
-                            cwd=Path(__file__).parents[2], log_path=directory / "capture.log")  # fmt: skip
+    env = (
+        base_environment()
+        | {"WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN, "CAPTURE_FILE": str(captured)}
+        | settings
+    )
+    server = ManagedProcess(
+        "capture",
+        [sys.executable, "-c", CAPTURE_SERVER, str(port)],
+        env=env,
+        cwd=Path(__file__).parents[2],
+        log_path=directory / "capture.log",
+    )
     url = f"http://127.0.0.1:{port}"
     with server:
         server.wait_ready(lambda: _answers(url), timeout=20)
@@ -99,9 +107,17 @@ def _answers(url: str) -> bool:
 
 def profile(**overrides: object) -> LoadProfile:
     settings: dict[str, object] = dict(
-        service="echo", users=12, trial=2, app_secret=APP_SECRET, verify_token=VERIFY_TOKEN,
-        businesses=8, phones_per_business=2, wait_min_s=0.05, wait_max_s=0.15, seed=7,
-    )  # fmt: skip
+        service="echo",
+        users=12,
+        trial=2,
+        app_secret=APP_SECRET,
+        verify_token=VERIFY_TOKEN,
+        businesses=8,
+        phones_per_business=2,
+        wait_min_s=0.05,
+        wait_max_s=0.15,
+        seed=7,
+    )
     settings.update(overrides)
     return LoadProfile(**settings)  # type: ignore[arg-type]
 
@@ -265,9 +281,14 @@ def test_the_profile_round_trips_through_the_environment_and_hides_its_secrets()
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("text=1,bogus=1", "unknown kind"), ("text", "KIND=SHARE"), ("text=x", "not a number"),
-     ("text=0", "more than 0"), ("text=-1,status=2", ">= 0")],
-)  # fmt: skip
+    [
+        ("text=1,bogus=1", "unknown kind"),
+        ("text", "KIND=SHARE"),
+        ("text=x", "not a number"),
+        ("text=0", "more than 0"),
+        ("text=-1,status=2", ">= 0"),
+    ],
+)
 def test_a_bad_mix_is_refused_clearly(text, message):
     with pytest.raises(ValueError, match=message):
         parse_mix(text)

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.load import LOCUSTFILE
-from harness.records import read_record_files as read_records
-from harness.processes import ManagedProcess, wait_until
-from harness.results import ABANDONED
 from harness.bench.seeding import phone_number_id
-from harness.processes import base_environment
+from harness.load import LOCUSTFILE
+from harness.processes import ManagedProcess, base_environment, wait_until
+from harness.records import read_record_files as read_records
+from harness.results import ABANDONED
 from tests.harness.test_loadgen import APP_SECRET, VERIFY_TOKEN, capture_server
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(90)]
@@ -28,9 +27,25 @@ BUSINESSES = 20
 
 
 def locust(name: str, url: str, directory: Path, *, users: int, seconds: int, **env: str) -> ManagedProcess:
-    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url,
-            "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--only-summary",
-            "--csv", str(directory / name)]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "--host",
+        url,
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "--only-summary",
+        "--csv",
+        str(directory / name),
+    ]
     environment = base_environment() | env
     return ManagedProcess(name, argv, env=environment, cwd=directory, log_path=directory / f"{name}.log")
 
@@ -48,9 +63,18 @@ def run_all(*processes: ManagedProcess, timeout: float = 40) -> list[int | None]
 
 def test_by_hand_it_signs_every_post_names_requests_by_kind_and_favours_hot_businesses(tmp_path):
     with capture_server(tmp_path) as (url, captured):
-        process = locust("hand", url, tmp_path, users=6, seconds=4, WHATSAPP_APP_SECRET=APP_SECRET,
-                         WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN, LOAD_BUSINESSES=str(BUSINESSES),
-                         LOAD_WAIT_MIN="0.02", LOAD_WAIT_MAX="0.06")  # fmt: skip
+        process = locust(
+            "hand",
+            url,
+            tmp_path,
+            users=6,
+            seconds=4,
+            WHATSAPP_APP_SECRET=APP_SECRET,
+            WHATSAPP_VERIFY_TOKEN=VERIFY_TOKEN,
+            LOAD_BUSINESSES=str(BUSINESSES),
+            LOAD_WAIT_MIN="0.02",
+            LOAD_WAIT_MAX="0.06",
+        )
         [code] = run_all(process)
     assert code == 0, process.log_tail()
     assert not list(tmp_path.rglob("records-*.csv")), "records written without LOAD_RECORDS_DIR"
@@ -80,21 +104,30 @@ def test_by_hand_it_signs_every_post_names_requests_by_kind_and_favours_hot_busi
 def test_a_seed_reproduces_the_mix_and_a_wrong_verify_token_fails_the_handshake(tmp_path):
     def seeded(name: str, seed: str, **overrides: str) -> ManagedProcess:
         (tmp_path / name).mkdir()
-        env = {"WHATSAPP_APP_SECRET": APP_SECRET, "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN, "LOAD_SEED": seed,
-               "LOAD_WAIT_MIN": "0.02", "LOAD_WAIT_MAX": "0.04",
-               "LOAD_RECORDS_DIR": str(tmp_path / name / "records")} | overrides  # fmt: skip
+        env = {
+            "WHATSAPP_APP_SECRET": APP_SECRET,
+            "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+            "LOAD_SEED": seed,
+            "LOAD_WAIT_MIN": "0.02",
+            "LOAD_WAIT_MAX": "0.04",
+            "LOAD_RECORDS_DIR": str(tmp_path / name / "records"),
+        } | overrides
         return locust(name, url, tmp_path / name, users=1, seconds=3, **env)
 
     with capture_server(tmp_path) as (url, _):
-        runs = [seeded("a", "11"), seeded("b", "11"), seeded("c", "12"),
-                seeded("refused", "11", LOAD_MIX="handshake=1", WHATSAPP_VERIFY_TOKEN="wrong")]  # fmt: skip
+        runs = [
+            seeded("a", "11"),
+            seeded("b", "11"),
+            seeded("c", "12"),
+            seeded("refused", "11", LOAD_MIX="handshake=1", WHATSAPP_VERIFY_TOKEN="wrong"),
+        ]
         codes = run_all(*runs)
     assert codes == [0, 0, 0, 1], [run.log_tail() for run in runs]
 
     first = {name: read_records(tmp_path / name / "records").head(15) for name in ("a", "b", "c")}
     assert all(len(frame) == 15 for frame in first.values())
     assert set(first["a"].users) == {1}  # the label defaults to -u when LOAD_USERS is unset
-    sequence = {name: list(zip(frame.kind, frame.wamid)) for name, frame in first.items()}
+    sequence = {name: list(zip(frame.kind, frame.wamid, strict=True)) for name, frame in first.items()}
     assert sequence["a"] == sequence["b"] and sequence["a"] != sequence["c"]
 
     refused = read_records(tmp_path / "refused" / "records")

@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from harness.analysis.criteria import load_criteria
 from harness.analysis import conclude
+from harness.analysis.criteria import load_criteria
 from harness.notebook import REPORT_DIR_VARIABLE, find_report_dir, latency_cdf, ratios_frame, summary_frame, top_level
 from harness.results import save_results
 from tests.harness.test_figures import make_run
@@ -48,10 +48,15 @@ def this_python_kernel(tmp_path, monkeypatch):
     JUPYTER_PATH is searched first, so no user or system kernel named alike can stand in."""
     spec = tmp_path / "jupyter" / "kernels" / KERNEL
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "harness test kernel", "language": "python",
-    }))  # fmt: skip
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "harness test kernel",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     return KERNEL
 
@@ -77,8 +82,9 @@ def _outputs(notebook, kind):
 def test_notebook_runs_top_to_bottom_on_a_run_directory(run, reports, this_python_kernel, monkeypatch):
     monkeypatch.setenv(REPORT_DIR_VARIABLE, str(reports))
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(notebook, kernel_name=this_python_kernel, timeout=120,
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})  # fmt: skip
+    client = NotebookClient(
+        notebook, kernel_name=this_python_kernel, timeout=120, resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    )
     client.execute()  # raises CellExecutionError on the first failing cell
     errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.output_type == "error"]
     assert errors == []

@@ -9,17 +9,28 @@ from __future__ import annotations
 
 import pytest
 
-from harness.cli import main
 from harness.analysis import summary_records
+from harness.analysis.stats import percentile
+from harness.cli import main
 from harness.records import load_run_records
 from harness.results import load_results
-from harness.analysis.stats import percentile
 
 pytestmark = [pytest.mark.load, pytest.mark.timeout(120)]
 
 RATE = 30.0  # req/s, light for both services; 7 s windows give ~210 requests, above the 200 a level needs
-ARGS = ["--arrival-rate", f"{RATE:g}", "--step-duration", "7", "--warmup", "2", "--businesses", "5", "--no-echo",
-        "--candidates", "optimized"]
+ARGS = [
+    "--arrival-rate",
+    f"{RATE:g}",
+    "--step-duration",
+    "7",
+    "--warmup",
+    "2",
+    "--businesses",
+    "5",
+    "--no-echo",
+    "--candidates",
+    "optimized",
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +70,12 @@ def test_every_latency_figure_is_the_corrected_one(run_dir):
             assert getattr(summary, metric).value == percentile(answered["corrected_latency_ms"], q), metric
         assert any("coordinated-omission corrected" in note for note in summary.notes)
     step = results.steps[0]
-    window = records[(records["service"] == step.service) & (records["t_start"] >= step.window_start)
-                     & (records["t_start"] < step.window_start + step.window_s) & (records["status"] != 0)]  # fmt: skip
+    window = records[
+        (records["service"] == step.service)
+        & (records["t_start"] >= step.window_start)
+        & (records["t_start"] < step.window_start + step.window_s)
+        & (records["status"] != 0)
+    ]
     assert step.corrected_latency.p95_ms == percentile(window["corrected_latency_ms"], 95)
 
 

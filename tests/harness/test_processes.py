@@ -11,8 +11,12 @@ from harness.processes import ManagedProcess, ProcessFailed, free_port, port_in_
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 # A parent that forks a child into its own process group, like gunicorn does with workers.
-FORKER = [sys.executable, "-c", "import subprocess, sys, time; "
-          "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"]  # fmt: skip
+FORKER = [
+    sys.executable,
+    "-c",
+    "import subprocess, sys, time; "
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)",
+]
 
 
 def test_stop_by_pid_ends_the_process_and_its_children():
@@ -24,7 +28,11 @@ def test_stop_by_pid_ends_the_process_and_its_children():
 
 
 def test_a_process_that_ignores_sigterm_is_killed():
-    stubborn = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"]
+    stubborn = [
+        sys.executable,
+        "-c",
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+    ]
     process = ManagedProcess("stubborn", stubborn).start()
     time.sleep(0.3)
     started = time.monotonic()

@@ -9,28 +9,39 @@ from pathlib import Path
 
 import pytest
 
-from harness.bench import BenchConfig
+from harness.bench.services import BenchSecrets
+from harness.load import LOCUSTFILE
+from harness.processes import ManagedProcess, base_environment, free_port
+from harness.records import load_run_records
 from harness.runs import RunControl, run_comparison
 from tests.plans import short_plan
-from harness.load import LOCUSTFILE
-from harness.processes import ManagedProcess, free_port
-from harness.records import load_run_records
-from harness.bench.services import BenchSecrets
-from harness.processes import base_environment
 
 pytestmark = pytest.mark.load
 
 
 def _worker_loop(port: int, secrets: BenchSecrets, stop: threading.Event, logs: Path) -> None:
     """What an operator runs on a load machine: a worker, restarted after each step's master."""
-    env = base_environment() | {"WHATSAPP_APP_SECRET": secrets.app_secret,
-                                "WHATSAPP_VERIFY_TOKEN": secrets.verify_token}  # fmt: skip
-    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
-            "--master-host", "127.0.0.1", "--master-port", str(port)]  # fmt: skip
+    env = base_environment() | {
+        "WHATSAPP_APP_SECRET": secrets.app_secret,
+        "WHATSAPP_VERIFY_TOKEN": secrets.verify_token,
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--worker",
+        "--master-host",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+    ]
     n = 0
     while not stop.is_set():
-        worker = ManagedProcess(f"remote-worker-{n}", argv, env=env, cwd=LOCUSTFILE.parents[2],
-                                log_path=logs / f"remote-worker-{n}.log").start()  # fmt: skip
+        worker = ManagedProcess(
+            f"remote-worker-{n}", argv, env=env, cwd=LOCUSTFILE.parents[2], log_path=logs / f"remote-worker-{n}.log"
+        ).start()
         while worker.alive and not stop.wait(0.2):
             pass
         worker.stop()
@@ -44,8 +55,16 @@ def test_remote_workers_carry_the_load_and_their_records_reach_the_master(tmp_pa
     loop = threading.Thread(target=_worker_loop, args=(port, secrets, stop, tmp_path), daemon=True)
     loop.start()
     try:
-        plan = short_plan(users=(6, 12), step_duration_s=3, warmup_s=2, echo=False, remote_workers=1,
-                          master_port=port, secrets=secrets, businesses=5)  # fmt: skip
+        plan = short_plan(
+            users=(6, 12),
+            step_duration_s=3,
+            warmup_s=2,
+            echo=False,
+            remote_workers=1,
+            master_port=port,
+            secrets=secrets,
+            businesses=5,
+        )
         results = run_comparison(plan, RunControl(tmp_path / "run"))
     finally:
         stop.set()

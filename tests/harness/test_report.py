@@ -12,8 +12,8 @@ from rich.console import Console
 
 from harness.cli import main
 from harness.report import console_table, write_report
-from harness.rounding import estimate, number, percent
 from harness.results import load_results, save_results
+from harness.rounding import estimate, number, percent
 from tests.harness.test_decision import WIN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def run():
-    from harness.analysis.criteria import load_criteria
     from harness.analysis import conclude
+    from harness.analysis.criteria import load_criteria
     from tests.harness.test_figures import make_run
 
     results, records = make_run(WIN, requests={100: 400, 500: 5500})
@@ -51,9 +51,7 @@ def test_report_files_state_the_machine_first_then_the_verdict(tmp_path, run):
         "latency_cdf.png",
     } <= names
     assert all(path.is_file() and path.stat().st_size > 0 for path in paths)
-    assert all(
-        path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in paths if path.suffix == ".png"
-    )
+    assert all(path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for path in paths if path.suffix == ".png")
 
     summary = (tmp_path / "summary.md").read_text()
     machine = summary.index("Machine: bench-host, Linux-test, 2 CPUs (Test CPU)")
@@ -65,9 +63,7 @@ def test_report_files_state_the_machine_first_then_the_verdict(tmp_path, run):
         "10 s each, after 2 s of warm-up",
     ):
         assert setting in summary[: summary.index("## optimized against original")]
-    assert (
-        "n/a (no cache)" in summary and "95.00 %" in summary
-    )  # original has no cache; optimized does
+    assert "n/a (no cache)" in summary and "95.00 %" in summary  # original has no cache; optimized does
     assert "| PASS" in summary and "![latency](plots/latency.png)" in summary
 
     html = (tmp_path / "report.html").read_text()
@@ -113,25 +109,18 @@ def test_harness_report_round_trips_a_results_file(run_dir, run, capsys):
     assert main(["report", str(run_dir)]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "verdicts: optimized: MIGRATE"
-    assert (
-        str(run_dir / "summary.md") in printed
-        and str(run_dir / "plots" / "latency_cdf.png") in printed
-    )
+    assert str(run_dir / "summary.md") in printed and str(run_dir / "plots" / "latency_cdf.png") in printed
     assert load_results(run_dir) == run[0]  # re-rendering leaves the results untouched
     assert "## optimized against original: MIGRATE" in (run_dir / "summary.md").read_text()
 
 
 def test_harness_report_rejudges_under_other_criteria(run_dir, capsys):
     strict = run_dir / "strict.toml"
-    strict.write_text(
-        '[[criterion]]\nname = "p95 under 100 ms"\nmetric = "p95_ms"\nop = "<"\nthreshold = 100\n'
-    )
+    strict.write_text('[[criterion]]\nname = "p95 under 100 ms"\nmetric = "p95_ms"\nop = "<"\nthreshold = 100\n')
     assert main(["report", str(run_dir), "--criteria", str(strict)]) == 0
     assert "DO NOT MIGRATE" in capsys.readouterr().out
     stored = load_results(run_dir)
-    assert stored.decision.verdict == "DO NOT MIGRATE" and stored.settings.criteria_file == str(
-        strict
-    )
+    assert stored.decision.verdict == "DO NOT MIGRATE" and stored.settings.criteria_file == str(strict)
     assert "## optimized against original: DO NOT MIGRATE" in (run_dir / "summary.md").read_text()
 
 
@@ -144,9 +133,7 @@ def test_harness_report_rejudges_under_other_criteria(run_dir, capsys):
         (json.dumps({"schema_version": 1, "run_id": "x"}), "not a valid results file"),
     ],
 )
-def test_harness_report_refuses_a_missing_or_invalid_results_file(
-    tmp_path, capsys, content, message
-):
+def test_harness_report_refuses_a_missing_or_invalid_results_file(tmp_path, capsys, content, message):
     if content is not None:
         (tmp_path / "results.json").write_text(content)
     assert main(["report", str(tmp_path)]) == 2

@@ -13,19 +13,24 @@ import time
 import psutil
 import pytest
 
-from harness.processes import ManagedProcess, wait_until
 from harness.bench.sampling import ResourceSampler
+from harness.processes import ManagedProcess, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
 BUSY = [sys.executable, "-c", "while True: pass"]
 IDLE = [sys.executable, "-c", "import time; time.sleep(60)"]
 # A parent that idles while its child burns CPU for a second and exits (like a recycled worker).
-PARENT_OF_SHORT_BURNER = [sys.executable, "-c", (
-    "import subprocess, sys, time\n"
-    "subprocess.Popen([sys.executable, '-c', 'import time\\nend = time.time() + 1.2\\nwhile time.time() < end: pass'])\n"
-    "time.sleep(60)"
-)]  # fmt: skip
+PARENT_OF_SHORT_BURNER = [
+    sys.executable,
+    "-c",
+    (
+        "import subprocess, sys, time\n"
+        "busy = 'import time\\nend = time.time() + 1.2\\nwhile time.time() < end: pass'\n"
+        "subprocess.Popen([sys.executable, '-c', busy])\n"
+        "time.sleep(60)"
+    ),
+]
 ALLOCATOR = [sys.executable, "-c", "import time; time.sleep(1.0); block = bytearray(80 * 1024 * 1024); time.sleep(60)"]
 
 

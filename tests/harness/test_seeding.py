@@ -16,9 +16,19 @@ def test_seed_writes_the_seeds_document_shape_and_is_idempotent(database):
         assert {"webhook_lookup_idx", "subdomain_lookup_idx"} <= {i["name"] for i in db.businesses.list_indexes()}
 
         document = db.businesses.find_one(business_lookup_filter(phone_number_id(2, 1)))
-        assert set(document) == {"_id", "name", "subDomain", "wabaId", "whatsappPhoneNumberIds", "whatsappAccessToken",
-                                 "whatsappRefreshToken", "whatsappTokenExpiresAt", "whatsappEnabled", "isActive",
-                                 "createdAt"}  # fmt: skip
+        assert set(document) == {
+            "_id",
+            "name",
+            "subDomain",
+            "wabaId",
+            "whatsappPhoneNumberIds",
+            "whatsappAccessToken",
+            "whatsappRefreshToken",
+            "whatsappTokenExpiresAt",
+            "whatsappEnabled",
+            "isActive",
+            "createdAt",
+        }
         assert access_token_for(plan, 2) not in str(document)  # encrypted at rest
         assert business_from_document(document, cipher).access_token == access_token_for(plan, 2)
         assert db.businesses.find_one(business_lookup_filter(disabled_phone_number_id("disabled"))) is None

@@ -12,9 +12,9 @@ import json
 import psutil
 import pytest
 
-from harness.cli import main
-from harness.analysis.criteria import load_criteria
 from harness.analysis import conclude
+from harness.analysis.criteria import load_criteria
+from harness.cli import main
 from harness.results import load_results
 from harness.runs.selftest import (
     A_A,
@@ -233,9 +233,8 @@ def test_short_selftest_passes_end_to_end(tmp_path):
         assert (run_dir / "summary.md").is_file() and (run_dir / "report.html").is_file()
     assert "| A/B" in summary and "PASS" in summary
     leftovers = [
-        p.info["pid"] for p in psutil.process_iter(["pid", "cmdline"])
-        if str(out) in " ".join(p.info["cmdline"] or [])
-    ]  # fmt: skip
+        p.info["pid"] for p in psutil.process_iter(["pid", "cmdline"]) if str(out) in " ".join(p.info["cmdline"] or [])
+    ]
     assert leftovers == []
 
 

@@ -9,13 +9,16 @@ import time
 import pytest
 
 from harness.cli import main
-from tests.plans import short_plan
 from harness.processes import ManagedProcess
 from harness.results import load_results
 from harness.runs.soak import MIN_SAMPLES, soak_plan, soak_result, watch_rss
+from tests.plans import short_plan
 
 # Grows about 4 MB every 0.25 s (touching the pages, so they count in RSS), up to ~200 MB.
-_LEAKING = "import time\nheap = []\nfor _ in range(200):\n    heap.append(bytearray(b'x' * 4_000_000))\n    time.sleep(0.25)\ntime.sleep(60)"
+_LEAKING = (
+    "import time\nheap = []\nfor _ in range(200):\n    heap.append(bytearray(b'x' * 4_000_000))\n"
+    "    time.sleep(0.25)\ntime.sleep(60)"
+)
 _STEADY = "import time\nballast = bytearray(b'x' * 20_000_000)\ntime.sleep(60)"
 
 
@@ -43,8 +46,25 @@ def test_a_soak_too_short_for_its_sampling_is_refused():
 @pytest.mark.load
 def test_a_short_soak_fills_results_criterion_and_report(tmp_path):
     run_dir = tmp_path / "soak"
-    code = main(["soak", "--variants", "optimized", "--users", "8", "--duration", "20", "--sample-interval", "1",
-                 "--warmup", "2", "--businesses", "10", "--out", str(run_dir)])  # fmt: skip
+    code = main(
+        [
+            "soak",
+            "--variants",
+            "optimized",
+            "--users",
+            "8",
+            "--duration",
+            "20",
+            "--sample-interval",
+            "1",
+            "--warmup",
+            "2",
+            "--businesses",
+            "10",
+            "--out",
+            str(run_dir),
+        ]
+    )
     assert code == 0
     results = load_results(run_dir)
     assert results.settings.command == "soak" and [s.service for s in results.steps] == ["optimized"]

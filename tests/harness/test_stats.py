@@ -126,9 +126,7 @@ def test_rss_slope_detects_growth_through_gc_noise():
     assert growing.slope_mb_per_min == pytest.approx(2.0, abs=0.3)
     assert growing.ci[0] < growing.slope_mb_per_min < growing.ci[1]
     assert growing.growing
-    flat = rss_slope(
-        list(zip(seconds, 100 + sawtooth + rng.normal(0, 0.5, seconds.size), strict=True))
-    )
+    flat = rss_slope(list(zip(seconds, 100 + sawtooth + rng.normal(0, 0.5, seconds.size), strict=True)))
     assert not flat.growing and abs(flat.slope_mb_per_min) < 0.5
 
 

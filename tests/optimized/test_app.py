@@ -9,20 +9,25 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness.bench.database import EmbeddedDatabase
 from contract.http import WEBHOOK_PATH
+from harness.bench.database import EmbeddedDatabase
+from harness.bench.services import ServiceProcess
 from harness.load.payloads import PayloadFactory, encode, signed_headers
 from harness.processes import free_port, wait_until
-from harness.bench.services import ServiceProcess
 from tests.deployments import Deployment, seed_contract_db, start_deployment
 
 
 @pytest.fixture(scope="module")
 def optimized(database, mongo, bench, upstream, logs_dir):
     process, db, plan = start_deployment(
-        "optimized", database=database, mongo=mongo, bench=bench, upstream=upstream, logs_dir=logs_dir,
+        "optimized",
+        database=database,
+        mongo=mongo,
+        bench=bench,
+        upstream=upstream,
+        logs_dir=logs_dir,
         db_suffix="_app",
-    )  # fmt: skip
+    )
     try:
         yield Deployment("optimized", process, db, plan, bench, upstream, PayloadFactory(7))
     finally:
@@ -55,8 +60,15 @@ def test_metrics_json_counts_what_happened(optimized, healthy_upstream):
     assert optimized.post(optimized.factory.status_webhook(pid)).status_code == 200
     after = get(optimized, "/metrics").json()
     delta = {k: after["counters"][k] - before["counters"][k] for k in after["counters"]}
-    assert delta == {"messages": 3, "replies": 1, "duplicates": 1, "ignored": 1, "statuses": 1,
-                     "failures": 0, "in_flight": 0}  # fmt: skip
+    assert delta == {
+        "messages": 3,
+        "replies": 1,
+        "duplicates": 1,
+        "ignored": 1,
+        "statuses": 1,
+        "failures": 0,
+        "in_flight": 0,
+    }
     cache = after["cache"]
     assert set(cache) >= {"size", "max_size", "ttl_seconds", "hits", "misses", "hit_rate"}
     assert (cache["max_size"], cache["ttl_seconds"]) == (1000, 300)
@@ -97,16 +109,31 @@ def test_admin_clear_then_warmup(optimized):
 def _isolated(bench, upstream, logs_dir, uri, db_name, **env):
     from harness.bench.services import service_environment
 
-    environment = service_environment(bench, mongodb_uri=uri, db_name=db_name,
-                                      graph_api_base_url=upstream.graph_base_url, llm_base_url=None,
-                                      overrides=env)  # fmt: skip
-    return ServiceProcess("optimized", "optimized.app:app", env=environment, log_path=logs_dir / f"optimized-{db_name}.log")
+    environment = service_environment(
+        bench,
+        mongodb_uri=uri,
+        db_name=db_name,
+        graph_api_base_url=upstream.graph_base_url,
+        llm_base_url=None,
+        overrides=env,
+    )
+    return ServiceProcess(
+        "optimized", "optimized.app:app", env=environment, log_path=logs_dir / f"optimized-{db_name}.log"
+    )
 
 
 def test_admin_routes_are_disabled_without_a_token_and_rate_limited(bench, upstream, logs_dir, database, mongo):
     seed_contract_db(mongo["t_admin_off"], bench, indexes=True)
-    with _isolated(bench, upstream, logs_dir, database.uri, "t_admin_off", ADMIN_TOKEN="",
-                   RATE_LIMIT_ADMIN="3/minute", RATE_LIMIT_METRICS="5/minute") as service:  # fmt: skip
+    with _isolated(
+        bench,
+        upstream,
+        logs_dir,
+        database.uri,
+        "t_admin_off",
+        ADMIN_TOKEN="",
+        RATE_LIMIT_ADMIN="3/minute",
+        RATE_LIMIT_METRICS="5/minute",
+    ) as service:
         answers = [post(service, "/admin/cache/clear", headers={"Authorization": "Bearer x"}) for _ in range(4)]
         assert [a.status_code for a in answers] == [404, 404, 404, 429]
         assert [get(service, "/metrics").status_code for _ in range(6)] == [200] * 5 + [429]
@@ -125,8 +152,9 @@ def test_ready_is_503_until_the_database_answers_and_whenever_it_is_away(bench, 
         assert _status(service, "/ready") == 503
         body = encode(PayloadFactory(3).text_webhook("100000000000000"))
         started = time.monotonic()
-        answer = httpx.post(f"{service.url}{WEBHOOK_PATH}", content=body,
-                            headers=signed_headers(body, bench.app_secret), timeout=10)  # fmt: skip
+        answer = httpx.post(
+            f"{service.url}{WEBHOOK_PATH}", content=body, headers=signed_headers(body, bench.app_secret), timeout=10
+        )
         assert answer.status_code == 503 and answer.headers["retry-after"]
         assert time.monotonic() - started < 0.5
 

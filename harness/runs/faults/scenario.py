@@ -61,10 +61,13 @@ def fault_plan(plan: RunPlan, fault: Fault, storage_dir: Path) -> RunPlan:
     env = {**plan.bench.service_env, "GRAPH_API_TIMEOUT": f"{fault.timeline.graph_timeout_s:g}"}
     retries, backoff = retry_policy(fault)
     plan = replace(
-        plan, scenario=FaultScenario(fault), echo=False, command="chaos",
+        plan,
+        scenario=FaultScenario(fault),
+        echo=False,
+        command="chaos",
         bench=replace(plan.bench, service_env=env),
         load=plan.load.model_copy(update={"retries": retries, "retry_backoff_s": backoff}),
-    )  # fmt: skip
+    )
     return fault.prepare(plan, storage_dir)
 
 
@@ -153,14 +156,17 @@ class _FaultStep:
         errors, requests = errors_between(outcome.records, self.began, self.ended)
         seen_503, recovered = ready_behaviour(self._probe.polls, self.began, self.ended)
         return FaultResult(
-            service=self.label, fault=self.fault.kind,
-            started_s=round(self.began - step_start, 3), ended_s=round(self.ended - step_start, 3),
-            errors_during=errors, requests_during=requests,
+            service=self.label,
+            fault=self.fault.kind,
+            started_s=round(self.began - step_start, 3),
+            ended_s=round(self.ended - step_start, 3),
+            errors_during=errors,
+            requests_during=requests,
             recovery_s=recovery_seconds(outcome.records, self.ended),
             ready_503_seen=seen_503 if self._probe.has_ready else None,
             ready_recovered=recovered if self._probe.has_ready else None,
             audit=step.audit,
-        )  # fmt: skip
+        )
 
 
 @dataclass

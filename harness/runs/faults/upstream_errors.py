@@ -17,9 +17,14 @@ class UpstreamErrors(Fault):
     summary = "Graph API: a share of sends answer 500, another share hangs past the timeout"
     options = (
         FaultOption("error_rate", "--error-rate", 0.3, "share of Graph API sends answered 500", share=True),
-        FaultOption("timeout_rate", "--timeout-rate", None,
-                    f"share of sends that hang past the timeout (default {_DEFAULT_HANG_RATE:g})", share=True),
-    )  # fmt: skip
+        FaultOption(
+            "timeout_rate",
+            "--timeout-rate",
+            None,
+            f"share of sends that hang past the timeout (default {_DEFAULT_HANG_RATE:g})",
+            share=True,
+        ),
+    )
 
     @property
     def hang_rate(self) -> float:
@@ -32,10 +37,15 @@ class UpstreamErrors(Fault):
         return []
 
     def describe(self) -> str:
-        return (f"Graph API: {self.values['error_rate']:.0%} of sends answer 500, {self.hang_rate:.0%} hang past "
-                f"the services' {self.timeline.graph_timeout_s:g} s timeout")  # fmt: skip
+        return (
+            f"Graph API: {self.values['error_rate']:.0%} of sends answer 500, {self.hang_rate:.0%} hang past "
+            f"the services' {self.timeline.graph_timeout_s:g} s timeout"
+        )
 
     def injector(self, bench: Bench, service: ServiceProcess, upstream: UpstreamProcess) -> Injector:
-        knobs = {"error_rate": self.values["error_rate"], "timeout_rate": self.hang_rate,
-                 "hang_s": 2 * self.timeline.graph_timeout_s}  # fmt: skip
+        knobs = {
+            "error_rate": self.values["error_rate"],
+            "timeout_rate": self.hang_rate,
+            "hang_s": 2 * self.timeline.graph_timeout_s,
+        }
         return GraphKnobs(upstream, knobs)

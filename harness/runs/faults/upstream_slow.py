@@ -16,9 +16,14 @@ class UpstreamSlow(Fault):
     summary = "Graph API: every send slower, a share hangs past the timeout"
     options = (
         FaultOption("slow_ms", "--slow-ms", None, "latency of the sends that answer (default half the timeout)"),
-        FaultOption("timeout_rate", "--timeout-rate", None,
-                    f"share of sends that hang past the timeout (default {_DEFAULT_HANG_RATE:g})", share=True),
-    )  # fmt: skip
+        FaultOption(
+            "timeout_rate",
+            "--timeout-rate",
+            None,
+            f"share of sends that hang past the timeout (default {_DEFAULT_HANG_RATE:g})",
+            share=True,
+        ),
+    )
 
     @property
     def hang_rate(self) -> float:
@@ -36,10 +41,17 @@ class UpstreamSlow(Fault):
         return []
 
     def describe(self) -> str:
-        return (f"Graph API: sends take {self.slow_ms:g} ms, {self.hang_rate:.0%} hang past the services' "
-                f"{self.timeline.graph_timeout_s:g} s timeout")  # fmt: skip
+        return (
+            f"Graph API: sends take {self.slow_ms:g} ms, {self.hang_rate:.0%} hang past the services' "
+            f"{self.timeline.graph_timeout_s:g} s timeout"
+        )
 
     def injector(self, bench: Bench, service: ServiceProcess, upstream: UpstreamProcess) -> Injector:
-        knobs = {"latency_ms": self.slow_ms, "distribution": "fixed", "error_rate": 0.0,
-                 "timeout_rate": self.hang_rate, "hang_s": 2 * self.timeline.graph_timeout_s}  # fmt: skip
+        knobs = {
+            "latency_ms": self.slow_ms,
+            "distribution": "fixed",
+            "error_rate": 0.0,
+            "timeout_rate": self.hang_rate,
+            "hang_s": 2 * self.timeline.graph_timeout_s,
+        }
         return GraphKnobs(upstream, knobs)
