@@ -49,8 +49,10 @@ class ManagedProcess:
         env: Mapping[str, str] | None = None,
         cwd: str | Path | None = None,
         log_path: Path | None = None,
+        cpus: Sequence[int] | None = None,
     ) -> None:
         self.name = name
+        self.cpus = tuple(cpus) if cpus else None  # pinned here at start; its children inherit
         self.argv = list(argv)
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
@@ -73,6 +75,10 @@ class ManagedProcess:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: Ctrl-C reaches us, we stop it
         )
+        if self.cpus and hasattr(os, "sched_setaffinity"):
+            # Before the interpreter it runs has imported anything, let alone forked a worker.
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(self._popen.pid, self.cpus)
         with _live_lock:
             _live.add(self)
         return self

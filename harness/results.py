@@ -21,6 +21,12 @@ from .records import ABANDONED, RECORD_COLUMNS
 from .terms import Component, CriterionReason, Outcome, ReasonCode, Unusable, Verdict
 
 __all__ = [
+    "MinimalMigration",
+    "Effect",
+    "CostFigures",
+    "ClaimCheck",
+    "ChangeEffect",
+    "Attribution",
     "ABANDONED",
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
@@ -28,6 +34,7 @@ __all__ = [
     "BenchSettings",
     "CacheFigures",
     "ComponentUsage",
+    "CpuLoad",
     "CriterionResult",
     "DatabaseFigures",
     "Decision",
@@ -126,6 +133,9 @@ class BenchSettings(_Schema):
     latency_distribution: str = "fixed"
     database: str = Field(description="embedded SecantusDB <version>, or the redacted MONGODB_URI")
     service_workers: int = Field(1, description="worker processes per service")
+    service_cpus: list[int] = Field(default=[], description="the CPUs the services ran on (empty: unpinned)")
+    bench_cpus: list[int] = Field(default=[], description="the CPUs the database, upstream and Locust ran on")
+    pinning: str = Field("unpinned", description="the CPU isolation, in words (or why there was none)")
 
 
 class VariantInfo(_Schema):
@@ -146,6 +156,9 @@ class RunSettings(_Schema):
     candidates: list[str] = Field(default=[], description="the services a verdict is given for")
     criteria_file: str
     fault: str | None = None
+    price_per_vcpu_hour: float = Field(
+        0.048, description="USD per vCPU-hour for the cost figures (default: AWS m5.large on demand, us-east-1)"
+    )
 
 
 class LatencySummary(_Schema):
@@ -197,6 +210,22 @@ class AuditFigures(_Schema):
         return self.lost == 0 and self.doubled == 0 and self.wrong_token == 0 and self.unexpected == 0
 
 
+class CpuLoad(_Schema):
+    """CPU busy over a step's window (any process), in cores: the whole machine, and in a pinned
+    run the services' CPUs and the bench's CPUs apart."""
+
+    machine_cores: float
+    machine_cpus: int
+    service_cpus: list[int] = Field(default=[], description="empty: the run was not pinned")
+    bench_cpus: list[int] = []
+    service_cores: float | None = None
+    bench_cores: float | None = None
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.service_cpus)
+
+
 class StepResult(_Schema):
     """One service under one load level for one trial."""
 
@@ -231,8 +260,9 @@ class StepResult(_Schema):
     cache: CacheFigures | None = Field(description="None: the service has no cache")
     database: DatabaseFigures | None
     components: dict[Component, ComponentUsage]
-    machine_cpu_cores: float | None = Field(
-        None, description="CPU busy over the window on the whole machine, in cores (every process)"
+    cpu_load: CpuLoad | None = Field(None, description="how busy the machine and its CPU sets were, in cores")
+    service_cpu_timeline: list[tuple[float, float]] = Field(
+        default=[], description="(UNIX time, the service's CPU seconds since the window began), every sample"
     )
     bound_by: list[Component] = Field(
         default=[],
@@ -380,6 +410,93 @@ class SoakResult(_Schema):
     growing: bool
 
 
+ClaimCode = Literal["throughput_50x", "faster_5x", "success_999", "concurrent_500", "cost_76"]
+ClaimOutcome = Literal["held", "not_held", "cannot_judge"]
+
+
+class ClaimCheck(_Schema):
+    """One of the checklist's promises, checked for one candidate against the baseline."""
+
+    candidate: Service
+    baseline: Service
+    code: ClaimCode
+    claim: str = Field(description="as the checklist words it")
+    promised: float = Field(description="the figure it promises, in the unit of `measured`")
+    measured: Estimate | None = Field(description="what this run measured, with its 95% interval")
+    unit: str = Field(description='"x" (a ratio), "share" (0..1) or "users"')
+    level: str | None = Field(description="the load level the figure comes from (None: none could)")
+    outcome: ClaimOutcome
+    reason: str = Field(description="how it was judged, or why it could not be")
+
+
+class CostFigures(_Schema):
+    """What a service's messages cost in CPU at one load level, and in money at a vCPU-hour price."""
+
+    service: Service
+    users: int
+    arrival_rate: float = 0.0
+    service_cpu_s_per_1000: Estimate = Field(description="CPU seconds of the service per 1,000 requests")
+    bench_cpu_s_per_1000: float | None = Field(description="the same for the database, upstream and Locust")
+    usd_per_million: Estimate = Field(description="the service's CPU for a million requests, in USD")
+    price_per_vcpu_hour: float
+
+
+AttributedMetric = Literal["throughput_rps", "p95_ms", "service_cpu_ms_per_request"]
+
+
+class Effect(_Schema):
+    """The difference one configuration makes against another at one load level."""
+
+    users: int
+    arrival_rate: float = 0.0
+    metric: AttributedMetric
+    difference: Estimate = Field(description="with - without, in the metric's unit, with its 95% interval")
+    ratio: Estimate | None = Field(None, description="with / without")
+    significant: bool | None = Field(description="the interval excludes 0 (and, for p95, Mann-Whitney p < 0.01)")
+    p_value: float | None = None
+
+
+class ChangeEffect(_Schema):
+    """What one change (one choice moved) earns: added alone to the baseline, and taken alone out
+    of the target. A change that cannot be made alone (aiohttp under the sync handler) says why."""
+
+    token: str = Field(description="the change's name in a variant name, e.g. shared-client")
+    setting: str = Field(description="the environment variable it moves")
+    before: str
+    after: str
+    title: str
+    added: str | None = Field(description="the label of baseline + this change (None: not measured)")
+    removed: str | None = Field(description="the label of target - this change (None: not measured)")
+    not_added: str | None = Field(None, description="why it was not measured added alone")
+    not_removed: str | None = Field(None, description="why it was not measured removed alone")
+    added_effects: list[Effect] = []
+    removed_effects: list[Effect] = []
+
+
+MinimalStatus = Literal[
+    "baseline_passes", "single_change", "confirmed", "not_confirmed", "target_fails", "undetermined"
+]
+
+
+class MinimalMigration(_Schema):
+    """The smallest set of changes found to pass the criteria, and how sure that is."""
+
+    status: MinimalStatus
+    changes: list[str] = Field(default=[], description="tokens")
+    label: str | None = Field(None, description="the configuration that was measured with them")
+    detail: str
+
+
+class Attribution(_Schema):
+    """``harness attribute``: what each change between two variants contributes."""
+
+    baseline: Service
+    target: Service
+    total: list[Effect] = Field(default=[], description="target against baseline")
+    changes: list[ChangeEffect] = []
+    minimal: MinimalMigration | None = None
+
+
 class FaultResult(_Schema):
     service: Service
     fault: str
@@ -408,6 +525,9 @@ class Results(_Schema):
     decisions: list[Decision] = Field(default=[], description="one per candidate")
     soak: list[SoakResult] = []
     faults: list[FaultResult] = []
+    claims: list[ClaimCheck] = Field(default=[], description="the checklist's promises, per candidate")
+    costs: list[CostFigures] = Field(default=[], description="CPU and money per message, per service and level")
+    attribution: Attribution | None = None
     records_file: str | None = Field(None, description="per-request records, relative to this file")
 
     def decision_for(self, candidate: str) -> Decision | None:

@@ -8,19 +8,20 @@ part of the bench, if any, ran out of CPU while it ran (:attr:`StepResult.bound_
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
 from ..records import ABANDONED
-from ..results import AuditFigures, CacheFigures, ComponentUsage, DatabaseFigures, StepResult
+from ..results import AuditFigures, CacheFigures, ComponentUsage, CpuLoad, DatabaseFigures, StepResult
 from ..terms import BENCH_ADVICE, COMPONENT_LABELS, HELPER_COMPONENTS, Component
 from .stats import latency_summary, littles_law_offered_rps
 
 __all__ = [
     "BENCH_BOUND_THRESHOLD_CORES",
+    "BENCH_CPUS_BUSY_SHARE",
     "LITTLES_LAW_GAP_LIMIT",
     "MACHINE_BUSY_SHARE",
     "MACHINE_HELPER_SHARE",
@@ -35,6 +36,8 @@ BENCH_BOUND_THRESHOLD_CORES = 0.9
 # CPU (a service that saturates the machine by itself is measured fairly: that cost is its own).
 MACHINE_BUSY_SHARE = 0.75
 MACHINE_HELPER_SHARE = 0.25
+# Pinned: the bench's CPUs count as the bound when they were this busy (of their count).
+BENCH_CPUS_BUSY_SHARE = 0.9
 LITTLES_LAW_GAP_LIMIT = 0.2
 
 
@@ -59,7 +62,8 @@ def step_result(
     downstream_latency_ms: float,
     arrival_rate: float = 0.0,
     bench_bound_threshold_cores: float = BENCH_BOUND_THRESHOLD_CORES,
-    machine: tuple[float, int] | None = None,
+    cpu_load: CpuLoad | None = None,
+    service_cpu_timeline: Sequence[tuple[float, float]] = (),
     complete: bool = True,
     notes: Iterable[str] = (),
 ) -> StepResult:
@@ -89,7 +93,11 @@ def step_result(
             "have offered (Little's law): the load was not what was asked for"
         )
     bound_by = _bench_bound(components, bench_bound_threshold_cores, notes)
-    if machine is not None and _machine_bound(components, *machine, notes):
+    if cpu_load is not None and cpu_load.pinned:
+        if _bench_cpus_bound(components, cpu_load, notes) and Component.BENCH_CPUS not in bound_by:
+            bound_by.append(Component.BENCH_CPUS)
+        _note_service_saturation(cpu_load, notes)
+    elif cpu_load is not None and _machine_bound(components, cpu_load.machine_cores, cpu_load.machine_cpus, notes):
         bound_by.append(Component.MACHINE)
     service_usage = components.get("service")
     return StepResult(
@@ -112,7 +120,8 @@ def step_result(
         littles_law_gap=gap,
         added_latency_p99_ms=added_p99,
         downstream_latency_ms=downstream_latency_ms,
-        machine_cpu_cores=machine[0] if machine is not None else None,
+        cpu_load=cpu_load,
+        service_cpu_timeline=list(service_cpu_timeline),
         service_cpu_ms_per_request=(
             service_usage.cpu_seconds * 1000 / requests if service_usage is not None and requests else None
         ),
@@ -161,6 +170,36 @@ def _bench_bound(components: Mapping[str, ComponentUsage], threshold: float, not
                 f"measured the bench, not the service; {BENCH_ADVICE[name]}"
             )
     return bound
+
+
+def _bench_cpus_bound(components: Mapping[str, ComponentUsage], load: CpuLoad, notes: list[str]) -> bool:
+    """Pinned: the bench's own CPUs ran out, so the load, the database or the upstream may have
+    held the service back. The busiest bench process is named."""
+    cpus = len(load.bench_cpus)
+    if load.bench_cores is None or load.bench_cores < BENCH_CPUS_BUSY_SHARE * cpus:
+        return False
+    helpers = {name: components[name].cpu_cores_mean for name in HELPER_COMPONENTS if name in components}
+    busiest = max(helpers, key=helpers.__getitem__, default=None)
+    most = f"; the {COMPONENT_LABELS[busiest]} took {helpers[busiest]:.2f} cores" if busiest else ""
+    notes.append(
+        f"the bench's CPUs ({_cpu_list(load.bench_cpus)}) were {load.bench_cores:.2f} of {cpus} cores busy{most}: "
+        f"the service may have been held back by its bench; {BENCH_ADVICE[Component.BENCH_CPUS]}"
+    )
+    return True
+
+
+def _note_service_saturation(load: CpuLoad, notes: list[str]) -> None:
+    """The service filled its own CPUs: its capacity on them, a valid measurement (not a bound)."""
+    cpus = len(load.service_cpus)
+    if load.service_cores is not None and load.service_cores >= BENCH_CPUS_BUSY_SHARE * cpus:
+        notes.append(
+            f"the service filled its {cpus} CPU(s) ({load.service_cores:.2f} cores busy): this is its capacity "
+            "on them, measured fairly"
+        )
+
+
+def _cpu_list(cpus: Sequence[int]) -> str:
+    return ",".join(str(cpu) for cpu in cpus)
 
 
 def _machine_bound(components: Mapping[str, ComponentUsage], busy_cores: float, cores: int, notes: list[str]) -> bool:

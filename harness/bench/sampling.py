@@ -31,6 +31,7 @@ _PEAK_WINDOW_S = 1.0  # cpu_cores_max is the highest rate over windows of about 
 @dataclass
 class _Sample:
     at: float  # time.monotonic()
+    wall: float  # time.time() of the same instant
     cpu_seconds: float  # cumulative over the tree's processes, since each was first counted
     rss_mb: float
 
@@ -111,6 +112,16 @@ class ResourceSampler:
             self.stop()
 
     # -- series ----------------------------------------------------------------------------------
+    def cpu_series(self, name: str) -> list[tuple[float, float]]:
+        """(UNIX time, CPU seconds since the window began) of one component, every sample of the
+        measured window: its CPU per second, for intervals and the timeline."""
+        with self._lock:
+            window = [s for s in self._components[name].samples if s.at >= self._window_start]
+        if not window:
+            return []
+        first = window[0].cpu_seconds
+        return [(round(s.wall, 3), round(s.cpu_seconds - first, 4)) for s in window]
+
     def rss_series(self, name: str) -> list[tuple[float, float]]:
         """(seconds since ``start()``, RSS MB) of one component, every sample (for soak analysis)."""
         with self._lock:
@@ -149,7 +160,7 @@ class ResourceSampler:
             component.window_pids.add(pid)
             rss += memory.rss / _MB
         counted = sum(component.cpu_last[pid] - component.cpu_first[pid] for pid in component.cpu_last)
-        component.samples.append(_Sample(now, counted, rss))
+        component.samples.append(_Sample(now, time.time(), counted, rss))
 
 
 def _children_by_parent() -> dict[int, list[int]]:

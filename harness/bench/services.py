@@ -11,7 +11,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,12 +72,13 @@ class ServiceProcess(ManagedProcess):
         workers: int = 1,
         port: int | None = None,
         log_path: Path | None = None,
+        cpus: Sequence[int] | None = None,
     ) -> None:
         self.service = label
         self.app = app
         self.port = port or free_port()
         self.workers = workers
-        super().__init__(label, _server_argv(app, self.port, workers), env=env, log_path=log_path)
+        super().__init__(label, _server_argv(app, self.port, workers), env=env, log_path=log_path, cpus=cpus)
         self._verify_token = env.get("WHATSAPP_VERIFY_TOKEN", "")
         self._metrics_dir: str | None = None
 

@@ -19,6 +19,7 @@ from contract import TokenCipher
 
 from ..upstream import UpstreamProcess
 from .database import DatabaseServer, database_server
+from .pinning import CpuPlan, pin_tree, pinned_here
 from .seeding import SeedPlan, seed_businesses
 from .services import BenchSecrets, ServiceProcess, service_environment
 
@@ -39,6 +40,7 @@ class BenchConfig:
     db_storage_path: str = ":memory:"
     service_env: dict[str, str] = field(default_factory=dict)  # every service's, under its own
     service_workers: int = 1  # worker processes per service (>1: gunicorn)
+    cpus: CpuPlan = field(default_factory=CpuPlan)  # which CPUs the services and the bench run on
 
 
 class Bench(contextlib.AbstractContextManager["Bench"]):
@@ -54,6 +56,9 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
         self.mongo: MongoClient[dict[str, Any]]
 
     def __enter__(self) -> Bench:
+        # The harness, and every bench process it starts from here (database, upstream, Locust),
+        # on the bench's CPUs; the services get theirs in deploy().
+        self._stack.enter_context(pinned_here(self.config.cpus.bench if self.config.cpus.pinned else None))
         try:
             self.database = self._stack.enter_context(
                 database_server(
@@ -121,12 +126,20 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
             llm_base_url=llm,
             overrides={**self.config.service_env, **(env or {})},
         )
+        cpus = self.config.cpus.service if self.config.cpus.pinned else None
         process = ServiceProcess(
-            label, app, env=environment, workers=workers, port=port, log_path=self.logs_dir / f"{label}.log"
+            label, app, env=environment, workers=workers, port=port, log_path=self.logs_dir / f"{label}.log", cpus=cpus
         )
         self._stack.callback(process.stop)
         self.services[label] = process.start()
         return process
+
+    def pin_services(self) -> None:
+        """Pin every service's whole process tree to the services' CPUs (a no-op unpinned)."""
+        if self.config.cpus.pinned:
+            for process in self.services.values():
+                if process.alive:
+                    pin_tree(process.pid, self.config.cpus.service)
 
     @property
     def database_description(self) -> str:

@@ -16,6 +16,7 @@ from contract.architecture import VARIANTS
 
 from ..analysis import CriteriaError
 from ..bench import BenchConfig, BenchSecrets
+from ..bench.pinning import cpu_plan
 from ..load import DEFAULT_MIX, format_mix, parse_mix
 from ..processes import ProcessFailed
 from ..report.console import console_table, faults_console_table, report_console, soak_console_table
@@ -276,6 +277,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     bench.add_argument("--businesses", type=positive_ints, default=(50,), metavar="N")
     bench.add_argument("--phones-per-business", type=positive_ints, default=(2,), metavar="K")
     bench.add_argument("--no-echo", action="store_true", help="skip the bare echo app (the machine's ceiling)")
+    bench.add_argument(
+        "--service-cpus",
+        type=non_negative(int),
+        default=None,
+        metavar="N",
+        help="CPUs of their own for the services, the rest for the bench (default: half the "
+        "machine, at least one; 0: no pinning)",
+    )
 
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, default=None, help="run directory (default reports/<UTC time>)")
@@ -324,6 +333,7 @@ def plan_from_args(
         latency_distribution=args.latency_distribution,
         seed=args.seed,
         service_workers=args.workers[0],
+        cpus=cpu_plan(args.service_cpus),
     )
     plan = RunPlan(
         targets=targets,

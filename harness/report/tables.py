@@ -58,6 +58,7 @@ def settings_lines(results: Results) -> list[str]:
         f"Downstream latencies (fake upstream): Graph API {bench.graph_latency_ms:g} ms, "
         + (f"LLM {bench.llm_latency_ms:g} ms" if bench.llm_latency_ms > 0 else "no LLM call"),
         f"Database: {bench.database}",
+        f"CPU isolation: {bench.pinning}",
         f"Services: {', '.join(s.services)}; profile {s.profile}; think time {load.wait_min_s:g}-{load.wait_max_s:g} s",
         f"Data: {bench.businesses} businesses x {bench.phones_per_business} phone numbers; seed {load.seed}; mix "
         + ", ".join(f"{kind} {share:.0%}" for kind, share in load.mix.items()),

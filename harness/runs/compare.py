@@ -171,6 +171,9 @@ def _settings(plan: RunPlan, database: str) -> RunSettings:
         latency_distribution=config.latency_distribution,
         database=database,
         service_workers=config.service_workers,
+        service_cpus=list(config.cpus.service),
+        bench_cpus=list(config.cpus.bench),
+        pinning=config.cpus.describe(),
     )
     return RunSettings(
         command=plan.command,

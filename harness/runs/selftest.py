@@ -344,10 +344,10 @@ def other_work_limit(results: Results) -> float:
 def other_work_cores(step: StepResult) -> float | None:
     """CPU the rest of the machine used during the step's window, in cores: everything busy
     minus the service and the bench's own parts (None when the machine was not sampled)."""
-    if step.machine_cpu_cores is None:
+    if step.cpu_load is None:
         return None
     bench = sum(usage.cpu_cores_mean for usage in step.components.values())
-    return max(step.machine_cpu_cores - bench, 0.0)
+    return max(step.cpu_load.machine_cores - bench, 0.0)
 
 
 def _beyond_margin(ratio: Ratio) -> bool:

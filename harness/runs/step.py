@@ -26,8 +26,9 @@ from contract import MetricsReport
 
 from ..analysis import audit_figures, step_result
 from ..bench import Bench, ResourceSampler, ServiceProcess, server_status
+from ..bench.pinning import CpuPlan, busy_cores
 from ..load import LoadProfile, LoadRun, LoadStep
-from ..results import CacheFigures, DatabaseFigures, LoadSettings, StepResult
+from ..results import CacheFigures, CpuLoad, DatabaseFigures, LoadSettings, StepResult
 from ..terms import ECHO
 from ..upstream import UpstreamProcess
 from .plan import WindowHook
@@ -104,7 +105,8 @@ def measure_step(
         _wait_for_first_answers(run, progress)
         _sleep_reporting(load.warmup_s, run, progress, "warm-up")
         sampler.mark()
-        cpu_before = psutil.cpu_times()
+        bench.pin_services()  # any worker gunicorn (re)started since is on the services' CPUs too
+        cpu_before = psutil.cpu_times(percpu=True)
         t0 = time.time()
         before = _counters(bench.mongo, service)
         connections.start()
@@ -112,9 +114,10 @@ def measure_step(
             load.step_duration_s, run, progress, "measuring", lambda t: during_window and during_window(t, service)
         )
         t1 = time.time()
-        machine = (_busy_seconds(cpu_before, psutil.cpu_times()) / (t1 - t0), psutil.cpu_count() or 1)
+        cpu_load = _cpu_load(bench.config.cpus, cpu_before, psutil.cpu_times(percpu=True), t1 - t0)
         after = _counters(bench.mongo, service)
         components = sampler.stop()
+        service_cpu = sampler.cpu_series("service")
         connections.stop()
         outcome = run.wait()
     time.sleep(_SETTLE_S)
@@ -141,7 +144,8 @@ def measure_step(
         wait_mean_s=load.wait_mean_s,
         downstream_latency_ms=config.graph_latency_ms + config.llm_latency_ms if measures_replies else 0.0,
         arrival_rate=arrival_rate,
-        machine=machine,
+        cpu_load=cpu_load,
+        service_cpu_timeline=service_cpu,
         complete=not outcome.crashed and service.alive,
         notes=notes,
     )
@@ -170,11 +174,19 @@ def _sleep_reporting(
         time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
 
 
-def _busy_seconds(before: Any, after: Any) -> float:
-    """CPU seconds the whole machine spent on any process between two ``psutil.cpu_times()``
-    (guest time is already inside user time on Linux, so it is not added again)."""
-    busy = ("user", "nice", "system", "irq", "softirq")
-    return sum(getattr(after, f, 0.0) - getattr(before, f, 0.0) for f in busy)
+def _cpu_load(plan: CpuPlan, before: list[Any], after: list[Any], seconds: float) -> CpuLoad:
+    """How busy the machine, and each CPU set of a pinned run, was over the window, in cores."""
+    load = CpuLoad(machine_cores=busy_cores(before, after, range(len(after))) / seconds, machine_cpus=len(after))
+    if plan.pinned:
+        load = load.model_copy(
+            update={
+                "service_cpus": list(plan.service),
+                "bench_cpus": list(plan.bench),
+                "service_cores": busy_cores(before, after, plan.service) / seconds,
+                "bench_cores": busy_cores(before, after, plan.bench) / seconds,
+            }
+        )
+    return load
 
 
 @dataclass(frozen=True)

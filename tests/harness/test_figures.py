@@ -21,6 +21,7 @@ from harness.results import (
     BenchSettings,
     CacheFigures,
     ComponentUsage,
+    CpuLoad,
     DatabaseFigures,
     LoadSettings,
     MachineInfo,
@@ -315,14 +316,14 @@ def _machine_step(components, machine):
         audit=None,
         wait_mean_s=1.0,
         downstream_latency_ms=0.0,
-        machine=machine,
+        cpu_load=CpuLoad(machine_cores=machine[0], machine_cpus=machine[1]),
     )
 
 
 def test_a_busy_machine_shared_with_a_hungry_bench_bounds_the_step():
     components = {"service": usage(0.8), "database": usage(0.5), "load_generator": usage(0.2), "upstream": usage(0.15)}
     step = _machine_step(components, (1.65, 2))
-    assert step.bound_by == ["machine"] and step.machine_cpu_cores == 1.65
+    assert step.bound_by == ["machine"] and step.cpu_load.machine_cores == 1.65
     assert other_work_cores(step) == pytest.approx(0.0)  # the bench itself took the CPU
 
 
@@ -346,6 +347,47 @@ def test_a_quiet_machine_is_not_a_bound():
         "upstream": usage(0.13),
     }
     assert _machine_step(components, (1.07, 2)).bound_by == []
+
+
+def _pinned_step(components, service_cores, bench_cores):
+    load = CpuLoad(
+        machine_cores=service_cores + bench_cores,
+        machine_cpus=2,
+        service_cpus=[1],
+        bench_cpus=[0],
+        service_cores=service_cores,
+        bench_cores=bench_cores,
+    )
+    records = make_records("optimized", 500, np.full(300, 20.0))
+    return step_result(
+        records,
+        service="optimized",
+        users=500,
+        trial=0,
+        started_at=datetime.fromtimestamp(T0, UTC),
+        window=(T0, T0 + WINDOW_S),
+        components=components,
+        cache=None,
+        database=None,
+        audit=None,
+        wait_mean_s=1.0,
+        downstream_latency_ms=0.0,
+        cpu_load=load,
+    )
+
+
+def test_pinned_a_service_that_fills_its_own_cpus_is_its_capacity_not_a_bound():
+    components = {"service": usage(0.97), "database": usage(0.4), "load_generator": usage(0.1)}
+    step = _pinned_step(components, service_cores=0.98, bench_cores=0.6)
+    assert step.bound_by == []  # the machine is 1.58 of 2 cores busy, but each set is judged apart
+    assert step.cpu_load.pinned
+
+
+def test_pinned_saturated_bench_cpus_bound_the_step_and_name_the_busiest_part():
+    components = {"service": usage(0.7), "database": usage(0.6), "load_generator": usage(0.25), "upstream": usage(0.1)}
+    step = _pinned_step(components, service_cores=0.7, bench_cores=0.95)
+    assert step.bound_by == [Component.BENCH_CPUS]
+    assert BENCH_ADVICE[Component.BENCH_CPUS] in " ".join(step.notes)
 
 
 def test_littles_law_gap_flags_load_that_was_not_offered():

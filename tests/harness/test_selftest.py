@@ -15,7 +15,7 @@ import pytest
 from harness.analysis import conclude
 from harness.analysis.criteria import load_criteria
 from harness.cli import main
-from harness.results import load_results
+from harness.results import CpuLoad, load_results
 from harness.runs.selftest import (
     A_A,
     A_B,
@@ -134,9 +134,9 @@ def test_a_step_disturbed_by_other_work_on_the_machine_is_unusable(criteria):
     bench_cores = sum(u.cpu_cores_mean for u in step.components.values())
     limit = other_work_limit(results)
     assert limit == pytest.approx(0.5)  # a quarter of 2 cores
-    below = step.model_copy(update={"machine_cpu_cores": bench_cores + limit - 0.1})
+    below = step.model_copy(update={"cpu_load": CpuLoad(machine_cores=bench_cores + limit - 0.1, machine_cpus=2)})
     assert judge(A_B, results.model_copy(update={"steps": [below, *results.steps[1:]]}))[1] == []
-    busy = step.model_copy(update={"machine_cpu_cores": bench_cores + limit + 0.2})
+    busy = step.model_copy(update={"cpu_load": CpuLoad(machine_cores=bench_cores + limit + 0.2, machine_cpus=2)})
     assert other_work_cores(busy) == pytest.approx(limit + 0.2)
     checks, problems = judge(A_B, results.model_copy(update={"steps": [busy, *results.steps[1:]]}))
     assert checks[0].status == "unusable" and checks[0].causes == (Cause.NOT_QUIET,)
