@@ -111,6 +111,12 @@ class ManagedProcess:
             with contextlib.suppress(ProcessLookupError):
                 self._popen.send_signal(signum)
 
+    def terminate(self) -> None:
+        """SIGTERM the process alone (not its group), to let it end in its own way."""
+        if self._popen is not None and self._popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._popen.send_signal(signal.SIGTERM)
+
     def pause(self) -> None:
         self._signal(signal.SIGSTOP)
 

@@ -49,7 +49,6 @@ Exit code: ``--exit-code-on-error`` when requests failed; 4 when a task raised (
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import itertools
 import json
@@ -58,19 +57,19 @@ import os
 import random
 import time
 from collections import deque
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlencode
 
 import gevent
 from gevent import GreenletExit
 from locust import FastHttpUser, events, task
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
 
 from contract.http import WEBHOOK_PATH
 from harness.load.payloads import PayloadFactory, disabled_phone_number_id, encode, phone_number_id, signed_headers
 from harness.load.profile import TASK_ERROR_EXIT_CODE, LoadProfile
+from harness.load.recorder import RecordsFile
 from harness.records import ABANDONED, RECORD_COLUMNS
 
 PROFILE = LoadProfile.from_env()
@@ -112,33 +111,6 @@ _TEXT_TYPE_CUM = tuple(itertools.accumulate((0.90, 0.03, 0.03, 0.02, 0.02)))
 _ACKNOWLEDGED_KEPT = 16  # recent acknowledged messages a user may re-deliver as duplicates
 
 
-class _Recorder:
-    """This process' records file, opened on first use: master and workers never share one."""
-
-    def __init__(self, directory: Path, name: str | None = None) -> None:
-        self.path = directory / (name or f"records-{os.getpid()}.csv")
-        self._file: IO[str] | None = None
-        self._writer: Any = None
-
-    def write(self, row: tuple[object, ...]) -> None:
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "w", newline="", buffering=1 << 16)  # noqa: SIM115 - closed in close()
-            self._writer = csv.writer(self._file)
-            self._writer.writerow(_COLUMNS)
-        self._writer.writerow(row)
-
-    def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-            self._writer = None
-
-
 class _Shipper:
     """A worker on another machine: its records go to the master in batches, which files them
     with the rest of the step's (its own disk would keep them out of the analysis)."""
@@ -167,8 +139,12 @@ class _Shipper:
 
 
 _RECORDS_MESSAGE = "harness-records"
-_recorder: _Recorder | _Shipper | None = _Recorder(PROFILE.records_dir) if PROFILE.records_dir is not None else None
-_received: dict[str, _Recorder] = {}  # the master's files of its remote workers' records
+_SHIP_MESSAGE = "harness-stop-and-ship"  # master to worker: stop your users, then ship what they recorded
+_SHIPPED_MESSAGE = "harness-records-shipped"  # worker to master: every record of this step has been sent
+_SHIP_GRACE_S = 10.0  # beyond the users' stop timeout, for the last batch to cross the wire
+_recorder: RecordsFile | _Shipper | None = RecordsFile(PROFILE.records_dir) if PROFILE.records_dir is not None else None
+_received: dict[str, RecordsFile] = {}  # the master's files of its remote workers' records
+_shipped: set[str] = set()  # the workers whose last records of this step have reached the master
 _user_numbers = itertools.count()
 _stopping = False
 
@@ -190,15 +166,43 @@ def _add_profile_option(parser: Any) -> None:
 def _on_init(environment: Environment, **_: object) -> None:
     if isinstance(environment.runner, MasterRunner) and PROFILE.records_dir is not None:
         environment.runner.register_message(_RECORDS_MESSAGE, _receive_records)
+        environment.runner.register_message(_SHIPPED_MESSAGE, _note_shipped)
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message(_SHIP_MESSAGE, _stop_and_ship, concurrent=True)
 
 
 def _receive_records(environment: Environment, msg: Any, **_: object) -> None:
     recorder = _received.get(msg.node_id)
     if recorder is None:
         name = "records-remote-" + "".join(c if c.isalnum() else "-" for c in str(msg.node_id)) + ".csv"
-        recorder = _received[msg.node_id] = _Recorder(PROFILE.records_dir, name)  # type: ignore[arg-type]
+        recorder = _received[msg.node_id] = RecordsFile(PROFILE.records_dir, name)  # type: ignore[arg-type]
     for row in msg.data:
         recorder.write(tuple(row))
+
+
+def _note_shipped(environment: Environment, msg: Any, **_: object) -> None:
+    _shipped.add(str(msg.node_id))
+
+
+def _stop_and_ship(environment: Environment, msg: Any, **_: object) -> None:
+    runner = environment.runner
+    runner.stop()  # the users finish the requests in hand; test_stop then sends their records
+    if isinstance(_recorder, _Shipper):
+        _recorder.flush()
+    runner.send_message(_SHIPPED_MESSAGE)
+
+
+def _collect_remote_records(runner: MasterRunner) -> None:
+    """Locust's master quits 0.5 s after telling its workers to, too soon for the records of the
+    requests they had in hand (a pinned, busy bench takes longer): ask each worker to stop and
+    ship them, and wait until each says it has, or the users' stop timeout has run out."""
+    workers = [client.id for client in runner.clients.all]
+    _shipped.clear()
+    for worker in workers:
+        runner.send_message(_SHIP_MESSAGE, client_id=worker)
+    deadline = time.monotonic() + (runner.environment.stop_timeout or 0) + _SHIP_GRACE_S
+    while not _shipped.issuperset(workers) and time.monotonic() < deadline:
+        gevent.sleep(0.05)
 
 
 def _adopt_master_profile(environment: Environment) -> None:
@@ -229,6 +233,8 @@ def _on_test_start(environment: Environment, **_: object) -> None:
 def _on_test_stopping(environment: Environment, **_: object) -> None:
     global _stopping
     _stopping = True  # no new retries: Meta would retry, but this run is over
+    if isinstance(environment.runner, MasterRunner) and PROFILE.records_dir is not None:
+        _collect_remote_records(environment.runner)
 
 
 @events.test_stop.add_listener
@@ -241,6 +247,11 @@ def _on_test_stop(environment: Environment, **_: object) -> None:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: object) -> None:
+    runner = environment.runner
+    if runner is not None and not isinstance(runner, WorkerRunner) and runner.state != STATE_STOPPED:
+        # A SIGTERM (the harness ending a step early) quits before the users stop: stop them first,
+        # so the requests in hand finish and are recorded, as at the end of a full step.
+        runner.stop()
     if _recorder is not None:
         _recorder.close()
     for recorder in _received.values():
@@ -323,12 +334,10 @@ class WebhookUser(FastHttpUser):
 
     def _message(self, kind: str, phone: str, expects_reply: bool, intended: float | None) -> None:
         message_type = self.rng.choices(_TEXT_TYPES, cum_weights=_TEXT_TYPE_CUM)[0] if expects_reply else "text"
-        message = self.payloads.message(message_type)
-        body = encode(self.payloads.envelope(self.payloads.change(phone, messages=[message])))
-        headers = signed_headers(body, PROFILE.app_secret)
-        status = self._post(kind, body, headers, message["id"], expects_reply, intended)
+        wamid, body, headers = self.payloads.signed_message(phone, message_type, PROFILE.app_secret)
+        status = self._post(kind, body, headers, wamid, expects_reply, intended)
         if kind == "text" and 200 <= status < 300:
-            self.acknowledged.append((message["id"], body, headers))
+            self.acknowledged.append((wamid, body, headers))
 
     def _post(
         self, kind: str, body: bytes, headers: dict[str, str], wamid: str, expects_reply: bool, intended: float | None

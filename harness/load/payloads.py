@@ -146,6 +146,15 @@ class PayloadFactory:
     def envelope(self, *changes: dict[str, Any], waba_id: str = "102290129340398") -> dict[str, Any]:
         return {"object": "whatsapp_business_account", "entry": [{"id": waba_id, "changes": list(changes)}]}
 
+    def signed_message(
+        self, phone_number_id: str, message_type: str, app_secret: str | None
+    ) -> tuple[str, bytes, dict[str, str]]:
+        """(wamid, body, headers) of one message as the load generator sends it: encoded once,
+        signed over exactly those bytes."""
+        message = self.message(message_type)
+        body = encode(self.envelope(self.change(phone_number_id, messages=[message])))
+        return message["id"], body, signed_headers(body, app_secret)
+
     def text_webhook(self, phone_number_id: str, **kwargs: Any) -> dict[str, Any]:
         return self.envelope(self.change(phone_number_id, messages=[self.message("text", **kwargs)]))
 

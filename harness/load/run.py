@@ -293,6 +293,12 @@ class LoadRun:
     def record_files(self) -> list[Path]:
         return sorted(self.records_dir.glob("records-*.csv"))
 
+    def finish_early(self) -> None:
+        """End the step now, as its run time would: the master stops its users (they finish the
+        request in hand, which is recorded) and quits; ``wait()`` then collects as usual."""
+        if self._master is not None:
+            self._master.terminate()
+
     def stop(self) -> None:
         """Stop every Locust process by PID (workers first, so none reconnects); idempotent."""
         for process in reversed(self.processes):
