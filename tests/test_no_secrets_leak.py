@@ -2,7 +2,8 @@
 
 The fault runs of ``tests/harness/test_faults.py`` (made once per session, so this costs nothing
 when they already ran) exercise the error paths where a token is most likely to slip into a
-message: a database outage and a failing Graph API. Every file of those runs (service, upstream,
+message: a database outage, a failing, a throttling and a timing-out Graph API, a cut database
+connection and a killed worker. Every file of those runs (service, upstream,
 database and Locust logs; results.json, summary.md, report.html, the per-request records) is
 searched for every seeded access and refresh token and every secret of the run. And the harness
 always runs the services with signatures on.
@@ -61,7 +62,9 @@ def _texts(run_dir: Path) -> dict[Path, str]:
     return texts
 
 
-@pytest.mark.parametrize("kind", ["db-outage", "upstream-errors"])
+@pytest.mark.parametrize(
+    "kind", ["db-outage", "upstream-errors", "graph-throttled", "upstream-timeout-edge", "db-cut", "worker-crash"]
+)
 def test_no_token_or_secret_in_any_log_or_report_of_a_fault_run(kind, tmp_path_factory):
     run_dir, secrets = fault_run(kind, tmp_path_factory)
     texts = _texts(run_dir)

@@ -5,11 +5,19 @@ told Meta "done", so exactly one reply must have reached the Graph API for that 
 message that obliged a reply but was never acknowledged (every attempt failed or was cut off)
 may fairly have 0 or 1 reply: Meta would retry it, so it is counted apart, neither lost nor
 unexpected. Set operations on unique wamids keep this fast at hundreds of thousands of records.
+
+Two faults double replies by their nature, and each such double is counted apart from the
+others, so a broken claim cannot hide among them: a worker killed after delivering a reply and
+before marking it done (its claim is taken over once the lease runs out, and the retry answers
+again: *in a crash window*, given the messages the kills cut off), and a Graph API send answered
+as the service gave up on it (the fake upstream files it under ``edge_deliveries``: *at the
+timeout's edge*; the Graph API has no idempotency key). A double both could explain counts once,
+in the crash window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import pandas as pd
@@ -21,9 +29,11 @@ __all__ = ["audit_figures"]
 _NEEDED = ("wamid", "expects_reply", "status")
 
 
-def audit_figures(records: pd.DataFrame, upstream_audit: Mapping[str, Any]) -> AuditFigures:
+def audit_figures(
+    records: pd.DataFrame, upstream_audit: Mapping[str, Any], *, cut_wamids: Collection[str] = ()
+) -> AuditFigures:
     """Match per-request ``records`` (columns of :data:`~harness.records.RECORD_COLUMNS`) with the
-    fake upstream's ``/audit`` answer."""
+    fake upstream's ``/audit`` answer; ``cut_wamids``: the messages a worker kill cut off."""
     missing = [column for column in _NEEDED if column not in records.columns]
     if missing:
         raise ValueError(f"records lack column(s) {missing}")
@@ -41,20 +51,24 @@ def audit_figures(records: pd.DataFrame, upstream_audit: Mapping[str, Any]) -> A
     # A reply quoting no message is filed under "": it answers nothing, so it is unexpected,
     # but it is not one message answered twice.
     unexpected = int(deliveries[~deliveries.index.isin(obliged)].sum())
-    doubled = int(((deliveries > 1) & (deliveries.index != "")).sum())
+    doubled = deliveries.index[(deliveries > 1) & (deliveries.index != "")]
+    in_crash_window = doubled.intersection(pd.Index(list(cut_wamids), dtype=object))
+    at_edge = doubled.difference(in_crash_window).intersection(_deliveries(upstream_audit, "edge_deliveries").index)
     return AuditFigures(
         expected=len(expected),
         delivered=delivered,
         lost=len(expected) - delivered,
-        doubled=doubled,
+        doubled=len(doubled),
+        doubled_in_crash_window=len(in_crash_window),
+        doubled_at_timeout_edge=len(at_edge),
         wrong_token=int(upstream_audit.get("wrong_token", 0)),
         unexpected=unexpected,
         unacknowledged=len(unacknowledged),
     )
 
 
-def _deliveries(upstream_audit: Mapping[str, Any]) -> pd.Series:
-    counts = upstream_audit.get("deliveries") or {}
+def _deliveries(upstream_audit: Mapping[str, Any], key: str = "deliveries") -> pd.Series:
+    counts = upstream_audit.get(key) or {}
     series = pd.Series(counts, dtype="int64")
     series.index = series.index.astype(str)
     return series[series > 0]

@@ -19,7 +19,7 @@ import httpx
 
 from contract.http import WEBHOOK_PATH
 
-from ..processes import ManagedProcess, base_environment, free_port, port_in_use
+from ..processes import ManagedProcess, base_environment, free_port, port_in_use, wait_until
 
 __all__ = ["BenchSecrets", "ServiceProcess", "service_environment"]
 
@@ -112,6 +112,14 @@ class ServiceProcess(ManagedProcess):
             self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # type: ignore[union-attr]
             self._metrics_dir = None
         return code
+
+    def restart(self, timeout: float = 60.0) -> ServiceProcess:
+        """Start the service again on the same port, as a supervisor (systemd, Kubernetes) brings
+        back a crashed process, and wait until it answers; a live process is stopped first."""
+        self.stop()
+        if not wait_until(lambda: not port_in_use(self.port), 10.0):
+            raise OSError(f"port {self.port} is still in use after {self.service} stopped")
+        return self.start(timeout)
 
     def _answers(self) -> bool:
         """Ready when the webhook answers the handshake (and /ready, where the service has it)."""

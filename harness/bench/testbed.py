@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymongo import MongoClient
 
@@ -22,6 +22,9 @@ from .database import DatabaseServer, database_server
 from .pinning import CpuPlan, pin_tree, pinned_here
 from .seeding import SeedPlan, seed_businesses
 from .services import BenchSecrets, ServiceProcess, service_environment
+
+if TYPE_CHECKING:
+    from .dbproxy import DbProxyProcess
 
 __all__ = ["Bench", "BenchConfig"]
 
@@ -41,6 +44,7 @@ class BenchConfig:
     service_env: dict[str, str] = field(default_factory=dict)  # every service's, under its own
     service_workers: int = 1  # worker processes per service (>1: gunicorn)
     cpus: CpuPlan = field(default_factory=CpuPlan)  # which CPUs the services and the bench run on
+    db_proxy: bool = False  # the services reach the database through a TCP proxy (db-slow, db-cut)
 
 
 class Bench(contextlib.AbstractContextManager["Bench"]):
@@ -54,6 +58,7 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
         self.database: DatabaseServer
         self.upstream: UpstreamProcess
         self.mongo: MongoClient[dict[str, Any]]
+        self.db_proxy: DbProxyProcess | None = None  # between the services and the database, when asked
 
     def __enter__(self) -> Bench:
         # The harness, and every bench process it starts from here (database, upstream, Locust),
@@ -68,6 +73,12 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
                 )
             )
             self.mongo = self._stack.enter_context(MongoClient(self.database.uri, serverSelectionTimeoutMS=5000))
+            if self.config.db_proxy:
+                # Imported here: ``python -m harness.bench.dbproxy`` must not find itself imported.
+                from .dbproxy import DbProxyProcess
+
+                self.db_proxy = DbProxyProcess(self.database.uri, log_path=self.logs_dir / "db-proxy.log")
+                self._stack.enter_context(self.db_proxy)
             self.seed(_DIRECTORY_DB, indexes=False)
             self.upstream = self.add_upstream("upstream")
         except BaseException:
@@ -120,7 +131,7 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
         llm = upstream.llm_base_url if self.config.llm_latency_ms > 0 else None
         environment = service_environment(
             self.secrets,
-            mongodb_uri=self.database.uri,
+            mongodb_uri=self.db_proxy.uri if self.db_proxy is not None else self.database.uri,
             db_name=db_name,
             graph_api_base_url=upstream.graph_base_url,
             llm_base_url=llm,

@@ -74,20 +74,28 @@ async def _send_message(request: web.Request) -> web.Response:
         ledger.count("rejected")
         return _meta_error(400, "(#100) Invalid parameter", "OAuthException", 100, details=problem)
 
+    draw = app[_BEHAVIOUR].draw("graph")
     ledger.started("graph")
     try:
-        failure = await _wait_out(request, app[_BEHAVIOUR].draw("graph"), "graph")
+        failure = await _wait_out(request, draw, "graph")
     finally:
         ledger.finished("graph")
     if failure is not None:
         return failure
-    if _client_gone(request):
+    limited = app[_BEHAVIOUR]["graph"].pair_limited_to
+    if limited and body["to"] == limited:
+        ledger.count("pair_limited")
+        return _throttled(request, 131056)
+    edge = draw.fate == "edge"
+    if not edge and _client_gone(request):
         # The service's own timeout fired first: it believes the send failed, and so do we.
         ledger.count("abandoned")
         return web.json_response({}, status=499)
+    # An edge answer was sent by Meta whether or not the caller still waits for the answer: the
+    # Graph API has no idempotency key, so a caller that gave up and retries sends it twice.
     context = body.get("context")
     wamid = context.get("message_id", "") if isinstance(context, dict) else ""
-    ledger.record_delivery(str(wamid))
+    ledger.record_delivery(str(wamid), edge=edge)
     return web.json_response(
         {
             "messaging_product": "whatsapp",
@@ -123,13 +131,40 @@ def _invalid_token() -> web.Response:
     return _meta_error(401, "Invalid OAuth access token.", "OAuthException", 190)
 
 
-def _meta_error(status: int, message: str, kind: str, code: int, **extra: Any) -> web.Response:
+def _meta_error(
+    status: int, message: str, kind: str, code: int, *, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
     error: dict[str, Any] = {"message": message, "type": kind, "code": code}
     if "details" in extra:
         error["error_data"] = {"details": extra.pop("details")}
     error.update(extra)
     error["fbtrace_id"] = uuid.uuid4().hex[:22]
-    return web.json_response({"error": error}, status=status)
+    return web.json_response({"error": error}, status=status, headers=headers)
+
+
+# Meta's throttling answers, as the Cloud API words them: the business number's throughput
+# (130429) and the (business number, consumer number) pair's rate (131056).
+_THROTTLES = {
+    130429: ("(#130429) Rate limit hit", "Cloud API message throughput has been reached."),
+    131056: (
+        "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+        "Message failed to send because there were too many messages sent from this phone number to the same "
+        "phone number in a short period of time.",
+    ),
+}
+
+
+def _throttled(request: web.Request, code: int) -> web.Response:
+    message, details = _THROTTLES[code]
+    retry_after = str(request.app[_BEHAVIOUR]["graph"].retry_after_s)
+    return _meta_error(
+        429,
+        message,
+        "OAuthException",
+        code,
+        headers={"Retry-After": retry_after},
+        error_data={"messaging_product": "whatsapp", "details": details},
+    )
 
 
 # -- OpenAI-compatible LLM -----------------------------------------------------------------------
@@ -203,6 +238,21 @@ async def _wait_out(request: web.Request, draw: Draw, endpoint: Endpoint) -> web
     if draw.fate == "answer":
         return None
     ledger = request.app[_LEDGER]
+    if draw.fate == "edge":
+        ledger.count("edge_sends")
+        if draw.delay_s > request.app[_BEHAVIOUR][endpoint].edge_s:
+            ledger.count("edge_late")
+        return None
+    if draw.fate == "throttle":
+        ledger.count("throttled")
+        if endpoint == "llm":
+            retry_after = str(request.app[_BEHAVIOUR]["llm"].retry_after_s)
+            return web.json_response(
+                {"error": {"message": "Rate limit reached.", "type": "rate_limit_error", "param": None, "code": None}},
+                status=429,
+                headers={"Retry-After": retry_after},
+            )
+        return _throttled(request, 130429)
     if draw.fate == "error":
         ledger.count("errors_injected")
         if endpoint == "llm":

@@ -1,8 +1,11 @@
-"""How each fake endpoint behaves: its latency, and how often it fails or hangs.
+"""How each fake endpoint behaves: its latency, and how often it fails, hangs, throttles or
+answers at the edge of the caller's timeout.
 
 Every knob is validated (a pydantic model), so a typo in a ``POST /control`` is a 400, never a
 silently ignored fault. Draws come from one seeded RNG per endpoint: the same seed and the same
-order of requests give the same latencies and the same injected faults.
+order of requests give the same latencies and the same injected faults. A request draws its fate
+once (one uniform number against the stacked shares); an edge answer's moment comes from where
+that same number fell in the edge's share, so no fault costs a request a second draw.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ __all__ = [
 ]
 
 Endpoint = Literal["graph", "llm"]
-Fate = Literal["answer", "error", "timeout"]
+Fate = Literal["answer", "error", "timeout", "throttle", "edge"]
 Distribution = Literal["fixed", "exponential", "lognormal"]
 ENDPOINTS: tuple[Endpoint, ...] = ("graph", "llm")
 DISTRIBUTIONS: tuple[Distribution, ...] = ("fixed", "exponential", "lognormal")
@@ -48,11 +51,21 @@ class Behaviour(BaseModel):
     error_rate: float = Field(0.0, ge=0, le=1, description="share answered HTTP 500")
     timeout_rate: float = Field(0.0, ge=0, le=1, description="share that hang, then 504")
     hang_s: float = Field(30.0, ge=0, le=600, description="how long a timed-out request hangs")
+    throttle_rate: float = Field(0.0, ge=0, le=1, description="share answered 429, Meta's throttling (code 130429)")
+    retry_after_s: int = Field(1, ge=0, le=3600, description="the Retry-After header of a throttled answer")
+    edge_rate: float = Field(
+        0.0, ge=0, le=1, description="share answered around edge_s: delivered, and answered just before, at or after it"
+    )
+    edge_s: float = Field(2.0, gt=0, le=600, description="the centre of the edge answers (the caller's timeout)")
+    edge_spread_s: float = Field(0.1, ge=0, le=60, description="edge answers land uniformly in edge_s +/- this")
+    pair_limited_to: str = Field(
+        "", max_length=32, description="sends to this number answer 429 code 131056 (pair rate limit); '' none"
+    )
 
     @model_validator(mode="after")
     def _rates_fit(self) -> Behaviour:
-        if self.error_rate + self.timeout_rate > 1:
-            raise ValueError("error_rate + timeout_rate must not exceed 1")
+        if self.error_rate + self.timeout_rate + self.throttle_rate + self.edge_rate > 1:
+            raise ValueError("error_rate + timeout_rate + throttle_rate + edge_rate must not exceed 1")
         return self
 
     def updated(self, patch: Mapping[str, Any]) -> Behaviour:
@@ -74,7 +87,14 @@ class _Sampler:
 
     def draw(self) -> Draw:
         knobs, rng = self.behaviour, self._rng
-        return Draw(self._delay_ms(knobs, rng) / 1000.0, self._fate(knobs, rng.random()))
+        delay_s = self._delay_ms(knobs, rng) / 1000.0
+        u = rng.random()
+        fate = self._fate(knobs, u)
+        if fate == "edge":
+            # Where u fell in the edge's share (0..1), spread over edge_s +/- edge_spread_s.
+            position = (u - knobs.error_rate - knobs.timeout_rate - knobs.throttle_rate) / knobs.edge_rate
+            delay_s = max(0.0, knobs.edge_s + knobs.edge_spread_s * (2.0 * position - 1.0))
+        return Draw(delay_s, fate)
 
     @staticmethod
     def _delay_ms(knobs: Behaviour, rng: random.Random) -> float:
@@ -91,6 +111,10 @@ class _Sampler:
             return "error"
         if u < knobs.error_rate + knobs.timeout_rate:
             return "timeout"
+        if u < knobs.error_rate + knobs.timeout_rate + knobs.throttle_rate:
+            return "throttle"
+        if u < knobs.error_rate + knobs.timeout_rate + knobs.throttle_rate + knobs.edge_rate:
+            return "edge"
         return "answer"
 
 

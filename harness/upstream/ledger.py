@@ -26,6 +26,10 @@ Counted = Literal[
     "errors_injected",
     "timeouts_injected",
     "abandoned",
+    "throttled",
+    "pair_limited",
+    "edge_sends",
+    "edge_late",
 ]
 COUNTERS: tuple[Counted, ...] = (
     "graph_calls",  # every POST to /{version}/{phone}/messages, whatever its answer
@@ -36,14 +40,19 @@ COUNTERS: tuple[Counted, ...] = (
     "errors_injected",  # 500s from the error_rate knob, both endpoints
     "timeouts_injected",  # 504s after hang_s from the timeout_rate knob, both endpoints
     "abandoned",  # sends whose client had gone by the time the latency elapsed: not delivered
+    "throttled",  # 429s code 130429 from the throttle_rate knob (the LLM's: 429 rate_limit_error)
+    "pair_limited",  # 429s code 131056: sends to the pair_limited_to number
+    "edge_sends",  # sends answered around edge_s (delivered whether or not the client still waited)
+    "edge_late",  # of those, answered after edge_s: the caller had given up on them
 )
 
 
 class Ledger:
-    __slots__ = ("_agents", "_counts", "_deliveries", "_in_flight", "_peak", "_peers", "_replies")
+    __slots__ = ("_agents", "_counts", "_deliveries", "_edge", "_in_flight", "_peak", "_peers", "_replies")
 
     def __init__(self) -> None:
         self._deliveries: Counter[str] = Counter()
+        self._edge: Counter[str] = Counter()  # deliveries answered at the timeout's edge, per message
         self._counts: Counter[str] = Counter()
         self._replies = 0
         self._peers: set[object] = set()
@@ -66,12 +75,15 @@ class Ledger:
     def finished(self, endpoint: str) -> None:
         self._in_flight[endpoint] -= 1
 
-    def record_delivery(self, wamid: str) -> None:
+    def record_delivery(self, wamid: str, *, edge: bool = False) -> None:
         self._deliveries[wamid] += 1
         self._replies += 1
+        if edge:
+            self._edge[wamid] += 1
 
     def reset(self) -> None:
         self._deliveries.clear()
+        self._edge.clear()
         self._counts.clear()
         self._replies = 0
         self._peers.clear()
@@ -89,6 +101,8 @@ class Ledger:
             "connections": len(self._peers),
             "user_agents": dict(self._agents),
             "peak_in_flight": dict(self._peak),
+            # Only while any: which messages got a reply answered at the edge of the caller's timeout.
+            **({"edge_deliveries": dict(self._edge)} if self._edge else {}),
         }
 
 

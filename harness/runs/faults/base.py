@@ -15,6 +15,7 @@ from ..plan import RunPlan
 
 __all__ = [
     "FAULTS",
+    "Evidence",
     "Fault",
     "FaultOption",
     "FaultUnavailable",
@@ -63,6 +64,20 @@ class FaultOption:
     default: float | None
     help: str
     share: bool = False  # a share between 0 and 1
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What an injector saw that the step's figures need (an injector may offer it as
+    ``evidence()``; without one, a fault has none of these)."""
+
+    kills: tuple[float, ...] | None = None  # UNIX time of each SIGKILL (None: nothing was killed)
+    lease_s: float | None = None  # the claims' processing lease in this run
+    edge: bool = False  # the Graph API answered sends at the edge of the services' timeout
+    probe: str | None = None  # a message the harness sent itself, in words
+    probe_status: int | None = None  # the service's answer to it (0: none)
+    probe_retry_after: str | None = None
+    notes: tuple[str, ...] = ()  # for the step's notes
 
 
 class Injector(Protocol):

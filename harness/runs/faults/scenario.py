@@ -4,9 +4,11 @@ step, at the same moment of each measured window.
 The Locust users retry a 5xx or an unanswered POST with the same body, as Meta does, with a
 retry horizon longer than the fault, so every message failed during it is acknowledged after
 it, and the delivery audit then shows whether any was lost or answered twice. Per service the
-run reports the errors during the fault, the time to recover after it (the fault's end to the
-first full second without an error), whether ``/ready`` turned 503 and back (polled every
-250 ms; None for a service that has no ``/ready``), and that audit.
+run reports the errors during the fault (and every status answered while it lasted), the time to
+recover after it (the fault's end to the first full second without an error), whether ``/ready``
+turned 503 and back (polled every 250 ms; None for a service that has no ``/ready``), and that
+audit, with the doubles a fault explains by its nature counted apart (a kill's crash window, the
+timeout's edge) from those nothing explains.
 """
 
 from __future__ import annotations
@@ -21,13 +23,21 @@ from pathlib import Path
 
 import httpx
 
-from ...analysis.faults import errors_between, ready_behaviour, recovery_seconds
+from ...analysis.audit import audit_figures
+from ...analysis.faults import (
+    crash_figures,
+    cut_messages,
+    errors_between,
+    ready_behaviour,
+    recovery_seconds,
+    statuses_between,
+)
 from ...bench import Bench, ServiceProcess
 from ...results import FaultResult
 from ...upstream import UpstreamProcess
 from ..plan import RunPlan
 from ..step import StepOutcome
-from .base import Fault, Injector
+from .base import Evidence, Fault, Injector
 
 __all__ = ["READY_POLL_S", "FaultScenario", "ReadyProbe", "fault_plan", "recommended_window_s", "retry_policy"]
 
@@ -85,7 +95,7 @@ class FaultScenario:
     def around_step(
         self, bench: Bench, label: str, service: ServiceProcess, upstream: UpstreamProcess
     ) -> Iterator[_FaultStep]:
-        step = _FaultStep(self.spec, label, service, self.spec.injector(bench, service, upstream))
+        step = _FaultStep(self.spec, label, service, upstream, self.spec.injector(bench, service, upstream))
         try:
             yield step
         except BaseException:
@@ -97,9 +107,12 @@ class FaultScenario:
 class _FaultStep:
     """One step's fault: a timeline thread injects and heals it; a probe polls ``/ready``."""
 
-    def __init__(self, fault: Fault, label: str, service: ServiceProcess, injector: Injector) -> None:
+    def __init__(
+        self, fault: Fault, label: str, service: ServiceProcess, upstream: UpstreamProcess, injector: Injector
+    ) -> None:
         self.fault = fault
         self.label = label
+        self._upstream = upstream
         self._injector = injector
         self._probe = ReadyProbe(service.url)
         self._cancel = threading.Event()
@@ -152,21 +165,48 @@ class _FaultStep:
         step = outcome.result
         if step.audit is None:  # only the echo app goes unaudited, and it gets no fault
             raise RuntimeError(f"the step of {self.label} has no delivery audit")
+        records = outcome.records
+        evidence = self._evidence()
+        cut = cut_messages(records, evidence.kills or ())
+        # The audit again, now that the kills are known (the ledger holds until the next step):
+        # the step keeps the same figures, with its doubles attributed.
+        upstream_audit = self._upstream.audit()
+        audit = audit_figures(records, upstream_audit, cut_wamids=cut.keys())
+        outcome.result = step.model_copy(update={"audit": audit, "notes": [*step.notes, *evidence.notes]})
         step_start = step.started_at.timestamp()
-        errors, requests = errors_between(outcome.records, self.began, self.ended)
+        errors, requests = errors_between(records, self.began, self.ended)
         seen_503, recovered = ready_behaviour(self._probe.polls, self.began, self.ended)
+        crash = crash_figures(records, cut) if evidence.kills is not None else None
         return FaultResult(
             service=self.label,
             fault=self.fault.kind,
+            users=step.users,
+            arrival_rate=step.arrival_rate,
+            trial=step.trial,
             started_s=round(self.began - step_start, 3),
             ended_s=round(self.ended - step_start, 3),
             errors_during=errors,
             requests_during=requests,
-            recovery_s=recovery_seconds(outcome.records, self.ended),
+            statuses_during=statuses_between(records, self.began, self.ended),
+            recovery_s=recovery_seconds(records, self.ended),
             ready_503_seen=seen_503 if self._probe.has_ready else None,
             ready_recovered=recovered if self._probe.has_ready else None,
-            audit=step.audit,
+            audit=audit,
+            kills=None if evidence.kills is None else len(evidence.kills),
+            lease_s=evidence.lease_s,
+            messages_cut=crash.messages_cut if crash else None,
+            cut_unacknowledged=crash.unacknowledged if crash else None,
+            cut_to_ack_max_s=crash.cut_to_ack_max_s if crash else None,
+            edge_sends=int(upstream_audit.get("edge_sends", 0)) if evidence.edge else None,
+            edge_late=int(upstream_audit.get("edge_late", 0)) if evidence.edge else None,
+            probe=evidence.probe,
+            probe_status=evidence.probe_status,
+            probe_retry_after=evidence.probe_retry_after,
         )
+
+    def _evidence(self) -> Evidence:
+        evidence = getattr(self._injector, "evidence", None)
+        return evidence() if callable(evidence) else Evidence()
 
 
 @dataclass
