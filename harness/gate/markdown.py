@@ -1,18 +1,26 @@
-"""The gate as Markdown, for GitHub's ``$GITHUB_STEP_SUMMARY`` (or any CI that shows Markdown)."""
+"""The gate as Markdown, for GitHub's ``$GITHUB_STEP_SUMMARY`` (or any CI that shows Markdown).
+
+The same shape as the run's ``summary.md``: the status and the rule first, the tally of the
+checks, why the gate did not pass, then only the checks that held it up (or, when it passed,
+the headline comparison against the baseline); every check and its detail folded below.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from .checks import GateCheck
 from .result import GateResult
 
-__all__ = ["GATE_COLUMNS", "STATUS_MARKS", "gate_frame", "render_markdown", "write_markdown"]
+__all__ = ["GATE_COLUMNS", "HEADLINE_ROWS", "STATUS_MARKS", "gate_frame", "render_markdown", "write_markdown"]
 
 STATUS_MARKS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
 _RESULT_MARKS = {"pass": "", "fail": "❌ ", "not judged": "⚠️ ", "skipped": ""}
 GATE_COLUMNS = ["check", "service", "load", "value [95% CI]", "threshold", "result"]
+HEADLINE_ROWS = 12  # the visible table's rows at most; every check is in the folded table
 
 
 def gate_frame(gate: GateResult) -> pd.DataFrame:
@@ -23,6 +31,31 @@ def gate_frame(gate: GateResult) -> pd.DataFrame:
 
 def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(checks: Sequence[GateCheck]) -> str:
+    rows = [[c.name, c.service, c.load, c.value, c.threshold, f"{_RESULT_MARKS[c.outcome]}{c.result}"] for c in checks]
+    return pd.DataFrame(rows, columns=GATE_COLUMNS).map(_cell).to_markdown(index=False)
+
+
+def _tally(gate: GateResult) -> str:
+    counts = {outcome: len(gate.with_outcome(outcome)) for outcome in ("fail", "not judged", "pass", "skipped")}
+    return (
+        f"**{len(gate.checks)} checks:** {counts['fail']} fail · {counts['not judged']} not judged · "
+        f"{counts['pass']} pass · {counts['skipped']} N/A"
+    )
+
+
+def _headline(gate: GateResult) -> tuple[str, list[GateCheck]]:
+    """The checks shown above the fold: what held the gate up, else the comparison with the
+    baseline (the figures a reviewer asks for first)."""
+    blocking = [c for c in gate.checks if c.outcome in ("fail", "not judged")]
+    if blocking:
+        return "**What held it up:**", blocking
+    against = [c for c in gate.checks if c.suite == "regression" and c.outcome != "skipped"]
+    if against:
+        return f"**Against baseline `{gate.baseline_run_id}`:**", against
+    return "", []
 
 
 def render_markdown(gate: GateResult) -> str:
@@ -39,16 +72,24 @@ def render_markdown(gate: GateResult) -> str:
             else "; no baseline given, so no regression check."
         ),
         "",
+        _tally(gate),
+        "",
     ]
     if gate.reasons:
         lines += ["**Why:**", "", *(f"- {_cell(reason)}" for reason in gate.reasons), ""]
-    frame = gate_frame(gate)
-    frame["result"] = [f"{_RESULT_MARKS[c.outcome]}{c.result}" for c in gate.checks]
-    lines += [frame.map(_cell).to_markdown(index=False), ""]
+    title, shown = _headline(gate)
+    if shown:
+        lines += [title, "", _table(shown[:HEADLINE_ROWS]), ""]
+        if len(shown) > HEADLINE_ROWS:
+            lines += [f"_{len(shown) - HEADLINE_ROWS} more in the table of every check below._", ""]
+    elif status == "PASS":
+        lines += ["Every check passed.", ""]
     if gate.notes:
         lines += ["**Notes:**", "", *(f"- {_cell(note)}" for note in gate.notes), ""]
     lines += [
-        "<details><summary>Details of every check</summary>",
+        f"<details><summary>Every check ({len(gate.checks)}) and its detail</summary>",
+        "",
+        _table(gate.checks),
         "",
         *(f"- **{_cell(c.name)}** ({c.service} at {c.load}) {c.result}: {_cell(c.detail)}" for c in gate.checks),
         "",

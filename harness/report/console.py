@@ -28,6 +28,7 @@ CONSOLE_COLUMNS = (
     "errors",
     "cache hit",
     "CPU ms/req",
+    "bench ms/req",
     "bound by",
     "audit",
 )

@@ -1,4 +1,12 @@
-"""``summary.md``: the run in Markdown: settings first, then the verdict, then the evidence."""
+"""The run in Markdown: ``summary.md``, short enough for a PR comment, and ``details.md``, every
+table.
+
+``summary.md`` follows the report's first screen: which candidate, each verdict with the one or
+two reasons that decided it, the headline ratios at every usable level, what the evidence rests
+on and what next, the checklist's claims, then links to the full report and the tables (and
+the screenshot when there is one). It stays well under :data:`SUMMARY_MAX_LINES` lines.
+``details.md`` has what the report's tables have.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,15 @@ from pathlib import Path
 import pandas as pd
 
 from ..results import Results
+from ..terms import load_label
+from .capacity import capacity_cards, capacity_facts
+from .firstscreen import attribution_line, cards, claims_matrix, headline
+from .matrix import criteria_matrix
 from .tables import (
+    attribution_table,
+    capacity_table,
+    claims_table,
+    costs_table,
     criteria_table,
     decision_table,
     faults_table,
@@ -18,50 +34,115 @@ from .tables import (
     soak_table,
 )
 
-__all__ = ["render_summary"]
+__all__ = ["DETAILS_FILE", "SUMMARY_MAX_LINES", "render_details", "render_summary", "run_facts"]
+
+DETAILS_FILE = "details.md"
+SUMMARY_MAX_LINES = 60
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _table(frame: pd.DataFrame, empty: str) -> str:
     if frame.empty:
         return f"_{empty}_"
-    return frame.to_markdown(index=False, disable_numparse=True)  # numbers stay as formatted
+    return frame.map(_cell).to_markdown(index=False, disable_numparse=True)  # numbers stay as formatted
 
 
-def render_summary(results: Results, plots: Sequence[Path] = (), base: Path | None = None) -> str:
-    """Markdown of the run; ``plots`` are linked relative to ``base`` (the run directory)."""
-    lines = [f"# Migration benchmark {results.run_id}", "", "## Machine and settings", ""]
-    lines += [f"- {line}" for line in settings_lines(results)]
-    for decision in results.decisions:
-        lines += ["", f"## {decision.candidate} against {decision.baseline}: {decision.verdict}", ""]
-        lines += [f"- {reason.text}" for reason in decision.reasons]
+def run_facts(results: Results) -> str:
+    """The run in one line: what bounds every figure (levels, steps, trials, the machine)."""
+    if results.capacity is not None:
+        return capacity_facts(results)
+    s, load, machine = results.settings, results.settings.load, results.machine
+    levels = ", ".join(load_label(users, rate) for users, rate in load.levels)
+    return (
+        f"{s.command}, {results.created_at:%Y-%m-%d %H:%M} UTC: {levels}; {load.step_duration_s:g} s steps after "
+        f"{load.warmup_s:g} s warm-up, {load.trials} trial(s); {machine.cpu_count} CPUs, CPU isolation: "
+        f"{s.bench.pinning}"
+    )
+
+
+def _verdict_section(results: Results) -> list[str]:
+    lines: list[str] = []
+    for card in cards(results):
+        lines += ["", f"## {card.candidate} against {card.baseline}: {card.verdict}", ""]
+        lines += [f"- {_cell(reason)}" for reason in card.reasons]
+        if card.more_reasons:
+            lines.append(f"- _{len(card.more_reasons)} more reason(s) in [{DETAILS_FILE}]({DETAILS_FILE})_")
+        if card.ratios:
+            header = ["load", *(f"{label} × [95% CI]" for label in card.metric_labels)]
+            rows = [
+                [row.load, *(f"{cell.text} {cell.note}".strip() for cell in row.cells)]
+                if row.cells
+                else [row.load, row.why, *([""] * (len(card.metrics) - 1))]
+                for row in card.ratios
+            ]
+            lines += ["", pd.DataFrame(rows, columns=header).map(_cell).to_markdown(index=False, disable_numparse=True)]
+        lines += [""]
+        lines.append("Trust: " + " · ".join(_cell(item.text) for item in card.trust) + "  ")
+        lines.append("Next: " + "; ".join(_cell(step) for step in card.next_steps))
     if not results.decisions:
         lines += ["", "## Verdict: not decided", "", "_No candidate was compared with a baseline._"]
-    lines += [
-        "",
-        "## Decision table",
-        "",
-        "Latencies in ms (nearest-rank percentiles of every measured request), throughput in answered "
-        "requests/s, [95% bootstrap CI]. Figures are rounded against the service.",
-        "",
-        _table(decision_table(results), "no measured steps"),
-        "",
-        *_fault_and_soak_sections(results),
-        "## Criteria",
-        "",
-        _table(criteria_table(results.criteria), "no criteria judged"),
-        "",
-        "## Ratios (candidate / baseline)",
-        "",
-        "Below 1 is better for latency, above 1 for throughput.",
-        "",
-        _table(ratios_table(results), "no load level ran both services"),
+    return lines
+
+
+def _capacity_section(results: Results) -> list[str]:
+    lines: list[str] = []
+    for card in capacity_cards(results):
+        lines += ["", f"## {card.service}: {card.capacity} at {card.workers} worker CPU(s)", ""]
+        lines.append(f"- per CPU: {card.per_cpu}; {'validated by a longer run' if card.validated else 'not validated'}")
+        lines += [f"- {_cell(text)}" for text in (card.against, card.projection, card.database) if text]
+        lines += [f"- note: {_cell(note)}" for note in card.notes]
+    return lines
+
+
+def _claims_section(results: Results) -> list[str]:
+    matrix = claims_matrix(results)
+    if not matrix:
+        return []
+    header = ["claim", "promised", *matrix.candidates]
+    rows = [
+        [claim, promised, *(f"{cell.note}: {cell.text}" if cell else "" for cell in cells)]
+        for claim, promised, cells in matrix.rows
     ]
-    if plots:
-        lines += ["", "## Plots", ""]
-        lines += [f"![{path.stem}]({path.relative_to(base) if base else path})" for path in plots]
-    run_notes = notes(results)
-    if run_notes:
-        lines += ["", "## Notes", ""] + [f"- {note}" for note in run_notes]
+    frame = pd.DataFrame(rows, columns=header)
+    return ["", "## The checklist's claims", "", _table(frame, "no claims checked")]
+
+
+def render_summary(results: Results, links: Sequence[str] = ()) -> str:
+    """Markdown for a PR comment: the verdicts and their headline figures; ``links`` are the
+    files beside it (report.html, details.md, report.png) that it names, relative to it."""
+    lead, _ = headline(results)
+    lines = [f"# Migration benchmark {results.run_id}: {lead}", "", run_facts(results)]
+    if not results.complete:
+        lines += ["", f"**Run incomplete:** {_cell(results.incomplete_reason or 'stopped early')}"]
+    if results.capacity is not None:
+        lines += _capacity_section(results)
+    else:
+        lines += _verdict_section(results)
+    lines += _claims_section(results)
+    if results.attribution is not None and (line := attribution_line(results.attribution)):
+        lines += ["", f"Attribution ({results.attribution.baseline} -> {results.attribution.target}): {line}"]
+    if results.faults:
+        lines += ["", "## Faults", "", _table(faults_table(results), "no fault results")]
+    if results.soak:
+        lines += ["", "## Soak and memory", "", _table(soak_table(results), "no soak results")]
+    settings = " · ".join(_cell(line) for line in settings_lines(results))
+    lines += ["", "<details><summary>Machine and settings</summary>", "", settings, "", "</details>"]
+    named = set(links)
+    files = [
+        f"[{name}]({name}) ({what})"
+        for name, what in (
+            ("report.html", "the full report, self-contained: open it in a browser"),
+            (DETAILS_FILE, "every table"),
+        )
+        if name in named
+    ]
+    if files:
+        lines += ["", "Full report: " + "; ".join(files)]
+    if "report.png" in named:
+        lines += ["", "![the report's first screen](report.png)"]
     return "\n".join(lines) + "\n"
 
 
@@ -77,10 +158,72 @@ SOAK_HINT = (
 )
 
 
-def _fault_and_soak_sections(results: Results) -> list[str]:
-    lines: list[str] = []
+def _matrix_markdown(results: Results) -> str:
+    matrix = criteria_matrix(results.criteria, results.settings.services)
+    if not matrix:
+        return "_no criteria judged_"
+    header = ["criterion", *(f"{service} {level}" for service, level in matrix.columns)]
+    rows = [
+        [f"{row.criterion} ({row.rule})", *(f"{c.mark} {c.text}".strip() if c else "" for c in row.cells)]
+        for row in matrix.rows
+    ]
+    return _table(pd.DataFrame(rows, columns=header), "no criteria judged")
+
+
+def render_details(results: Results, plots: Sequence[Path] = (), base: Path | None = None) -> str:
+    """Every table of the run in Markdown; ``plots`` are linked relative to ``base``."""
+    lines = [f"# Migration benchmark {results.run_id}: every table", "", "## Machine and settings", ""]
+    lines += [f"- {line}" for line in settings_lines(results)]
+    for decision in results.decisions:
+        lines += ["", f"## {decision.candidate} against {decision.baseline}: {decision.verdict}", ""]
+        lines += [f"- {_cell(reason.text)}" for reason in decision.reasons]
+    lines += [
+        "",
+        "## Decision table",
+        "",
+        "Latencies in ms (nearest-rank percentiles of every measured request), throughput in answered "
+        "requests/s, [95% bootstrap CI]. Figures are rounded against the service.",
+        "",
+        _table(decision_table(results), "no measured steps"),
+    ]
     if results.faults:
-        lines += ["## Faults", "", FAULTS_HINT, "", _table(faults_table(results), "no fault results"), ""]
+        lines += ["", "## Faults", "", FAULTS_HINT, "", _table(faults_table(results), "no fault results")]
     if results.soak:
-        lines += ["## Soak and memory", "", SOAK_HINT, "", _table(soak_table(results), "no soak results"), ""]
-    return lines
+        lines += ["", "## Soak and memory", "", SOAK_HINT, "", _table(soak_table(results), "no soak results")]
+    lines += [
+        "",
+        "## Criteria",
+        "",
+        "✓ pass, ✗ fail, ? not judged (holds the verdict at inconclusive), n/a not judged by design.",
+        "",
+        _matrix_markdown(results),
+        "",
+        "### Every criterion, one row per service and level",
+        "",
+        _table(criteria_table(results.criteria), "no criteria judged"),
+        "",
+        "## Ratios (candidate / baseline)",
+        "",
+        "Below 1 is better for latency, above 1 for throughput.",
+        "",
+        _table(ratios_table(results), "no load level ran both services"),
+    ]
+    if results.claims:
+        lines += ["", "## The checklist's claims", "", _table(claims_table(results), "no claims checked")]
+    if results.costs:
+        lines += ["", "## Cost per message", "", _table(costs_table(results), "no costs")]
+    if results.capacity is not None:
+        lines += ["", "## Capacity", "", _table(capacity_table(results), "no capacity measured")]
+    if results.attribution is not None:
+        lines += ["", "## Attribution", ""]
+        if line := attribution_line(results.attribution):
+            detail = results.attribution.minimal.detail if results.attribution.minimal else ""
+            lines += [f"{_cell(line)}: {_cell(detail)}", ""]
+        lines += [_table(attribution_table(results), "no change measured")]
+    if plots:
+        lines += ["", "## Plots", ""]
+        lines += [f"![{path.stem}]({path.relative_to(base) if base else path})" for path in plots]
+    run_notes = notes(results)
+    if run_notes:
+        lines += ["", "## Notes", ""] + [f"- {_cell(note)}" for note in run_notes]
+    return "\n".join(lines) + "\n"

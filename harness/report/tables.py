@@ -9,14 +9,29 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..results import AuditFigures, CriterionResult, Estimate, FaultResult, Results, StepResult, StepSummary
+from ..results import (
+    AuditFigures,
+    CriterionResult,
+    Effect,
+    Estimate,
+    FaultResult,
+    Results,
+    StepResult,
+    StepSummary,
+)
 from ..rounding import MISSING, estimate, number, p_value, percent
-from ..terms import COMPONENT_LABELS, Outcome, load_label
+from ..terms import COMPONENT_LABELS, METRIC_LABELS, Component, Outcome, higher_is_better, load_label
+from .firstscreen import CLAIM_LABELS, claim_figure, promised_text
 
 __all__ = [
     "OUTCOME_LABELS",
+    "attribution_table",
+    "capacity_table",
+    "claims_table",
+    "costs_table",
     "criteria_table",
     "decision_table",
+    "effect_text",
     "faults_table",
     "machine_line",
     "notes",
@@ -113,6 +128,18 @@ def _ms(value: Estimate) -> str:
     return estimate(value.value, value.ci_low, value.ci_high, 1, "lower")
 
 
+_BENCH_PARTS = ((Component.DATABASE, "db"), (Component.UPSTREAM, "upstream"), (Component.LOAD_GENERATOR, "locust"))
+
+
+def _bench_cell(summary: StepSummary) -> str:
+    """What the bench spent per request to measure the level: in all, and by part."""
+    spent = summary.bench_cpu_ms_per_request
+    if not spent:
+        return MISSING
+    parts = " · ".join(f"{label} {spent[part]:.2f}" for part, label in _BENCH_PARTS if part in spent)
+    return f"{sum(spent.values()):.2f} ({parts})"
+
+
 def decision_table(results: Results) -> pd.DataFrame:
     """One row per service x load level: every figure the decision reads, with its interval."""
     rows = []
@@ -140,6 +167,7 @@ def decision_table(results: Results) -> pd.DataFrame:
                 if summary.database_connections_max is None
                 else str(summary.database_connections_max),
                 "CPU ms/req": number(summary.service_cpu_ms_per_request, 3, "lower"),
+                "bench ms/req": _bench_cell(summary),
                 "RSS max MB": number(summary.rss_mb_max, 1, "lower"),
                 "generator cores": number(summary.load_generator_cpu_cores, 2, "lower"),
                 "bound by": ", ".join(COMPONENT_LABELS[c] for c in summary.bound_by) or "-",
@@ -281,4 +309,132 @@ def soak_table(results: Results) -> pd.DataFrame:
             }
         )
     columns = ["service", "load", "watched", "samples", "RSS first / last / max MB", "slope MB/min [95% CI]", "memory"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def claims_table(results: Results) -> pd.DataFrame:
+    """The checklist's promises, one row per candidate and claim, with how each was judged."""
+    rows = [
+        {
+            "candidate / baseline": f"{claim.candidate} / {claim.baseline}",
+            "claim": claim.claim,
+            "promised": promised_text(claim),
+            "measured [95% CI]": claim_figure(claim),
+            "level": claim.level or MISSING,
+            "result": CLAIM_LABELS[claim.outcome],
+            "how it was judged": claim.reason,
+        }
+        for claim in results.claims
+    ]
+    columns = ["candidate / baseline", "claim", "promised", "measured [95% CI]", "level", "result", "how it was judged"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def costs_table(results: Results) -> pd.DataFrame:
+    """CPU and money per message, per service and level, at the run's vCPU-hour price."""
+    rows = []
+    for cost in results.costs:
+        cpu, usd = cost.service_cpu_s_per_1000, cost.usd_per_million
+        rows.append(
+            {
+                "service": cost.service,
+                "load": load_label(cost.users, cost.arrival_rate),
+                "service CPU s / 1,000 req [95% CI]": estimate(cpu.value, cpu.ci_low, cpu.ci_high, 3, "lower"),
+                "bench CPU s / 1,000 req": number(cost.bench_cpu_s_per_1000, 3, "lower"),
+                "USD / million req [95% CI]": estimate(usd.value, usd.ci_low, usd.ci_high, 3, "lower"),
+                "USD per vCPU-hour": f"{cost.price_per_vcpu_hour:g}",
+            }
+        )
+    columns = [
+        "service",
+        "load",
+        "service CPU s / 1,000 req [95% CI]",
+        "bench CPU s / 1,000 req",
+        "USD / million req [95% CI]",
+        "USD per vCPU-hour",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+_EFFECT_DECIMALS = {"throughput_rps": 1, "p95_ms": 1, "service_cpu_ms_per_request": 3}
+
+
+def effect_text(effect: Effect | None) -> str:
+    """A difference (with - without) and its interval, rounded against the change."""
+    if effect is None:
+        return MISSING
+    better = "higher" if higher_is_better(effect.metric) else "lower"
+    d = effect.difference
+    text = estimate(d.value, d.ci_low, d.ci_high, _EFFECT_DECIMALS.get(effect.metric, 2), better)
+    if d.value is not None and d.value > 0:
+        text = "+" + text
+    return text + ("" if effect.significant else " (n.s.)")
+
+
+def attribution_table(results: Results) -> pd.DataFrame:
+    """What each change earns, added alone to the baseline and taken alone out of the target."""
+    attribution = results.attribution
+    columns = ["change", "setting", "load", "metric", "added alone", "removed alone"]
+    if attribution is None:
+        return pd.DataFrame(columns=columns)
+    rows = []
+
+    def keyed(effects: list[Effect]) -> dict[tuple[int, float, str], Effect]:
+        return {(e.users, e.arrival_rate, e.metric): e for e in effects}
+
+    total = keyed(attribution.total)
+    for key, effect in total.items():
+        rows.append(
+            {
+                "change": f"all: {attribution.baseline} -> {attribution.target}",
+                "setting": "",
+                "load": load_label(key[0], key[1]),
+                "metric": METRIC_LABELS.get(key[2], key[2]),
+                "added alone": effect_text(effect),
+                "removed alone": "",
+            }
+        )
+    for change in attribution.changes:
+        added, removed = keyed(change.added_effects), keyed(change.removed_effects)
+        keys = list(dict.fromkeys([*total, *added, *removed]))
+        for users, rate, metric in keys:
+            rows.append(
+                {
+                    "change": f"{change.title} ({change.token})",
+                    "setting": f"{change.setting}: {change.before} -> {change.after}",
+                    "load": load_label(users, rate),
+                    "metric": METRIC_LABELS.get(metric, metric),
+                    "added alone": effect_text(added.get((users, rate, metric)))
+                    if change.added
+                    else f"not measured: {change.not_added or 'no such configuration'}",
+                    "removed alone": effect_text(removed.get((users, rate, metric)))
+                    if change.removed
+                    else f"not measured: {change.not_removed or 'no such configuration'}",
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def capacity_table(results: Results) -> pd.DataFrame:
+    """``harness capacity``: each variant's sustained rate within the SLO, per worker count."""
+    columns = ["service", "workers", "capacity rps [95% CI]", "per CPU rps [95% CI]", "validated", "notes"]
+    search = results.capacity
+    if search is None:
+        return pd.DataFrame(columns=columns)
+    rows = [
+        {
+            "service": r.service,
+            "workers": str(r.workers),
+            "capacity rps [95% CI]": estimate(
+                r.capacity_rps.value, r.capacity_rps.ci_low, r.capacity_rps.ci_high, 1, "higher"
+            )
+            + (" (the search's ceiling)" if r.ceiling_reached else ""),
+            "per CPU rps [95% CI]": estimate(
+                r.per_cpu_rps.value, r.per_cpu_rps.ci_low, r.per_cpu_rps.ci_high, 1, "higher"
+            ),
+            "validated": "yes" if r.validated else "NO",
+            "notes": "; ".join(r.notes),
+        }
+        for r in search.results
+    ]
     return pd.DataFrame(rows, columns=columns)
