@@ -370,7 +370,13 @@ VARIANTS: dict[str, Variant] = {
     for variant in (
         Variant("original", "the design before the migration", _ORIGINAL, "baseline"),
         Variant("checklist", "the checklist's design as its text and code have it", _CHECKLIST, "candidate"),
-        Variant("optimized", "the checklist plus one shared outbound client", _OPTIMIZED, "candidate"),
+        Variant(
+            "optimized",
+            "the checklist with one shared aiohttp session, PyMongo's async driver, concurrent batches and "
+            "fail-fast while the database is down",
+            _OPTIMIZED,
+            "candidate",
+        ),
     )
 }
 

@@ -14,11 +14,16 @@ import numpy as np
 import pandas as pd
 
 from .analysis import latency_column, summary_records
+from .analysis.attribution import waterfall
 from .results import Estimate, Results, StepSummary
 from .terms import load_label
 
 __all__ = [
     "REPORT_DIR_VARIABLE",
+    "capacity_frame",
+    "claims_frame",
+    "effects_frame",
+    "waterfall_frame",
     "error_bars",
     "find_report_dir",
     "latency_cdf",
@@ -168,3 +173,96 @@ def latency_cdf(results: Results, records: pd.DataFrame | None, level: tuple[int
 
 def _at_level(summaries: list[StepSummary], level: tuple[int, float]) -> list[StepSummary]:
     return [s for s in summaries if (s.users, s.arrival_rate) == level]
+
+
+def claims_frame(results: Results) -> pd.DataFrame:
+    """The checklist's promises as checked for each candidate: the figure, its interval, the outcome."""
+    return pd.DataFrame(
+        [
+            {
+                "candidate": c.candidate,
+                "claim": c.claim,
+                "promised": c.promised,
+                "measured": _number(c.measured.value if c.measured else None),
+                "ci_low": _number(c.measured.ci_low if c.measured else None),
+                "ci_high": _number(c.measured.ci_high if c.measured else None),
+                "unit": c.unit,
+                "level": c.level,
+                "outcome": c.outcome,
+                "reason": c.reason,
+            }
+            for c in results.claims
+        ],
+        columns=[
+            "candidate",
+            "claim",
+            "promised",
+            "measured",
+            "ci_low",
+            "ci_high",
+            "unit",
+            "level",
+            "outcome",
+            "reason",
+        ],
+    )
+
+
+def effects_frame(results: Results) -> pd.DataFrame:
+    """An attribution run's effects, one row per change, direction (added alone / removed alone),
+    level and metric: the difference with its interval (empty for a run that is not one)."""
+    attribution = results.attribution
+    rows = []
+    for change in attribution.changes if attribution else []:
+        for direction, effects in (("added", change.added_effects), ("removed", change.removed_effects)):
+            for e in effects:
+                rows.append(
+                    {
+                        "change": change.token,
+                        "direction": direction,
+                        "load": load_label(e.users, e.arrival_rate),
+                        "metric": e.metric,
+                        "difference": _number(e.difference.value),
+                        "ci_low": _number(e.difference.ci_low),
+                        "ci_high": _number(e.difference.ci_high),
+                        "significant": e.significant,
+                    }
+                )
+    return pd.DataFrame(
+        rows, columns=["change", "direction", "load", "metric", "difference", "ci_low", "ci_high", "significant"]
+    )
+
+
+def capacity_frame(results: Results) -> pd.DataFrame:
+    """A capacity run's findings, one row per variant and worker count: capacity with its interval,
+    per CPU, and the PROJECTED worker CPUs for the target (empty for a run that is not one)."""
+    search = results.capacity
+    projections = {p.service: p for p in search.projections} if search else {}
+    rows = []
+    for r in search.results if search else []:
+        projection = projections.get(r.service)
+        rows.append(
+            {
+                "service": r.service,
+                "workers": r.workers,
+                **_estimate_columns("capacity_rps", r.capacity_rps),
+                "per_cpu_rps": _number(r.per_cpu_rps.value),
+                "validated": r.validated,
+                "service_cpu_ms_per_request": _number(r.service_cpu_ms_per_request),
+                "database_cpu_ms_per_request": _number(r.database_cpu_ms_per_request),
+                "projected_workers_for_target": (
+                    np.nan if projection is None or projection.workers_needed is None else projection.workers_needed
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def waterfall_frame(
+    results: Results, metric: str = "throughput_rps", level: tuple[int, float] | None = None
+) -> pd.DataFrame:
+    """The waterfall from baseline to target at one level (default the top one): one row a bar."""
+    attribution = results.attribution
+    level = level or top_level(results)
+    bars = waterfall(attribution, metric, level) if attribution and level else []
+    return pd.DataFrame([vars(bar) for bar in bars], columns=["label", "start", "delta", "kind"])

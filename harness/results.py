@@ -12,41 +12,47 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .load.profile import DEFAULT_MIX, normalise_mix
 from .records import ABANDONED, RECORD_COLUMNS
-from .terms import Component, CriterionReason, Outcome, ReasonCode, Unusable, Verdict
+from .terms import Component, CriterionReason, Outcome, ProbeVerdict, ReasonCode, ScalingModel, Unusable, Verdict
 
 __all__ = [
-    "MinimalMigration",
-    "Effect",
-    "CostFigures",
-    "ClaimCheck",
-    "ChangeEffect",
-    "Attribution",
     "ABANDONED",
     "RECORD_COLUMNS",
     "SCHEMA_VERSION",
+    "Attribution",
     "AuditFigures",
     "BenchSettings",
     "CacheFigures",
+    "CapacityProbe",
+    "CapacityRatio",
+    "CapacityResult",
+    "CapacitySearch",
+    "ChangeEffect",
+    "ClaimCheck",
     "ComponentUsage",
+    "CostFigures",
     "CpuLoad",
+    "CpuProjection",
     "CriterionResult",
     "DatabaseFigures",
     "Decision",
     "DecisionReason",
+    "Effect",
     "Estimate",
     "FaultResult",
     "LatencySummary",
     "LoadSettings",
     "MachineInfo",
+    "MinimalMigration",
     "Ratio",
     "Results",
     "RunSettings",
+    "ScalingFit",
     "SoakResult",
     "StepResult",
     "StepSummary",
@@ -131,7 +137,7 @@ class BenchSettings(_Schema):
     graph_latency_ms: float = Field(description="configured fake Graph API latency")
     llm_latency_ms: float = Field(description="configured fake LLM latency (0 = no LLM call)")
     latency_distribution: str = "fixed"
-    database: str = Field(description="embedded SecantusDB <version>, or the redacted MONGODB_URI")
+    database: str = Field(description="embedded SecantusDB <version>, or an external server (its URI is not kept)")
     service_workers: int = Field(1, description="worker processes per service")
     service_cpus: list[int] = Field(default=[], description="the CPUs the services ran on (empty: unpinned)")
     bench_cpus: list[int] = Field(default=[], description="the CPUs the database, upstream and Locust ran on")
@@ -192,6 +198,9 @@ class DatabaseFigures(_Schema):
     operations: int = Field(description="serverStatus opcounters delta over the window")
     operations_per_request: float | None
     connections_max: int = Field(description="serverStatus connections.current, highest sample")
+    probe_p50_ms: float | None = Field(None, description="a one-document read by _id during the window, median")
+    probe_p90_ms: float | None = Field(None, description="the same, 90th percentile")
+    probe_idle_ms: float | None = Field(None, description="the same read on the idle database before the run")
 
 
 class AuditFigures(_Schema):
@@ -204,10 +213,24 @@ class AuditFigures(_Schema):
     wrong_token: int = Field(description="replies sent with a token not that business's")
     unexpected: int = Field(description="replies to messages that oblige none (unknown, duplicate)")
     unacknowledged: int = Field(description="messages never answered 2xx (retries given up or cut)")
+    doubled_in_crash_window: int = Field(
+        0,
+        description="of the doubled: a worker killed while answering it (delivered, then died before marking it done)",
+    )
+    doubled_at_timeout_edge: int = Field(
+        0, description="of the doubled (and not in a crash window): a send answered as the service gave up on it"
+    )
+
+    @property
+    def doubled_unexplained(self) -> int:
+        """Doubled messages no fault window explains: a broken exactly-once claim."""
+        return self.doubled - self.doubled_in_crash_window - self.doubled_at_timeout_edge
 
     @property
     def passed(self) -> bool:
-        return self.lost == 0 and self.doubled == 0 and self.wrong_token == 0 and self.unexpected == 0
+        """Nothing lost, doubled outside a named window, sent with a wrong token or unexpected.
+        Doubles in a crash window or at the timeout's edge are judged by the fault criteria."""
+        return self.lost == 0 and self.doubled_unexplained == 0 and self.wrong_token == 0 and self.unexpected == 0
 
 
 class CpuLoad(_Schema):
@@ -271,6 +294,7 @@ class StepResult(_Schema):
     )
     audit: AuditFigures | None = None
     complete: bool = True
+    stopped_early: bool = Field(False, description="the window was ended early: the rate was clearly over")
     notes: list[str] = []
 
 
@@ -327,6 +351,11 @@ class StepSummary(_Schema):
     load_generator_cpu_cores: float | None = Field(
         None, description="highest trial mean of the load generator's CPU, in cores"
     )
+    bench_cpu_ms_per_request: dict[str, float] = Field(
+        default={}, description="CPU ms per request of each bench part: load_generator, database, upstream"
+    )
+    database_probe_p90_ms: float | None = Field(None, description="the database's one-document read, p90, worst trial")
+    service_saturated: bool = Field(False, description="pinned: the service filled its own CPUs in a trial")
     trial_windows: dict[int, tuple[float, float]] = Field(
         {}, description="trial -> measured window (UNIX start, end): which records count"
     )
@@ -451,6 +480,7 @@ class Effect(_Schema):
     arrival_rate: float = 0.0
     metric: AttributedMetric
     difference: Estimate = Field(description="with - without, in the metric's unit, with its 95% interval")
+    without: float | None = Field(None, description="the figure without the change")
     ratio: Estimate | None = Field(None, description="with / without")
     significant: bool | None = Field(description="the interval excludes 0 (and, for p95, Mann-Whitney p < 0.01)")
     p_value: float | None = None
@@ -497,17 +527,157 @@ class Attribution(_Schema):
     minimal: MinimalMigration | None = None
 
 
+class CapacityProbe(_Schema):
+    """One open-loop rate a capacity search tried, and what it showed."""
+
+    service: Service
+    workers: int
+    phase: Literal["grow", "bisect", "validate"]
+    rate_rps: float = Field(description="the arrival rate asked for")
+    sent_rps: float = Field(description="requests the generator actually sent per second of the window")
+    throughput_rps: float
+    p95_ms: Estimate = Field(description="p95 from each request's due time (coordinated omission corrected)")
+    error_rate: float
+    window_s: float
+    stopped_early: bool = False
+    verdict: ProbeVerdict
+    service_cores: float | None = None
+    bench_cores: float | None = None
+    service_cpu_ms_per_request: float | None = None
+    database_cpu_ms_per_request: float | None = None
+    database_operations_per_request: float | None = None
+    bound_by: list[Component] = []
+    step_dir: str | None = Field(None, description="the probe's step directory, relative to the run")
+
+
+class CapacityResult(_Schema):
+    """The highest rate one variant at one worker count sustains within the SLO."""
+
+    service: Service
+    workers: int
+    service_cpus: list[int] = Field(description="the CPUs it ran on ([] unpinned)")
+    capacity_rps: Estimate = Field(
+        description="the highest validated sustained rate; the interval runs from the highest rate "
+        "whose p95 bootstrap interval lay wholly under the SLO to the lowest rate that broke it"
+    )
+    per_cpu_rps: Estimate = Field(description="capacity_rps per service CPU (per worker unpinned)")
+    validated: bool = Field(description="a longer run at capacity_rps confirmed it")
+    ceiling_reached: bool = Field(False, description="the search's highest rate was still sustained")
+    database_operations_per_request: float | None = None
+    database_cpu_ms_per_request: float | None = Field(
+        None, description="marginal: the slope of the database's CPU over the sustained rates (ms per request)"
+    )
+    service_cpu_ms_per_request: float | None = None
+    notes: list[str] = []
+
+
+class ScalingFit(_Schema):
+    """Capacity against worker CPUs for one variant, the model the points support, its residuals."""
+
+    service: Service
+    model: ScalingModel
+    parameters: dict[str, float] = Field(description="lambda (rps per CPU at n=1), sigma, kappa as fitted")
+    points: list[tuple[int, float]] = Field(description="(workers, measured capacity rps)")
+    residuals: list[float] = Field(description="measured - fitted, rps, per point")
+    fitted: bool = Field(description="False: too few points to fit; the model is assumed, not supported")
+    note: str = ""
+
+
+class CpuProjection(_Schema):
+    """PROJECTED: the worker CPUs a variant needs for a rate this machine cannot give it."""
+
+    service: Service
+    target_rps: float
+    target: str = Field(description="what the target rate stands for, e.g. '500 users at the checklist's pacing'")
+    workers_needed: int | None = Field(description="None: the fitted model never reaches the target")
+    model: ScalingModel
+    peak_rps: float | None = Field(None, description="the model's maximum, when it has one (USL)")
+    database_cores_at_target: float | None = None
+    database_limit_rps: float | None = Field(
+        None, description="the rate at which the database would need a full core (the embedded one has one)"
+    )
+    assumptions: list[str] = []
+
+
+class CapacityRatio(_Schema):
+    """A variant's capacity over the baseline's at the same worker count; the interval combines the
+    two brackets' ends (low over high, high over low), so it is at least as wide as either."""
+
+    service: Service
+    baseline: Service
+    workers: int
+    value: Estimate
+
+
+class CapacitySearch(_Schema):
+    """``harness capacity``: each variant's capacity at the SLO, its scaling, and what it needs."""
+
+    slo_p95_ms: float
+    max_error_rate: float
+    min_delivered: float = Field(description="share of the asked rate the generator must send")
+    resolution: float = Field(description="the search stops when the bracket's ends are this close (ratio - 1)")
+    probe_window_s: float
+    validation_window_s: float
+    timeout_s: float = Field(description="the generator's timeout during the search")
+    target_rps: float
+    target: str
+    results: list[CapacityResult] = []
+    probes: list[CapacityProbe] = []
+    fits: list[ScalingFit] = []
+    projections: list[CpuProjection] = []
+    baseline: Service | None = None
+    ratios: list[CapacityRatio] = Field(default=[], description="each variant's capacity over the baseline's")
+    notes: list[str] = []
+
+
 class FaultResult(_Schema):
+    # The figures a fault criterion can judge (harness.analysis.criteria).
+    METRICS: ClassVar[tuple[str, ...]] = ("doubled_in_crash_window_share", "doubled_at_timeout_edge_share")
+
     service: Service
     fault: str
+    users: int | None = Field(None, description="the step's load level (closed loop)")
+    arrival_rate: float = 0.0
+    trial: int = 0
     started_s: float = Field(description="fault start, seconds since the step began")
     ended_s: float
     errors_during: int
     requests_during: int
+    statuses_during: dict[str, int] = Field(
+        default={}, description="HTTP status -> requests in flight during the fault (0: no answer)"
+    )
     recovery_s: float | None = Field(description="fault end to first full second without errors")
     ready_503_seen: bool | None = Field(description="/ready turned 503 during the fault (None: no /ready)")
     ready_recovered: bool | None
     audit: AuditFigures
+    # worker-crash
+    kills: int | None = Field(None, description="service workers SIGKILLed during the fault")
+    lease_s: float | None = Field(None, description="PROCESSING_LEASE_SECONDS of the services in this run")
+    messages_cut: int | None = Field(None, description="messages obliging a reply whose attempt a kill cut off")
+    cut_unacknowledged: int | None = Field(None, description="of those, never answered 2xx in the window")
+    cut_to_ack_max_s: float | None = Field(
+        None, description="longest from a kill to the 2xx of a message it cut (a lease holds a claim that long)"
+    )
+    # upstream-timeout-edge
+    edge_sends: int | None = Field(None, description="Graph API sends answered around the services' timeout")
+    edge_late: int | None = Field(None, description="of those, answered after the timeout")
+    # graph-throttled: one message sent by the harness that the Graph API refuses, and the answer
+    probe: str | None = Field(None, description="what the probe sent (None: no probe)")
+    probe_status: int | None = Field(None, description="the service's answer to it (0: none)")
+    probe_retry_after: str | None = Field(None, description="its Retry-After header (None: none)")
+
+    def figure(self, metric: str) -> float | None:
+        """A fault criterion's figure (one of :attr:`METRICS`); None when this fault does not measure it:
+        doubles in crash windows per message a kill cut off, doubles at the timeout's edge per edge send."""
+        if metric == "doubled_in_crash_window_share":
+            if self.kills is None:
+                return None
+            return self.audit.doubled_in_crash_window / self.messages_cut if self.messages_cut else 0.0
+        if metric != "doubled_at_timeout_edge_share":
+            raise ValueError(f"unknown fault metric {metric!r}; one of {', '.join(self.METRICS)}")
+        if self.edge_sends is None:
+            return None
+        return self.audit.doubled_at_timeout_edge / self.edge_sends if self.edge_sends else 0.0
 
 
 class Results(_Schema):
@@ -528,6 +698,7 @@ class Results(_Schema):
     claims: list[ClaimCheck] = Field(default=[], description="the checklist's promises, per candidate")
     costs: list[CostFigures] = Field(default=[], description="CPU and money per message, per service and level")
     attribution: Attribution | None = None
+    capacity: CapacitySearch | None = None
     records_file: str | None = Field(None, description="per-request records, relative to this file")
 
     def decision_for(self, candidate: str) -> Decision | None:

@@ -21,7 +21,9 @@ __all__ = [
     "CriterionReason",
     "Direction",
     "Outcome",
+    "ProbeVerdict",
     "ReasonCode",
+    "ScalingModel",
     "Unusable",
     "Verdict",
     "beyond_margin",
@@ -59,7 +61,7 @@ HELPER_COMPONENTS = (Component.LOAD_GENERATOR, Component.DATABASE, Component.UPS
 COMPONENT_LABELS = {
     Component.SERVICE: "service",
     Component.LOAD_GENERATOR: "load generator",
-    Component.DATABASE: "embedded database",
+    Component.DATABASE: "database",
     Component.UPSTREAM: "fake upstream",
     Component.MACHINE: "the shared machine",
     Component.BENCH_CPUS: "the bench's CPUs",
@@ -87,6 +89,25 @@ class Unusable(StrEnum):
     NO_RECORDS = "no_records"  # requests counted, but no per-request record with an answer
 
 
+# -- capacity -------------------------------------------------------------------------------------
+class ProbeVerdict(StrEnum):
+    """What one rate of a capacity search showed."""
+
+    SUSTAINED = "sustained"  # p95 under the SLO, errors under the limit, the rate delivered
+    OVER_SLO = "over_slo"  # p95 (from each request's due time) at or over the SLO
+    ERRORS = "errors"  # more errors than the limit allows
+    UNDELIVERED = "undelivered"  # the generator sent less than the share of the rate it must
+    BENCH_BOUND = "bench_bound"  # a part of the bench ran out of CPU: the rate says nothing
+
+
+class ScalingModel(StrEnum):
+    """How capacity grows with worker CPUs (fitted where the points allow, else assumed)."""
+
+    LINEAR = "linear"  # X(n) = lambda n
+    AMDAHL = "amdahl"  # X(n) = lambda n / (1 + sigma (n - 1)): a serial share
+    USL = "usl"  # Universal Scalability Law: + kappa n (n - 1), crosstalk between workers
+
+
 # -- criteria -------------------------------------------------------------------------------------
 class Outcome(StrEnum):
     PASS = "pass"
@@ -106,8 +127,7 @@ class CriterionReason(StrEnum):
     NO_CACHE = "no_cache"  # a cache criterion for a service without a cache
     NO_METRICS = "no_metrics"  # the figure comes from /metrics, which the service does not serve
     SERVICE_ABSENT = "service_absent"  # the criterion names a service the run did not measure
-    SKIPPED = "skipped"  # when_missing = "skip"
-    DATABASE_BOUND = "database_bound"  # a connection count taken while the database was the bound
+    DATABASE_BOUND = "database_bound"  # a connection count taken while the database was the bound (queued)
     NO_SOAK = "no_soak"  # a memory criterion in a run without a soak
     NEEDS_MORE_CPU = "needs_more_cpu"  # the level needs more CPU than this machine has (projected)
 

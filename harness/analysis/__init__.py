@@ -9,6 +9,7 @@ they share).
 """
 
 from .audit import audit_figures
+from .conclude import conclude, rejudge
 from .criteria import (
     DEFAULT_CRITERIA_FILE,
     SUMMARY_METRICS,
@@ -20,7 +21,7 @@ from .criteria import (
     load_criteria,
     summary_metric,
 )
-from .decision import conclude, decide, rejudge
+from .decision import decide
 from .levels import MIN_REQUESTS, level_records, per_second_counts, summarize, summary_records
 from .ratios import RATIO_METRICS, SIGNIFICANCE_LEVEL, ratios
 from .steps import in_window, latency_column, step_result

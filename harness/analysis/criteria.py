@@ -21,11 +21,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..results import CriterionResult, Estimate, Results, SoakResult, StepSummary
-from ..terms import ECHO, CriterionReason, Outcome, load_label
+from ..results import CriterionResult, Estimate, FaultResult, Results, SoakResult, StepSummary
+from ..terms import ECHO, Component, CriterionReason, Outcome, Unusable, load_label
+from .projection import CpuNeed, cpu_need, short_of_cpu
 
 __all__ = [
     "DEFAULT_CRITERIA_FILE",
+    "FAULT_METRICS",
     "OPERATORS",
     "RSS_SLOPE_METRIC",
     "SUMMARY_METRICS",
@@ -40,6 +42,9 @@ __all__ = [
 
 DEFAULT_CRITERIA_FILE = "criteria.toml"  # packaged beside this module
 RSS_SLOPE_METRIC = "rss_slope_mb_per_min"
+# Judged on a fault run's findings (harness chaos), one per fault step: the doubles a fault
+# explains by its nature, as a share of what it exposed to them.
+FAULT_METRICS: tuple[str, ...] = FaultResult.METRICS
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -88,8 +93,9 @@ class Criterion(_Table):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, metric: str) -> str:
-        if metric not in (*SUMMARY_METRICS, RSS_SLOPE_METRIC):
-            raise ValueError(f"unknown metric; use one of {', '.join((*SUMMARY_METRICS, RSS_SLOPE_METRIC))}")
+        known = (*SUMMARY_METRICS, RSS_SLOPE_METRIC, *FAULT_METRICS)
+        if metric not in known:
+            raise ValueError(f"unknown metric; use one of {', '.join(known)}")
         return metric
 
 
@@ -237,6 +243,9 @@ def _judge(criterion: Criterion, service: str, results: Results, services: Seque
     if criterion.metric == RSS_SLOPE_METRIC:
         yield from _judge_soak(criterion, service, results.soak)
         return
+    if criterion.metric in FAULT_METRICS:
+        yield from _judge_faults(criterion, service, results.faults)
+        return
     levels = [s for s in results.summaries if s.service == service and criterion.at_users in (None, s.users)]
     if not levels:
         where = f" at {criterion.at_users} users" if criterion.at_users is not None else ""
@@ -247,7 +256,7 @@ def _judge(criterion: Criterion, service: str, results: Results, services: Seque
         yield _result(criterion, service, criterion.at_users, None, outcome, CriterionReason.NO_STEP, detail)
         return
     for summary in levels:
-        yield _judge_level(criterion, summary, _has_cache(results, service))
+        yield _judge_level(criterion, summary, results)
 
 
 def _has_cache(results: Results, service: str) -> bool | None:
@@ -258,7 +267,35 @@ def _has_cache(results: Results, service: str) -> bool | None:
     return variant.choices["BUSINESS_CACHE"] != "none"
 
 
-def _judge_level(criterion: Criterion, summary: StepSummary, has_cache: bool | None = None) -> CriterionResult:
+# Figures a service short of CPU cannot reach on this machine (a cache hit rate, a connection
+# count or memory do not depend on how many CPUs it has).
+CPU_BOUND_METRICS = frozenset(
+    {"p50_ms", "p95_ms", "p99_ms", "throughput_rps", "success_rate", "error_rate", "added_latency_p99_ms"}
+)
+
+
+# Figures the database's own latency drives: a slow database holds each connection longer.
+POOL_METRICS = frozenset({"database_connections_max"})
+
+
+def _database_bound(summary: StepSummary) -> bool:
+    return any(
+        issue.code is Unusable.BENCH_BOUND and issue.component is Component.DATABASE for issue in summary.unusable
+    )
+
+
+def _needs_more_cpu(criterion: Criterion, summary: StepSummary, results: Results) -> CpuNeed | None:
+    """The projection when the level ran short of CPU for a figure that CPU decides, and the
+    service needs more CPUs than it had."""
+    if criterion.metric not in CPU_BOUND_METRICS or not short_of_cpu(summary):
+        return None
+    need = cpu_need(results, summary)
+    had = max(len(results.settings.bench.service_cpus), 1)
+    return need if need is not None and need.service_cpus > had else None
+
+
+def _judge_level(criterion: Criterion, summary: StepSummary, results: Results) -> CriterionResult:
+    has_cache = _has_cache(results, summary.service)
     value = summary_metric(summary, criterion.metric)
     level = _level_name(summary)
 
@@ -280,6 +317,14 @@ def _judge_level(criterion: Criterion, summary: StepSummary, has_cache: bool | N
                 f"{criterion.threshold:.10g} even though the bench slowed the service ({why})"
             )
             return result(value, Outcome.PASS, CriterionReason.SLOWED_BY_BENCH, detail)
+        if criterion.metric in POOL_METRICS and _database_bound(summary):
+            # A pool grows with the database's latency: the bench's database, not the design, set it.
+            detail = f"{level}: the database was the bound ({why}); a connection count taken then is not judged"
+            outcome, detail = _missing(criterion, detail)
+            return result(value, outcome, CriterionReason.DATABASE_BOUND, detail)
+        if need := _needs_more_cpu(criterion, summary, results):
+            outcome, detail = _missing(criterion, f"{level} ran short of CPU ({why}): {need.describe()}")
+            return result(value, outcome, CriterionReason.NEEDS_MORE_CPU, detail)
         outcome, detail = _missing(criterion, f"{level} is not usable ({why})")
         return result(value, outcome, CriterionReason.LEVEL_UNUSABLE, detail)
     if value is None:
@@ -288,6 +333,10 @@ def _judge_level(criterion: Criterion, summary: StepSummary, has_cache: bool | N
     passed = OPERATORS[criterion.op](value, criterion.threshold)
     verb = "meets" if passed else "fails"
     detail = f"{level}: {criterion.metric} = {value:.10g} {verb} {criterion.op} {criterion.threshold:.10g}"
+    if not passed and (need := _needs_more_cpu(criterion, summary, results)):
+        # It filled its CPUs and the load needs more of them: this machine cannot judge it.
+        outcome, detail = _missing(criterion, f"{detail} with the service's CPUs full: {need.describe()}")
+        return result(value, outcome, CriterionReason.NEEDS_MORE_CPU, detail)
     return result(value, _verdict(passed), CriterionReason.MEASURED, detail)
 
 
@@ -312,6 +361,44 @@ def _judge_soak(criterion: Criterion, service: str, soaks: Sequence[SoakResult])
             f"{interval}"
         )
         yield _result(criterion, service, soak.users, judged, _verdict(passed), CriterionReason.MEASURED, detail)
+
+
+def _judge_faults(criterion: Criterion, service: str, faults: Sequence[FaultResult]) -> Iterator[CriterionResult]:
+    measured = [
+        (fault, value)
+        for fault in faults
+        if fault.service == service
+        and criterion.at_users in (None, fault.users)
+        and (value := fault.figure(criterion.metric)) is not None
+    ]
+    if not measured:
+        outcome, detail = _missing(criterion, f"no fault run of {service} measures {criterion.metric}")
+        yield _result(criterion, service, criterion.at_users, None, outcome, CriterionReason.NOT_MEASURED, detail)
+        return
+    for fault, value in measured:
+        passed = OPERATORS[criterion.op](value, criterion.threshold)
+        audit = fault.audit
+        if criterion.metric == "doubled_in_crash_window_share":
+            what = (
+                f"{audit.doubled_in_crash_window} of {fault.messages_cut} messages cut by {fault.kills} kills doubled"
+            )
+        else:
+            what = f"{audit.doubled_at_timeout_edge} of {fault.edge_sends} sends answered at the timeout's edge doubled"
+        detail = (
+            f"{service} under fault '{fault.fault}' at {load_label(fault.users or 0, fault.arrival_rate)} "
+            f"(trial {fault.trial}): {what}, {criterion.metric} = {value:.4g} "
+            f"{'meets' if passed else 'fails'} {criterion.op} {criterion.threshold:.10g}"
+        )
+        yield _result(
+            criterion,
+            service,
+            fault.users,
+            value,
+            _verdict(passed),
+            CriterionReason.MEASURED,
+            detail,
+            fault.arrival_rate,
+        )
 
 
 def _judge_relative(

@@ -17,14 +17,12 @@ e. the candidate is significantly better beyond the margin (p95 or throughput) a
 f. otherwise: no measurable benefit                                      -> DO NOT MIGRATE
 
 A run without a baseline and a candidate (``harness run``) gets no verdict; its criteria are
-still judged.
+still judged (:mod:`.conclude` puts the pieces together).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-
-import pandas as pd
 
 from ..results import AuditFigures, CriterionResult, Decision, DecisionReason, Ratio, Results, StepSummary
 from ..rounding import number, p_value
@@ -33,6 +31,7 @@ from ..terms import (
     COMPONENT_LABELS,
     METRIC_LABELS,
     PRACTICAL_MARGIN,
+    CriterionReason,
     Direction,
     Outcome,
     ReasonCode,
@@ -43,46 +42,12 @@ from ..terms import (
     load_label,
     margin_bound,
 )
-from .criteria import Criteria, evaluate
-from .levels import summarize
-from .ratios import ratios
+from .projection import cpu_need
 
-__all__ = ["conclude", "decide", "rejudge"]
+__all__ = ["decide"]
 
 _Level = tuple[int, float]
 _VERDICT_METRICS = ("p95_ms", "throughput_rps")  # what rules c and e read
-
-
-def conclude(results: Results, records: pd.DataFrame, criteria: Criteria, *, seed: int = 0) -> Results:
-    """``results`` with its summaries, criteria, ratios and one decision per candidate computed
-    from its steps and ``records``."""
-    summaries = summarize(results.steps, records, seed)
-    with_summaries = results.model_copy(update={"summaries": summaries})
-    judged = evaluate(criteria, with_summaries)
-    baseline = results.settings.baseline
-    decisions = [
-        decide(
-            with_summaries,
-            judged,
-            ratios(summaries, records, candidate=candidate, baseline=baseline, seed=seed),
-            candidate=candidate,
-            baseline=baseline,
-        )
-        for candidate in results.settings.candidates
-        if baseline is not None
-    ]
-    return with_summaries.model_copy(update={"criteria": judged, "decisions": decisions})
-
-
-def rejudge(results: Results, criteria: Criteria) -> Results:
-    """``results`` judged again under ``criteria``, from its stored figures and ratios (a finished
-    run re-judged without its records)."""
-    judged = evaluate(criteria, results)
-    decisions = [
-        decide(results, judged, decision.ratios, candidate=decision.candidate, baseline=decision.baseline)
-        for decision in results.decisions
-    ]
-    return results.model_copy(update={"criteria": judged, "decisions": decisions})
 
 
 def decide(
@@ -130,7 +95,8 @@ def decide(
     if worse:  # c
         return verdict(Verdict.DO_NOT_MIGRATE, [_ratio_reason(r, candidate, baseline, Direction.WORSE) for r in worse])
     if reasons := _inconclusive(results, own, comparable, candidate, baseline):  # d
-        return verdict(Verdict.INCONCLUSIVE, [*reasons, *_advice(results.summaries, (candidate, baseline))])
+        advice = [*_advice(results.summaries, (candidate, baseline)), *_bigger_machine(results, own, candidate)]
+        return verdict(Verdict.INCONCLUSIVE, [*reasons, *advice])
     wins = [r for r in usable_ratios if _acted_on(r, Direction.BETTER)]
     uncompared = _uncompared(results.summaries, comparable, candidate, baseline)
     if wins:  # e
@@ -163,13 +129,22 @@ def _services(results: Results) -> list[str]:
 
 
 def _audit_text(audit: AuditFigures) -> str:
+    explained = audit.doubled - audit.doubled_unexplained
+    apart = (
+        f" ({explained} more doubled in a crash window or at the timeout's edge, judged by the fault criteria)"
+        if explained
+        else ""
+    )
     return (
-        f"{audit.lost} lost, {audit.doubled} doubled, {audit.wrong_token} wrong-token and "
-        f"{audit.unexpected} unexpected replies (all must be 0) for {audit.expected} acknowledged messages"
+        f"{audit.lost} lost, {audit.doubled_unexplained} doubled, {audit.wrong_token} wrong-token and "
+        f"{audit.unexpected} unexpected replies (all must be 0) for {audit.expected} acknowledged messages{apart}"
     )
 
 
 def _audit_failures(results: Results, service: str) -> list[DecisionReason]:
+    """Rule a: a lost, wrong-token or unexpected reply, or a double no fault window explains.
+    Doubles in a worker's crash window or at the Graph API timeout's edge are a fault's by its
+    nature (``AuditFigures.passed`` leaves them out): the fault criteria judge them (rule b)."""
     texts = [
         f"{service} at {load_label(step.users, step.arrival_rate)} (trial {step.trial}): delivery audit "
         f"failed, {_audit_text(step.audit)}"
@@ -304,6 +279,28 @@ def _advice(summaries: Sequence[StepSummary], services: Sequence[str]) -> list[D
             elif issue.code in _CAUSE_ADVICE:
                 todo[_CAUSE_ADVICE[issue.code]] = None
     return [_reason(ReasonCode.TO_DECIDE, f"to decide: {item}") for item in todo]
+
+
+def _bigger_machine(results: Results, own: Sequence[CriterionResult], candidate: str) -> list[DecisionReason]:
+    """What a bigger machine must confirm, when criteria wait for more CPU than this one has."""
+    waiting = {(r.users, r.arrival_rate) for r in own if r.reason is CriterionReason.NEEDS_MORE_CPU}
+    needs = [
+        need
+        for s in results.summaries
+        if s.service == candidate
+        and (s.users, s.arrival_rate) in waiting
+        and (need := cpu_need(results, s)) is not None
+    ]
+    if not needs:
+        return []
+    cpus = max(need.service_cpus for need in needs)
+    levels = ", ".join(load_label(*level) for level in sorted(waiting))
+    text = (
+        f"a projection is not a measurement: to judge {candidate} at {levels}, run on a machine with at least "
+        f"{cpus + 2} CPUs ({cpus} for the service, the rest for the bench): make compare "
+        f"ARGS='--service-cpus {cpus} --workers {cpus} --candidates {candidate}'"
+    )
+    return [_reason(ReasonCode.NEEDS_BIGGER_MACHINE, text)]
 
 
 def _no_benefit(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -> list[DecisionReason]:

@@ -17,9 +17,9 @@ import pandas as pd
 
 from ..records import ABANDONED, RECORD_COLUMNS
 from ..results import CacheFigures, Estimate, LatencySummary, StepResult, StepSummary, UsabilityIssue
-from ..terms import COMPONENT_LABELS, LATENCY_METRICS, Component, Unusable
+from ..terms import COMPONENT_LABELS, HELPER_COMPONENTS, LATENCY_METRICS, Component, Unusable
 from .stats import bootstrap_ci, percentile, percentile_cis
-from .steps import latency_column
+from .steps import BENCH_CPUS_BUSY_SHARE, latency_column
 
 __all__ = [
     "MIN_REQUESTS",
@@ -156,6 +156,9 @@ def _summarize_level(
             sum(d.operations for d in databases) / requests if databases and requests else None
         ),
         load_generator_cpu_cores=max((u.cpu_cores_mean for u in generator), default=None),
+        bench_cpu_ms_per_request=_bench_cpu(steps, requests),
+        database_probe_p90_ms=max((d.probe_p90_ms for d in databases if d.probe_p90_ms is not None), default=None),
+        service_saturated=any(_saturated(step) for step in steps),
         trial_windows=windows,
     )
 
@@ -242,6 +245,25 @@ def _added_latency_p99(steps: Sequence[StepResult], answered: pd.DataFrame) -> f
         )
     p99 = percentile(answered.loc[answered["kind"] == "text", "latency_ms"], 99)
     return p99 - downstream if p99 is not None else None
+
+
+def _bench_cpu(steps: Sequence[StepResult], requests: int) -> dict[str, float]:
+    """CPU ms per request of each bench part over the level (what the bench spent to measure it)."""
+    if not requests:
+        return {}
+    spent: dict[str, float] = {}
+    for step in steps:
+        for name in HELPER_COMPONENTS:
+            if name in step.components:
+                spent[name] = spent.get(name, 0.0) + step.components[name].cpu_seconds
+    return {name: seconds * 1000 / requests for name, seconds in spent.items()}
+
+
+def _saturated(step: StepResult) -> bool:
+    load = step.cpu_load
+    if load is None or not load.pinned or load.service_cores is None:
+        return False
+    return load.service_cores >= BENCH_CPUS_BUSY_SHARE * len(load.service_cpus)
 
 
 def _usability(

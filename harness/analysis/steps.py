@@ -22,6 +22,8 @@ from .stats import latency_summary, littles_law_offered_rps
 __all__ = [
     "BENCH_BOUND_THRESHOLD_CORES",
     "BENCH_CPUS_BUSY_SHARE",
+    "DATABASE_SLOW_FACTOR",
+    "DATABASE_SLOW_MIN_MS",
     "LITTLES_LAW_GAP_LIMIT",
     "MACHINE_BUSY_SHARE",
     "MACHINE_HELPER_SHARE",
@@ -38,6 +40,10 @@ MACHINE_BUSY_SHARE = 0.75
 MACHINE_HELPER_SHARE = 0.25
 # Pinned: the bench's CPUs count as the bound when they were this busy (of their count).
 BENCH_CPUS_BUSY_SHARE = 0.9
+# The database counts as the bound when its probe read took this many times its idle time, and
+# at least this long (the floor keeps a fast idle read from making every busy moment count).
+DATABASE_SLOW_FACTOR = 5.0
+DATABASE_SLOW_MIN_MS = 15.0
 LITTLES_LAW_GAP_LIMIT = 0.2
 
 
@@ -93,6 +99,8 @@ def step_result(
             "have offered (Little's law): the load was not what was asked for"
         )
     bound_by = _bench_bound(components, bench_bound_threshold_cores, notes)
+    if _database_slow(database, notes) and Component.DATABASE not in bound_by:
+        bound_by.append(Component.DATABASE)
     if cpu_load is not None and cpu_load.pinned:
         if _bench_cpus_bound(components, cpu_load, notes) and Component.BENCH_CPUS not in bound_by:
             bound_by.append(Component.BENCH_CPUS)
@@ -170,6 +178,22 @@ def _bench_bound(components: Mapping[str, ComponentUsage], threshold: float, not
                 f"measured the bench, not the service; {BENCH_ADVICE[name]}"
             )
     return bound
+
+
+def _database_slow(database: DatabaseFigures | None, notes: list[str]) -> bool:
+    """The database queued: a one-document read took DATABASE_SLOW_FACTOR x its idle time (and
+    DATABASE_SLOW_MIN_MS at least) at the 90th percentile of the window's probes."""
+    if database is None or database.probe_p90_ms is None or database.probe_idle_ms is None:
+        return False
+    limit = max(DATABASE_SLOW_MIN_MS, DATABASE_SLOW_FACTOR * database.probe_idle_ms)
+    if database.probe_p90_ms < limit:
+        return False
+    notes.append(
+        f"the database answered a one-document read in {database.probe_p90_ms:.1f} ms at p90 (idle: "
+        f"{database.probe_idle_ms:.1f} ms; limit {limit:.1f} ms): it queued, and the service's figures are "
+        f"partly the database's; {BENCH_ADVICE[Component.DATABASE]}"
+    )
+    return True
 
 
 def _bench_cpus_bound(components: Mapping[str, ComponentUsage], load: CpuLoad, notes: list[str]) -> bool:

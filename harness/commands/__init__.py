@@ -9,6 +9,8 @@ COMMANDS = (
     "variants",
     "compare",
     "run",
+    "attribute",
+    "capacity",
     "report",
     "chaos",
     "soak",

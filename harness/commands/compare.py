@@ -3,9 +3,10 @@ server, report p50/p95/p99, throughput, cache hit rate, CPU, memory and a delive
 decide each candidate: MIGRATE, DO NOT MIGRATE or INCONCLUSIVE.
 
 By default the baseline is the original design and the candidates are the checklist's design as
-written and the optimized one (the checklist plus the change it leaves out), interleaved in one
-run. quick (the default, what `make compare` runs): short steps, one trial. full: longer steps
-with warm-up and three interleaved trials per step, for confidence intervals.
+written and the optimized one (the checklist with a shared outbound client, and the other choices
+`harness variants` lists), interleaved in one run. quick (the default, what `make compare` runs):
+short steps, one trial. full: longer steps with warm-up and three interleaved trials per step, for
+confidence intervals.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
-"""Re-render a run's summary.md, report.html and plots from DIR/results.json (and the run's
-per-request records when present). With --criteria, re-judge the run under another criteria
-file first (from its stored figures; nothing is run again) and store the new decision."""
+"""Re-render a run's report from DIR/results.json (and the run's per-request records when
+present): report.html (self-contained, first screen first), summary.md (short, for a PR
+comment), details.md (every table), plots/*.png and, when a Chromium is installed (or
+$HARNESS_CHROMIUM names one), report.png, the report's first screen. With --criteria,
+re-judge the run under another criteria file first (from its stored figures; nothing is run
+again) and store the new decision. docs/report.md says how to read the report."""
 
 from __future__ import annotations
 
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         )
         save_results(results, args.directory)
         print(f"re-judged under {criteria.source}: {_verdicts(results)}")
-    elif not results.summaries and results.steps:
+    elif not results.summaries and results.steps and results.capacity is None:
         # The run stopped before its analysis (a crash, Ctrl-C): finish it from what it measured.
         records = _records_or_empty(args.directory, results.records_file)
         results = conclude(results, records, load_criteria(None), seed=results.settings.load.seed)
@@ -73,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"analysed the stored steps: {_verdicts(results)}")
     elif results.decisions:
         print(f"verdicts: {_verdicts(results)}")
-    for written in write_report(results, args.directory):
+    # Without a browser the report is complete; the line printed says how to get report.png.
+    for written in write_report(results, args.directory, note=print):
         print(written)
     return 0

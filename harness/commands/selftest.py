@@ -2,12 +2,13 @@
 machinery: A/A (one service against an identical copy: no difference may be reported that the
 verdict acts on, and the verdict must not be MIGRATE) and A/B (the copy under judgement talks to
 a fake upstream 20 % slower: its p95 must be flagged significantly worse and the verdict must be
-DO NOT MIGRATE).
+DO NOT MIGRATE); then the A/A run again without CPU pinning, for the isolation check: the
+pinned A/A's p95 interval must be no wider than the unpinned one's.
 
-Exit code 0 when both expectations hold, 1 when the harness gave a wrong answer, 2 when a run
+Exit code 0 when every expectation holds, 1 when the harness gave a wrong answer, 2 when a run
 could not be judged (stopped early, bench-bound, a copy broken; the reason is printed).
-short (in `make test`): one level of 20 users, 12 s steps, ~2 minutes. full: 25 and 50 users,
-30 s steps, 3 interleaved trials per copy, ~16 minutes.
+short (in `make test`): one level of 20 users, 12 s steps, ~3 minutes. full: 25 and 50 users,
+30 s steps, 3 interleaved trials per copy, ~24 minutes.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         choices=sorted(SELFTEST_PROFILES),
         default="short",
-        help="short: one light level, 1 trial (~2 min); full: two levels, 3 trials (~16 min)",
+        help="short: one light level, 1 trial (~3 min); full: two levels, 3 trials (~24 min)",
     )
     parser.add_argument(
         "--variant",

@@ -12,7 +12,7 @@ change is a *regression* only when BOTH
 
 So one noisy run on a shared CI machine does not fail the build, and a real slow-down does. The
 same rule in the good direction reports an *improvement*. The statistics are those the run's own
-optimized/original ratios use (:func:`harness.figures.ratios`), applied to this run against the
+optimized/original ratios use (:func:`harness.analysis.ratios`), applied to this run against the
 baseline. Without per-request records for both runs the two runs' 95% intervals decide
 (non-overlapping = significant), and the check says so.
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..analysis import DEFAULT_CRITERIA_FILE, Criteria, conclude, load_criteria
 from ..bench import Bench, ServiceProcess, describe_machine
+from ..bench.dbprobe import idle_latency_ms
 from ..load import LoadProfile
 from ..records import write_run_records
 from ..results import BenchSettings, FaultResult, Results, RunSettings, SoakResult, StepResult, save_results
@@ -28,7 +29,7 @@ from ..upstream import UpstreamProcess
 from .plan import RunPlan, ScenarioStep, Target, WindowHook
 from .step import measure_step
 
-__all__ = ["RunControl", "default_run_dir", "run_comparison", "step_profile"]
+__all__ = ["RunControl", "default_run_dir", "run_comparison", "run_settings", "step_profile"]
 
 
 @dataclass
@@ -50,14 +51,15 @@ def run_comparison(plan: RunPlan, control: RunControl) -> Results:
         created_at=datetime.now(UTC),
         complete=False,
         machine=describe_machine(),
-        settings=_settings(plan, "pending"),
+        settings=run_settings(plan, "pending"),
     )
     frames: list[pd.DataFrame] = []
     order = plan.order()
     try:
         with Bench(plan.bench, run_dir / "logs", plan.secrets) as bench:
-            results.settings = _settings(plan, bench.database_description)
+            results.settings = run_settings(plan, bench.database_description)
             services, upstreams = _deploy(bench, plan)
+            database_idle_ms = idle_latency_ms(bench.database.uri)
             for number, (name, users, rate, trial) in enumerate(order, start=1):
                 control.on_step_start(number, len(order), name, users, rate, trial)
                 with _scenario_step(plan, bench, name, services[name], upstreams[name]) as extra:
@@ -70,6 +72,7 @@ def run_comparison(plan: RunPlan, control: RunControl) -> Results:
                         control.on_progress,
                         upstream=upstreams[name],
                         during_window=_window_hooks(plan.during_window, extra),
+                        database_idle_ms=database_idle_ms,
                     )
                 if extra is not None:
                     _record_finding(results, extra.finding(outcome))
@@ -161,7 +164,8 @@ def _upstream_of(bench: Bench, target: Target) -> UpstreamProcess:
     return bench.add_upstream(f"upstream-{target.label}", target.upstream_latency_factor)
 
 
-def _settings(plan: RunPlan, database: str) -> RunSettings:
+def run_settings(plan: RunPlan, database: str) -> RunSettings:
+    """What a run of ``plan`` on a bench with ``database`` records as its settings."""
     config = plan.bench
     bench = BenchSettings(
         businesses=config.businesses,

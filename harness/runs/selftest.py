@@ -3,11 +3,13 @@
 * **A/A** - one service against an identical copy of itself (same app, same settings, each on
   its own freshly seeded database, the same fake upstream latency). The harness must report no
   difference that its verdict acts on, and must not say MIGRATE.
+* **A/A unpinned** - the A/A run again without CPU pinning (service and bench sharing every
+  CPU). The isolation check: the pinned A/A's p95 interval must be no wider than this one's.
 * **A/B** - the same pair, except that the copy under judgement (B) talks to a fake upstream
   20 % slower. The harness must flag B's p95 as significantly worse beyond the practical margin
   and refuse the migration by that rule.
 
-Both run through the real compare machinery (:func:`~harness.compare.run_comparison`), so the
+Both run through the real compare machinery (:func:`~harness.runs.compare.run_comparison`), so the
 self-test vouches for the very code that produces a verdict.
 
 Why the A/A check is "no significant difference *beyond the practical margin*": a per-request
@@ -29,6 +31,7 @@ from typing import Literal
 import pandas as pd
 
 from ..bench import BenchConfig
+from ..bench.pinning import CpuPlan, cpu_plan
 from ..processes import ProcessFailed
 from ..results import LoadSettings, Ratio, Results, StepResult
 from ..rounding import estimate, p_value
@@ -39,6 +42,7 @@ from .variants import variant_target
 
 __all__ = [
     "A_A",
+    "A_A_UNPINNED",
     "A_B",
     "BASELINE",
     "CANDIDATE",
@@ -46,6 +50,7 @@ __all__ = [
     "EXIT_FAIL",
     "EXIT_PASS",
     "EXIT_UNUSABLE",
+    "ISOLATION_TOLERANCE",
     "Cause",
     "Problem",
     "OTHER_WORK_LIMIT_SHARE",
@@ -57,6 +62,7 @@ __all__ = [
     "SelftestConfig",
     "SelftestProfile",
     "SelftestReport",
+    "isolation_checks",
     "judge",
     "other_work_cores",
     "other_work_limit",
@@ -71,11 +77,10 @@ EXIT_PASS, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2
 BASELINE, CANDIDATE = "A", "B"
 SLOWDOWN = 1.2  # B's fake upstream in the A/B run: 20 % more Graph API and LLM latency
 # A step during which processes outside the bench took more than this share of the machine's
-# cores was not measured on a quiet machine: its level is not used. Measured here (2 cores):
-# quiet steps 0.03-0.07 cores; with 0.5-0.6 cores of neighbours' work an A/A p95 ratio at 50
-# users came out 0.936, and 1.0-1.7 cores added 40-190 ms to one copy's p95 (as much as the A/B
-# slowdown, or more). The bench's own guard counts outside work only on a machine 75 % busy;
-# the self-test's claims are about differences of a few per cent, so it asks for quiet at any load.
+# cores was not measured on a quiet machine: its level is not used. Half a core of neighbours'
+# work already moved an A/A ratio by several per cent (docs/measurements.md). The bench's own
+# guard counts outside work only on a machine 75 % busy; the self-test's claims are about
+# differences of a few per cent, so it asks for quiet at any load.
 OTHER_WORK_LIMIT_SHARE = 0.25
 
 Status = Literal["pass", "fail", "unusable", "info"]
@@ -111,13 +116,11 @@ class SelftestProfile:
 
 
 SELFTEST_PROFILES: dict[str, SelftestProfile] = {
-    # `make test`: one light level, one trial per copy: ~500 requests a side, ~50 s a run. Light
-    # on purpose: the bench's own processes stay near 0.3 cores of the 2, so no bench guard has
-    # a reason to fire; quiet A/A p95 ratios measured 0.977 to 1.010 (at least four times inside
-    # the 10 % margin) and the A/B slowdown 1.18 to 1.20.
+    # `make test`: one light level, one trial per copy. Light on purpose, so no bench guard has a
+    # reason to fire; its measured A/A and A/B ratios are in docs/measurements.md.
     "short": SelftestProfile(users=(20,), step_duration_s=12, warmup_s=3, trials=1),
     # Documented form: two levels, longer steps, three interleaved trials a copy, so intervals
-    # come from trial-to-trial variation. About 8 minutes a run, 16 for both.
+    # come from trial-to-trial variation (wall times in docs/measurements.md).
     "full": SelftestProfile(users=(25, 50), step_duration_s=30, warmup_s=5, trials=3),
 }
 
@@ -128,6 +131,12 @@ class SelftestCase:
     directory: str  # the run directory under the self-test's out dir
     upstream_latency_factor: float  # B's fake upstream; A's is always 1
     expectation: str
+    pinned: bool = True  # the services on CPUs of their own (when the machine can pin)
+
+    @property
+    def identical(self) -> bool:
+        """A and B are the same: no difference may be reported."""
+        return self.upstream_latency_factor == 1.0
 
 
 A_A = SelftestCase("A/A", "aa", 1.0, "no difference the verdict acts on; not MIGRATE")
@@ -137,7 +146,17 @@ A_B = SelftestCase(
     SLOWDOWN,
     f"B (upstream {SLOWDOWN - 1:.0%} slower) significantly worse on p95; DO NOT MIGRATE",
 )
-SCENARIOS = (A_A, A_B)
+A_A_UNPINNED = SelftestCase(
+    "A/A unpinned",
+    "aa-unpinned",
+    1.0,
+    "as A/A, with the services and the bench sharing every CPU",
+    pinned=False,
+)
+SCENARIOS = (A_A, A_B, A_A_UNPINNED)
+# The isolation check allows the pinned interval this much over the unpinned one's width: about
+# the bootstrap's own resampling noise on a width of 1000 resamples (docs/measurements.md).
+ISOLATION_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -230,7 +249,10 @@ def selftest_plan(scenario: SelftestCase, config: SelftestConfig, criteria_file:
         echo=False,  # the machine's ceiling is not what is tested here
         criteria_file=criteria_file,
         command="selftest",
-        bench=BenchConfig(seed=config.seed),
+        bench=BenchConfig(
+            seed=config.seed,
+            cpus=cpu_plan() if scenario.pinned else CpuPlan(reason="off for the self-test's isolation check"),
+        ),
     )
 
 
@@ -270,7 +292,7 @@ def judge(scenario: SelftestCase, results: Results | None) -> tuple[list[Check],
                 checks.append(_info(scenario.name, subject, expected, p95))
             continue
         judged.add((users, arrival_rate))
-        judge_level = _judge_aa_level if scenario is A_A else _judge_ab_level
+        judge_level = _judge_aa_level if scenario.identical else _judge_ab_level
         checks += judge_level(scenario.name, level, ratios)
     if not judged:
         return checks, [Problem(Cause.NO_USABLE_LEVEL, f"{scenario.name}: no load level was usable for both copies")]
@@ -404,7 +426,7 @@ def _judge_verdict(scenario: SelftestCase, results: Results, judged: set[_Level]
         if acted_on
         else "no difference beyond the margin"
     )
-    if scenario is A_A:
+    if scenario.identical:
         expected = f"not {Verdict.MIGRATE}; no difference acted on"
         passed = decision.verdict != Verdict.MIGRATE and not acted_on
     else:
@@ -421,6 +443,39 @@ def _judge_verdict(scenario: SelftestCase, results: Results, judged: set[_Level]
         )
     measured = f"{decision.verdict} ({basis})"
     return Check(scenario.name, "verdict", expected, measured, "pass" if passed else "fail", verdict=decision.verdict)
+
+
+def isolation_checks(pinned: Results | None, unpinned: Results | None) -> list[Check]:
+    """Per level judged in both A/A runs: the pinned p95 interval no wider than the unpinned one."""
+    if pinned is None or unpinned is None or pinned.decision is None or unpinned.decision is None:
+        return []  # the runs' own problems say why
+    name = "isolation"
+    if not pinned.settings.bench.service_cpus:
+        return [Check(name, "pinning", "the services on CPUs of their own", pinned.settings.bench.pinning, "info")]
+    checks = []
+    widths = {key: _p95_widths(run) for key, run in (("pinned", pinned), ("unpinned", unpinned))}
+    expected = f"pinned no wider than unpinned (+{ISOLATION_TOLERANCE:.0%}, the bootstrap's own noise)"
+    for level in widths["pinned"].keys() & widths["unpinned"].keys():
+        narrow, wide = widths["pinned"][level], widths["unpinned"][level]
+        status: Status = "pass" if narrow <= wide * (1 + ISOLATION_TOLERANCE) else "fail"
+        measured = f"pinned {narrow:.4f} wide, unpinned {wide:.4f} ({narrow / wide:.2f}x)" if wide else "-"
+        checks.append(Check(name, f"A/A p95 interval at {load_label(*level)}", expected, measured, status))
+    return checks
+
+
+def _p95_widths(results: Results) -> dict[_Level, float]:
+    """The width of the A/A p95 ratio's interval at each level usable for both copies."""
+    assert results.decision is not None
+    usable = {(s.users, s.arrival_rate) for s in results.summaries if s.usable}
+    return {
+        (r.users, r.arrival_rate): r.value.ci_high - r.value.ci_low
+        for r in results.decision.ratios
+        if r.metric == "p95_ms"
+        and (r.users, r.arrival_rate) in usable
+        and not _level_problems(results, r.users, r.arrival_rate)
+        and r.value.ci_low is not None
+        and r.value.ci_high is not None
+    }
 
 
 def _info(scenario: str, subject: str, expected: str, ratio: Ratio) -> Check:
@@ -447,7 +502,7 @@ def _notes(scenario: SelftestCase, results: Results | None) -> list[str]:
         return []
     notes = []
     ratios = results.decision.ratios if results.decision is not None else []
-    if scenario is A_A and any(r.significant and not _beyond_margin(r) for r in ratios):
+    if scenario.identical and any(r.significant and not _beyond_margin(r) for r in ratios):
         notes.append(
             "A/A: the per-request test calls a sub-margin difference between two identical copies "
             "significant. It is real for those two steps (start-up order, other work on the "
@@ -492,14 +547,16 @@ def run_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -
         raise ValueError(f"unknown self-test profile {config.profile!r}; choose from {', '.join(SELFTEST_PROFILES)}")
     criteria = write_criteria(out)
     report = SelftestReport()
+    measured: dict[str, Results | None] = {}
     for scenario in SCENARIOS:
         run_dir = out / scenario.directory
         report.run_dirs[scenario.name] = run_dir
-        results = run(scenario, selftest_plan(scenario, config, criteria), run_dir)
+        results = measured[scenario.name] = run(scenario, selftest_plan(scenario, config, criteria), run_dir)
         checks, problems = judge(scenario, results)
         report.checks += checks
         report.problems += problems
         report.notes += _notes(scenario, results)
+    report.checks += isolation_checks(measured[A_A.name], measured[A_A_UNPINNED.name])
     return report
 
 

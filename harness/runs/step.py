@@ -26,6 +26,7 @@ from contract import MetricsReport
 
 from ..analysis import audit_figures, step_result
 from ..bench import Bench, ResourceSampler, ServiceProcess, server_status
+from ..bench.dbprobe import DatabaseProbe
 from ..bench.pinning import CpuPlan, busy_cores
 from ..load import LoadProfile, LoadRun, LoadStep
 from ..results import CacheFigures, CpuLoad, DatabaseFigures, LoadSettings, StepResult
@@ -52,6 +53,9 @@ class StepOutcome:
 
 
 Progress = Callable[[str], None]
+# Asked about once a second of the window with the seconds elapsed and Locust's live (requests/s,
+# p95 ms): True ends the window there and stops the load (a rate clearly over what is sustained).
+StopWhen = Callable[[float, tuple[float, float] | None], bool]
 
 
 def measure_step(
@@ -64,6 +68,8 @@ def measure_step(
     *,
     upstream: UpstreamProcess | None = None,
     during_window: WindowHook | None = None,
+    database_idle_ms: float | None = None,
+    stop_when: StopWhen | None = None,
 ) -> StepOutcome:
     """Run ``profile`` against ``service`` for ``load``'s warm-up and window, and measure it."""
     config = bench.config
@@ -110,13 +116,22 @@ def measure_step(
         t0 = time.time()
         before = _counters(bench.mongo, service)
         connections.start()
-        _sleep_reporting(
-            load.step_duration_s, run, progress, "measuring", lambda t: during_window and during_window(t, service)
+        probe = DatabaseProbe(bench.database.uri).start()
+        stopped = _sleep_reporting(
+            load.step_duration_s,
+            run,
+            progress,
+            "measuring",
+            lambda t: during_window and during_window(t, service),
+            stop_when,
         )
         t1 = time.time()
+        if stopped:
+            run.finish_early()  # the users finish the request in hand, which is recorded
         cpu_load = _cpu_load(bench.config.cpus, cpu_before, psutil.cpu_times(percpu=True), t1 - t0)
         after = _counters(bench.mongo, service)
         components = sampler.stop()
+        probe.stop()
         service_cpu = sampler.cpu_series("service")
         connections.stop()
         outcome = run.wait()
@@ -128,6 +143,10 @@ def measure_step(
         notes.append("the load generator did not finish cleanly; see the step's locust logs")
     if not service.alive:
         notes.append(f"{profile.service} exited during the step (code {service.returncode})")
+    if stopped:
+        notes.append(
+            f"the window was ended after {t1 - t0:.0f} of {load.step_duration_s:g} s: the rate was clearly over"
+        )
     result = step_result(
         records,
         service=profile.service,
@@ -138,7 +157,12 @@ def measure_step(
         components=components,
         cache=_cache(before, after),
         database=_database(
-            before, after, len(records[(records.t_start >= t0) & (records.t_start < t1)]), connections.maximum
+            before,
+            after,
+            len(records[(records.t_start >= t0) & (records.t_start < t1)]),
+            connections.maximum,
+            probe,
+            database_idle_ms,
         ),
         audit=audit,
         wait_mean_s=load.wait_mean_s,
@@ -149,6 +173,7 @@ def measure_step(
         complete=not outcome.crashed and service.alive,
         notes=notes,
     )
+    result.stopped_early = stopped
     return StepOutcome(result, records, outcome.crashed, outcome.log_tail)
 
 
@@ -162,16 +187,26 @@ def _wait_for_first_answers(run: LoadRun, progress: Progress, timeout: float = 9
 
 
 def _sleep_reporting(
-    seconds: float, run: LoadRun, progress: Progress, phase: str, tick: Callable[[float], object] = lambda _: None
-) -> None:
+    seconds: float,
+    run: LoadRun,
+    progress: Progress,
+    phase: str,
+    tick: Callable[[float], object] = lambda _: None,
+    stop_when: StopWhen | None = None,
+) -> bool:
+    """Sleep ``seconds`` reporting Locust's live figures; True when ``stop_when`` ended it early."""
     started = time.monotonic()
     deadline = started + seconds
     while (left := deadline - time.monotonic()) > 0:
-        tick(time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        tick(elapsed)
         live = run.live()
+        if stop_when is not None and stop_when(elapsed, live):
+            return True
         figures = f"{live[0]:.0f} rps, p95 {live[1]:.0f} ms (Locust, so far)" if live else "starting"
         progress(f"{phase} {seconds - left:4.0f}/{seconds:.0f}s  {figures}")
         time.sleep(min(1.0, max(deadline - time.monotonic(), 0)))
+    return False
 
 
 def _cpu_load(plan: CpuPlan, before: list[Any], after: list[Any], seconds: float) -> CpuLoad:
@@ -216,12 +251,22 @@ def _cache(before: _Counters, after: _Counters) -> CacheFigures | None:
     return CacheFigures(hits=hits, misses=misses, hit_rate=hits / (hits + misses) if hits + misses else None)
 
 
-def _database(before: _Counters, after: _Counters, requests: int, connections_max: int) -> DatabaseFigures:
+def _database(
+    before: _Counters,
+    after: _Counters,
+    requests: int,
+    connections_max: int,
+    probe: DatabaseProbe,
+    idle_ms: float | None,
+) -> DatabaseFigures:
     operations = after.operations - before.operations
     return DatabaseFigures(
         operations=operations,
         operations_per_request=operations / requests if requests else None,
         connections_max=connections_max,
+        probe_p50_ms=probe.percentile(50),
+        probe_p90_ms=probe.percentile(90),
+        probe_idle_ms=idle_ms,
     )
 
 

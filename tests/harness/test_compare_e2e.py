@@ -70,6 +70,17 @@ def test_per_request_records_and_the_reports_exist(run_dir):
     assert json.loads((run_dir / "results.json").read_text())["schema_version"] == 2
 
 
+def test_the_report_reads_in_a_browser_and_its_summary_fits_a_pr_comment(run_dir):
+    from harness.report import SUMMARY_MAX_LINES
+    from tests.harness.test_report_browser import assert_report_reads_in_a_browser, browser_or_skip
+
+    assert len((run_dir / "summary.md").read_text().splitlines()) < SUMMARY_MAX_LINES
+    assert (run_dir / "details.md").is_file()
+    browser = browser_or_skip()
+    assert_report_reads_in_a_browser(run_dir, load_results(run_dir), browser)
+    assert (run_dir / "report.png").is_file()  # the first screen, for the PR comment
+
+
 def test_every_process_was_stopped(run_dir):
     leftovers = [
         p.info

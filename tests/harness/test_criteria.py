@@ -14,6 +14,7 @@ from harness.analysis.criteria import (
     evaluate,
     load_criteria,
 )
+from harness.analysis.projection import cpu_need
 from harness.results import SoakResult, UsabilityIssue
 from harness.terms import Component, CriterionReason, Outcome, Unusable
 from tests.harness.test_figures import make_run
@@ -217,3 +218,44 @@ threshold = 100000
     generator_bound = slowed.model_copy(update={"bound_by": ["load_generator"], "unusable": [generator]})
     judged = {r.criterion: r for r in evaluate(criteria, results.model_copy(update={"summaries": [generator_bound]}))}
     assert judged["p95"].passed is None  # an under-driven service may look better than it is
+
+
+def test_a_connection_count_taken_while_the_database_queued_is_not_judged():
+    results = judged_run({"optimized": {500: 300.0}})
+    queued = UsabilityIssue(code=Unusable.BENCH_BOUND, component=Component.DATABASE, detail="bench-bound")
+    summary = results.summaries[0].model_copy(
+        update={"bound_by": ["database"], "unusable": [queued], "database_connections_max": 105}
+    )
+    results = results.model_copy(update={"summaries": [summary]})
+    judged = evaluate(load_criteria(), results)
+    pool = next(r for r in judged if r.metric == "database_connections_max")
+    assert (pool.outcome, pool.reason, pool.value) == (Outcome.NOT_JUDGED, CriterionReason.DATABASE_BOUND, 105)
+    p95 = next(r for r in judged if r.metric == "p95_ms")
+    assert p95.reason is not CriterionReason.DATABASE_BOUND  # only what the database's latency drives
+
+
+# -- a machine too small for the load -----------------------------------------------------------
+def _saturated_run(service_ms: float):
+    """optimized at 500 users failing p95 with its one CPU full, at ``service_ms`` CPU per request."""
+    results = judged_run({"optimized": {500: 2500.0}})
+    summary = results.summaries[0].model_copy(
+        update={"service_saturated": True, "service_cpu_ms_per_request": service_ms}
+    )
+    bench = results.settings.bench.model_copy(update={"service_cpus": [1], "bench_cpus": [0]})
+    settings = results.settings.model_copy(update={"bench": bench})
+    return results.model_copy(update={"summaries": [summary], "settings": settings})
+
+
+def test_a_failure_with_the_service_s_cpus_full_needs_more_cpu_when_the_projection_says_so():
+    results = _saturated_run(service_ms=4.0)  # 500 users offer ~455 req/s here: 1.8 CPUs of work
+    p95 = next(r for r in evaluate(load_criteria(), results) if r.metric == "p95_ms")
+    assert (p95.outcome, p95.reason) == (Outcome.NOT_JUDGED, CriterionReason.NEEDS_MORE_CPU)
+    assert cpu_need(results, results.summaries[0]).service_cpus == 2  # the projection it rests on
+    cache = next(r for r in evaluate(load_criteria(), results) if r.metric == "cache_hit_rate")
+    assert cache.reason is not CriterionReason.NEEDS_MORE_CPU  # CPU does not decide a hit rate
+
+
+def test_a_failure_the_service_had_enough_cpu_for_is_a_failure():
+    results = _saturated_run(service_ms=1.0)  # ~0.5 CPUs of work: it had its CPU, and failed
+    p95 = next(r for r in evaluate(load_criteria(), results) if r.metric == "p95_ms")
+    assert (p95.outcome, p95.reason) == (Outcome.FAIL, CriterionReason.MEASURED)

@@ -153,3 +153,29 @@ def test_rejudging_uses_the_stored_ratios(clear_win, tmp_path):
     rejudged = rejudge(clear_win, load_criteria(strict))
     assert rejudged.decision.verdict == Verdict.DO_NOT_MIGRATE
     assert rejudged.decision.ratios == clear_win.decision.ratios
+
+
+def test_a_candidate_short_of_cpu_is_inconclusive_with_what_a_bigger_machine_must_run():
+    results, records = make_run(WIN, requests=REQUESTS)
+    bench = results.settings.bench.model_copy(update={"service_cpus": [1], "bench_cpus": [0]})
+    results = results.model_copy(update={"settings": results.settings.model_copy(update={"bench": bench})})
+    concluded = conclude(results, records, load_criteria())
+    saturated = [
+        s.model_copy(update={"service_saturated": True, "service_cpu_ms_per_request": 4.0})
+        if (s.service, s.users) == ("optimized", 500)
+        else s
+        for s in concluded.summaries
+    ]
+    strict = concluded.model_copy(update={"summaries": saturated})
+    strict_criteria = load_criteria().model_copy(
+        update={
+            "absolute": [
+                c.model_copy(update={"threshold": 250.0}) if c.metric == "p95_ms" else c
+                for c in load_criteria().absolute
+            ]
+        }
+    )
+    decision = rejudge(strict, strict_criteria).decision
+    assert decision.verdict == Verdict.INCONCLUSIVE
+    bigger = decision.with_code(ReasonCode.NEEDS_BIGGER_MACHINE)
+    assert len(bigger) == 1 and "--service-cpus 2" in bigger[0].text

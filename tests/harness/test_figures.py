@@ -128,6 +128,7 @@ def make_step(
     audit: AuditFigures | None = None,
     wait_mean_s: float | None = None,
     arrival_rate: float = 0.0,
+    service_cores: float = 0.5,
 ) -> StepResult:
     measured = records[records["t_start"] >= start]
     if wait_mean_s is None:  # a think time consistent with the throughput (Little's law holds)
@@ -139,8 +140,9 @@ def make_step(
         trial=trial,
         started_at=datetime.fromtimestamp(start - WARMUP_S, UTC),
         window=(start, start + WINDOW_S),
+        service_cpu_timeline=_timeline(start, service_cores, seed=trial + users),
         components={
-            "service": usage(0.5),
+            "service": usage(service_cores),
             "load_generator": usage(generator_cores),
             "database": usage(database_cores),
             "upstream": usage(0.1),
@@ -152,6 +154,14 @@ def make_step(
         downstream_latency_ms=DOWNSTREAM_MS,
         arrival_rate=arrival_rate,
     )
+
+
+def _timeline(start: float, cores: float, seed: int) -> list[tuple[float, float]]:
+    """The sampler's view of a service using ``cores`` (+-10 % noise) every 0.5 s of the window."""
+    rng = np.random.default_rng(seed)
+    at = start + np.arange(0, WINDOW_S + 0.01, 0.5)
+    used = np.concatenate([[0.0], np.cumsum(rng.uniform(0.9, 1.1, at.size - 1) * cores * 0.5)])
+    return [(float(t), float(cpu)) for t, cpu in zip(at, used, strict=True)]
 
 
 def make_results(steps: list[StepResult], services: list[str], users: list[int]) -> Results:
@@ -205,6 +215,7 @@ def make_run(
     sigma: float = 0.4,
     generator_cores: Mapping[tuple[str, int], float] = {},
     audits: Mapping[tuple[str, int], AuditFigures] = {},
+    service_cores: Mapping[str, float] = {},
     seed: int = 1,
 ) -> tuple[Results, pd.DataFrame]:
     """A run with lognormal latencies around ``medians_ms[service][users]`` (fixed seeds), and
@@ -237,6 +248,7 @@ def make_run(
                         generator_cores=generator_cores.get((service, users), 0.3),
                         cache=service == "optimized",
                         audit=audits.get((service, users)),
+                        service_cores=service_cores.get(service, 0.5),
                     )
                 )
     all_users = sorted({u for levels in medians_ms.values() for u in levels})

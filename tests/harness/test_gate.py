@@ -25,6 +25,7 @@ from harness.gate import (
     junit_xml,
     render_markdown,
 )
+from harness.gate.markdown import HEADLINE_ROWS
 from harness.results import Results, save_results
 from tests.harness.test_figures import clean_audit, make_run
 
@@ -262,15 +263,46 @@ def test_junit_survives_control_characters_in_recorded_text(ci_criteria):
     assert "boom" in ET.fromstring(xml.encode()).find(".//skipped").get("message")
 
 
+def _tables(text: str) -> list[list[str]]:
+    """The Markdown tables of ``text``, each as its lines (header first, the rule line left out)."""
+    tables, current = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            if not set(line) <= set("|-: "):
+                current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    return tables
+
+
 def test_markdown_states_the_status_the_rule_and_every_check(ci_criteria, baseline):
     current, records = run_of(scaled(WIN, 1.3), seed=2)
     gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
     text = render_markdown(gate)
     assert text.startswith("## ❌ Performance gate: FAIL (exit 1)")
     assert "regressions against baseline `baseline`" in text and "Mann-Whitney U p < 0.01" in text
-    table = [line for line in text.splitlines() if line.startswith("| ")]
-    assert len(table) == 1 + len(gate.checks)  # header + one row per check
-    assert "❌ REGRESSION" in text
+    above, folded = text.split("<details>")
+    # Above the fold: only the checks that held the gate up; below it, every check.
+    (short,) = _tables(above)
+    blocking = gate.with_outcome("fail") + gate.with_outcome("not judged")
+    assert len(short) == 1 + min(len(blocking), HEADLINE_ROWS) and "❌ REGRESSION" in above
+    (every,) = _tables(folded)
+    assert len(every) == 1 + len(gate.checks)  # header + one row per check
+    assert f"**{len(gate.checks)} checks:** {len(gate.with_outcome('fail'))} fail" in above
+    assert len(above.splitlines()) < 60
+
+
+def test_markdown_of_a_passing_gate_shows_the_comparison_with_the_baseline(ci_criteria, baseline):
+    current, records = run_of(seed=2)
+    gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
+    assert gate.status == "PASS"
+    above, _ = render_markdown(gate).split("<details>")
+    (short,) = _tables(above)
+    regression = [c for c in gate.checks if c.suite == "regression" and c.outcome != "skipped"]
+    assert regression and len(short) == 1 + min(len(regression), HEADLINE_ROWS)
+    alone = render_markdown(judge_run(current, ci_criteria, records=records))
+    assert _tables(alone.split("<details>")[0]) == [] and "Every check passed." in alone
 
 
 # -- the command --------------------------------------------------------------------------------

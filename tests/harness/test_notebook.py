@@ -12,8 +12,19 @@ import pytest
 from nbclient import NotebookClient
 
 from harness.analysis import conclude
+from harness.analysis.attribution import DesignedChange, attribute
 from harness.analysis.criteria import load_criteria
-from harness.notebook import REPORT_DIR_VARIABLE, find_report_dir, latency_cdf, ratios_frame, summary_frame, top_level
+from harness.notebook import (
+    REPORT_DIR_VARIABLE,
+    claims_frame,
+    effects_frame,
+    find_report_dir,
+    latency_cdf,
+    ratios_frame,
+    summary_frame,
+    top_level,
+    waterfall_frame,
+)
 from harness.results import save_results
 from tests.harness.test_figures import make_run
 
@@ -29,7 +40,19 @@ MEDIANS = {
 @pytest.fixture(scope="module")
 def run():
     results, records = make_run(MEDIANS, requests={100: 300, 500: 600}, generator_cores={("original", 500): 0.97})
-    return conclude(results, records, load_criteria()), records
+    results = conclude(results, records, load_criteria())
+    # An attribution of one change from original to optimized (the run's own two services).
+    change = DesignedChange(
+        token="shared-client",
+        setting="HTTP_CLIENT",
+        before="per-call",
+        after="shared",
+        title="outbound client",
+        added="optimized",
+        removed="original",
+    )
+    attribution = attribute(results, records, "original", "optimized", [change])
+    return results.model_copy(update={"attribution": attribution}), records
 
 
 @pytest.fixture
@@ -98,7 +121,10 @@ def test_notebook_runs_top_to_bottom_on_a_run_directory(run, reports, this_pytho
     assert "p95 ms [95% CI]" in html  # the decision table
     assert "ratio [95% CI]" in html and "optimized / original" in html  # the ratios table
     assert "bench-bound" in text or "load generator" in html  # the unusable level is shown as such
-    assert len(list(_outputs(notebook, "image/png"))) >= 4  # percentiles+throughput, CDF, cache+CPU, ratios
+    assert "50x better throughput" in html  # the claims
+    assert "minimal migration" in text  # the attribution section read the run's attribution
+    # percentiles+throughput, CDF, cache+CPU, ratios, the waterfall
+    assert len(list(_outputs(notebook, "image/png"))) >= 5
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -132,3 +158,15 @@ def test_frames_are_numeric_and_complete(run):
     for _, rows in cdf.groupby("service"):
         assert rows["latency_ms"].is_monotonic_increasing and rows["fraction"].iloc[-1] == 1.0
     assert latency_cdf(results, None).empty
+
+
+def test_claims_effects_and_the_waterfall_frames(run):
+    results, _ = run
+    claims = claims_frame(results)
+    assert set(claims["candidate"]) == {"optimized"} and len(claims) == 5
+    effects = effects_frame(results)
+    assert set(effects["direction"]) == {"added", "removed"} and effects["ci_low"].notna().all()
+    bars = waterfall_frame(results)
+    assert list(bars["kind"]) == ["end", "change", "interactions", "end"]
+    # the bars add up: baseline + change + interactions = target
+    assert bars["delta"].iloc[0] + bars["delta"].iloc[1] + bars["delta"].iloc[2] == pytest.approx(bars["delta"].iloc[3])

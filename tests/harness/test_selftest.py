@@ -1,8 +1,9 @@
 """The self-test: its judging on constructed runs (no server), and the short form for real.
 
-The real run (marked ``load``) is the one `make test` relies on: A/A and A/B through the real
-compare machinery, about two minutes. It skips, saying so, only when the machine was too busy
-with other work to measure anything (the self-test then answers "unusable", exit 2).
+The real run (marked ``load``) is the one `make test` relies on: A/A, A/B and A/A unpinned
+through the real compare machinery, about three minutes. It skips, saying so, only when the
+machine was too busy with other work to measure anything (the self-test then answers "unusable",
+exit 2).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 
 from harness.analysis import conclude
 from harness.analysis.criteria import load_criteria
+from harness.bench.pinning import cpu_plan
 from harness.cli import main
 from harness.results import CpuLoad, load_results
 from harness.runs.selftest import (
@@ -30,6 +32,7 @@ from harness.runs.selftest import (
     Problem,
     SelftestConfig,
     SelftestReport,
+    isolation_checks,
     judge,
     other_work_cores,
     other_work_limit,
@@ -186,21 +189,46 @@ def test_plans_differ_only_in_b_s_upstream(tmp_path):
     assert selftest_plan(A_A, SelftestConfig(profile="full"), tmp_path).load.trials >= 3
 
 
-def test_run_selftest_runs_a_a_then_a_b_and_reports_both(tmp_path, criteria):
-    made = {"A/A": concluded(criteria, 250.0, 250.0), "A/B": concluded(criteria, 250.0, 300.0)}
+def pinned(results, cpus=(1,)):
+    bench = results.settings.bench.model_copy(update={"service_cpus": list(cpus), "pinning": "services on CPU 1"})
+    return results.model_copy(update={"settings": results.settings.model_copy(update={"bench": bench})})
+
+
+def test_run_selftest_runs_a_a_a_b_and_a_a_unpinned_and_reports_all(tmp_path, criteria):
+    made = {
+        "A/A": pinned(concluded(criteria, 250.0, 250.0, sigma=0.05)),
+        "A/B": concluded(criteria, 250.0, 300.0),
+        "A/A unpinned": concluded(criteria, 250.0, 250.0, sigma=0.2),
+    }
     seen = []
 
     def run(scenario, plan, run_dir):
-        seen.append((scenario.name, run_dir.name, plan.targets[1].upstream_latency_factor))
+        seen.append((scenario.name, run_dir.name, plan.targets[1].upstream_latency_factor, plan.bench.cpus.pinned))
         return made[scenario.name]
 
     report = run_selftest(SelftestConfig(), tmp_path, run)
-    assert seen == [("A/A", "aa", 1.0), ("A/B", "ab", SLOWDOWN)]
+    pins = cpu_plan().pinned
+    assert seen == [
+        ("A/A", "aa", 1.0, pins),
+        ("A/B", "ab", SLOWDOWN, pins),
+        ("A/A unpinned", "aa-unpinned", 1.0, False),
+    ]
     assert report.exit_code == EXIT_PASS and report.outcome == "PASS"
     assert (tmp_path / CRITERIA_FILE).is_file()
     table = selftest_table(report)
     assert list(table.columns) == ["run", "check", "expected", "measured", "result"]
-    assert set(table["result"]) == {"PASS", "INFO"} and set(table["run"]) == {"A/A", "A/B"}
+    assert set(table["result"]) == {"PASS", "INFO"}
+    assert set(table["run"]) == {"A/A", "A/B", "A/A unpinned", "isolation"}
+
+
+def test_a_pinned_a_a_interval_wider_than_the_unpinned_one_fails_the_isolation_check(criteria):
+    narrow, wide = concluded(criteria, 250.0, 250.0, sigma=0.05), concluded(criteria, 250.0, 250.0, sigma=0.2)
+    (passed,) = isolation_checks(pinned(narrow), wide)
+    (failed,) = isolation_checks(pinned(wide), narrow)
+    assert passed.status == "pass" and failed.status == "fail" and "pinned" in failed.measured
+    (unpinnable,) = isolation_checks(narrow, wide)  # the machine could not pin: said, not judged
+    assert unpinnable.status == "info"
+    assert isolation_checks(None, wide) == []
 
 
 def test_bad_arguments_are_clear_errors(capsys):
@@ -211,7 +239,7 @@ def test_bad_arguments_are_clear_errors(capsys):
 
 # -- the short form, for real -------------------------------------------------------------------
 @pytest.mark.load
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 def test_short_selftest_passes_end_to_end(tmp_path):
     out = tmp_path / "selftest"
     code = main(["selftest", "--profile", "short", "--out", str(out)])
@@ -220,7 +248,9 @@ def test_short_selftest_passes_end_to_end(tmp_path):
         pytest.skip("the machine was busy with other work; the self-test could not measure:\n" + summary)
     assert code == EXIT_PASS, summary
 
-    aa, ab = load_results(out / "aa"), load_results(out / "ab")
+    aa, ab, unpinned = (load_results(out / name) for name in ("aa", "ab", "aa-unpinned"))
+    assert aa.settings.bench.service_cpus and not unpinned.settings.bench.service_cpus
+    assert "isolation" in summary
     assert aa.settings.command == ab.settings.command == "selftest"
     assert (aa.settings.candidates, aa.settings.baseline) == (["B"], "A")
     assert aa.decision.verdict != "MIGRATE"

@@ -1,0 +1,54 @@
+"""Concluding a run: from its steps and per-request records to everything a reader is given.
+
+The summaries of every level, every criterion on every service, the ratios and the verdict of
+each candidate against the baseline, the checklist's claims checked, and the cost per message.
+Every command's run ends here; ``harness report --criteria`` re-judges with :func:`rejudge`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..results import Results
+from .claims import check_claims, cost_figures
+from .criteria import Criteria, evaluate
+from .decision import decide
+from .levels import summarize
+from .ratios import ratios
+
+__all__ = ["conclude", "rejudge"]
+
+
+def conclude(results: Results, records: pd.DataFrame, criteria: Criteria, *, seed: int = 0) -> Results:
+    """``results`` with its summaries, criteria, ratios, one decision per candidate, the claims
+    and the costs computed from its steps and ``records``."""
+    summaries = summarize(results.steps, records, seed)
+    with_summaries = results.model_copy(update={"summaries": summaries})
+    judged = evaluate(criteria, with_summaries)
+    baseline = results.settings.baseline
+    decisions = [
+        decide(
+            with_summaries,
+            judged,
+            ratios(summaries, records, candidate=candidate, baseline=baseline, seed=seed),
+            candidate=candidate,
+            baseline=baseline,
+        )
+        for candidate in results.settings.candidates
+        if baseline is not None
+    ]
+    concluded = with_summaries.model_copy(update={"criteria": judged, "decisions": decisions})
+    return concluded.model_copy(
+        update={"claims": check_claims(concluded, records, seed), "costs": cost_figures(concluded, records, seed)}
+    )
+
+
+def rejudge(results: Results, criteria: Criteria) -> Results:
+    """``results`` judged again under ``criteria``, from its stored figures and ratios (a finished
+    run re-judged without its records)."""
+    judged = evaluate(criteria, results)
+    decisions = [
+        decide(results, judged, decision.ratios, candidate=decision.candidate, baseline=decision.baseline)
+        for decision in results.decisions
+    ]
+    return results.model_copy(update={"criteria": judged, "decisions": decisions})
