@@ -220,6 +220,11 @@ class AuditFigures(_Schema):
     doubled_at_timeout_edge: int = Field(
         0, description="of the doubled (and not in a crash window): a send answered as the service gave up on it"
     )
+    other_steps: int = Field(
+        0,
+        description="replies to another step's messages that landed during this one (a service working off its "
+        "queue after its own step): not this step's, so counted apart and never as doubled or unexpected",
+    )
 
     @property
     def doubled_unexplained(self) -> int:

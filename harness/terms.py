@@ -126,6 +126,7 @@ class CriterionReason(StrEnum):
     NO_STEP = "no_step"  # no measured step of the service (at the criterion's users)
     NO_CACHE = "no_cache"  # a cache criterion for a service without a cache
     NO_METRICS = "no_metrics"  # the figure comes from /metrics, which the service does not serve
+    METRICS_UNANSWERED = "metrics_unanswered"  # the service serves /metrics, but it did not answer in time
     SERVICE_ABSENT = "service_absent"  # the criterion names a service the run did not measure
     DATABASE_BOUND = "database_bound"  # a connection count taken while the database was the bound (queued)
     NO_SOAK = "no_soak"  # a memory criterion in a run without a soak

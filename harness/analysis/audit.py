@@ -30,10 +30,16 @@ _NEEDED = ("wamid", "expects_reply", "status")
 
 
 def audit_figures(
-    records: pd.DataFrame, upstream_audit: Mapping[str, Any], *, cut_wamids: Collection[str] = ()
+    records: pd.DataFrame,
+    upstream_audit: Mapping[str, Any],
+    *,
+    cut_wamids: Collection[str] = (),
+    other_steps: Collection[str] = (),
 ) -> AuditFigures:
     """Match per-request ``records`` (columns of :data:`~harness.records.RECORD_COLUMNS`) with the
-    fake upstream's ``/audit`` answer; ``cut_wamids``: the messages a worker kill cut off."""
+    fake upstream's ``/audit`` answer; ``cut_wamids``: the messages a worker kill cut off;
+    ``other_steps``: wamids of other steps' messages, whose replies landed during this step (a
+    service working off its queue after its own step): counted apart, never as doubled."""
     missing = [column for column in _NEEDED if column not in records.columns]
     if missing:
         raise ValueError(f"records lack column(s) {missing}")
@@ -47,6 +53,9 @@ def audit_figures(
     unacknowledged = obliged.difference(expected)
 
     deliveries = _deliveries(upstream_audit)
+    elsewhere = deliveries.index.intersection(pd.Index(list(other_steps), dtype=object))
+    from_other_steps = int(deliveries[elsewhere].sum())
+    deliveries = deliveries.drop(elsewhere)
     delivered = int((deliveries.reindex(expected, fill_value=0) > 0).sum())
     # A reply quoting no message is filed under "": it answers nothing, so it is unexpected,
     # but it is not one message answered twice.
@@ -64,6 +73,7 @@ def audit_figures(
         wrong_token=int(upstream_audit.get("wrong_token", 0)),
         unexpected=unexpected,
         unacknowledged=len(unacknowledged),
+        other_steps=from_other_steps,
     )
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "evaluate",
     "load_criteria",
     "summary_metric",
+    "variant_has_cache",
 ]
 
 DEFAULT_CRITERIA_FILE = "criteria.toml"  # packaged beside this module
@@ -259,12 +260,17 @@ def _judge(criterion: Criterion, service: str, results: Results, services: Seque
         yield _judge_level(criterion, summary, results)
 
 
-def _has_cache(results: Results, service: str) -> bool | None:
+def variant_has_cache(results: Results, service: str) -> bool | None:
     """Whether the variant has a business cache, from its choices (None: not a known variant)."""
     variant = results.settings.variants.get(service)
     if variant is None or "BUSINESS_CACHE" not in variant.choices:
         return None
     return variant.choices["BUSINESS_CACHE"] != "none"
+
+
+def _serves_metrics(results: Results, service: str) -> bool:
+    variant = results.settings.variants.get(service)
+    return variant is not None and variant.choices.get("OPERATIONS_ROUTES") == "on"
 
 
 # Figures a service short of CPU cannot reach on this machine (a cache hit rate, a connection
@@ -295,7 +301,7 @@ def _needs_more_cpu(criterion: Criterion, summary: StepSummary, results: Results
 
 
 def _judge_level(criterion: Criterion, summary: StepSummary, results: Results) -> CriterionResult:
-    has_cache = _has_cache(results, summary.service)
+    has_cache = variant_has_cache(results, summary.service)
     value = summary_metric(summary, criterion.metric)
     level = _level_name(summary)
 
@@ -303,6 +309,11 @@ def _judge_level(criterion: Criterion, summary: StepSummary, results: Results) -
         return _result(criterion, summary.service, summary.users, value, outcome, reason, detail, summary.arrival_rate)
 
     if criterion.metric == "cache_hit_rate" and summary.has_cache is False:
+        if has_cache and _serves_metrics(results, summary.service):
+            # A saturated service queues /metrics behind its webhook requests: the figure exists,
+            # this run could not read it.
+            detail = f"not judged: {summary.service}'s /metrics did not answer in time at {level}"
+            return result(None, Outcome.NOT_JUDGED, CriterionReason.METRICS_UNANSWERED, detail)
         if has_cache:  # it has one, but no /metrics to read the hit rate from
             detail = f"not measured: {summary.service} serves no /metrics to read its cache's hit rate from"
             return result(None, Outcome.NOT_APPLICABLE, CriterionReason.NO_METRICS, detail)

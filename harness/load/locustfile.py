@@ -276,7 +276,7 @@ class WebhookUser(FastHttpUser):
         number = next(_user_numbers)
         worker = max(getattr(environment.runner, "worker_index", 0), 0)
         self.rng = random.Random(f"{PROFILE.seed}:{number}:{worker}")
-        self.payloads = PayloadFactory(self.rng.getrandbits(64))
+        self.payloads = PayloadFactory(self.rng.getrandbits(64), salt=PROFILE.wamid_salt)
         self.acknowledged: deque[tuple[str, bytes, dict[str, str]]] = deque(maxlen=_ACKNOWLEDGED_KEPT)
         if PROFILE.open_loop:
             self.users_label = 0

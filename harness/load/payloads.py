@@ -10,11 +10,42 @@ import base64
 import json
 import random
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from contract import SIGNATURE_HEADER, sign_body
 
-__all__ = ["PayloadFactory", "disabled_phone_number_id", "encode", "phone_number_id", "signed_headers"]
+__all__ = [
+    "PayloadFactory",
+    "disabled_phone_number_id",
+    "encode",
+    "other_step_wamids",
+    "phone_number_id",
+    "signed_headers",
+    "wamid_prefix",
+]
+
+_WAMID_HEADER = b"\x15\x02\x00\x12\x18\x14"  # the fixed bytes Meta's wamids start with
+WAMID_SALT_BYTES = 3  # header + salt is 9 bytes: whole base64 groups, so the prefix is a fixed string
+
+
+def wamid_prefix(salt: bytes) -> str:
+    """What every wamid a factory with ``salt`` makes starts with."""
+    if len(salt) != WAMID_SALT_BYTES:
+        raise ValueError(f"a wamid salt is {WAMID_SALT_BYTES} bytes")
+    return "wamid." + base64.b64encode(_WAMID_HEADER + salt).decode()
+
+
+_GENERATED = "wamid." + base64.b64encode(_WAMID_HEADER).decode()[:8]  # the first 6 bytes: 8 characters
+_PREFIX_LENGTH = len("wamid.") + 12  # header and salt: 9 bytes, 12 characters
+
+
+def other_step_wamids(delivered: Iterable[str], sent: Iterable[str]) -> list[str]:
+    """The ``delivered`` wamids this factory made for another step than the one that ``sent``
+    these: their salt is none of the sent ones'."""
+    own = {wamid[:_PREFIX_LENGTH] for wamid in sent if wamid.startswith(_GENERATED)}
+    return [w for w in delivered if w.startswith(_GENERATED) and w[:_PREFIX_LENGTH] not in own]
+
 
 _FIRST_NAMES = ("Ana", "Kerry", "Sam", "Priya", "Chen", "Fatima", "Lucas", "Amara", "Yuki", "Omar")
 _TEXTS = (
@@ -53,14 +84,21 @@ def signed_headers(body: bytes, app_secret: str | None) -> dict[str, str]:
 
 
 class PayloadFactory:
-    def __init__(self, seed: int | None = None, *, display_phone_number: str = "15550783881") -> None:
+    def __init__(
+        self, seed: int | None = None, *, display_phone_number: str = "15550783881", salt: bytes | None = None
+    ) -> None:
         self.rng = random.Random(seed)
         self.display_phone_number = display_phone_number
+        # A load step's salt keeps its wamids apart from every other step's, whose seed may be the
+        # same (the services of one level get the same messages).
+        self._head = _WAMID_HEADER + (salt if salt is not None else b"\x00" * WAMID_SALT_BYTES)
+        if len(self._head) != len(_WAMID_HEADER) + WAMID_SALT_BYTES:
+            raise ValueError(f"a wamid salt is {WAMID_SALT_BYTES} bytes")
 
     # -- identifiers -------------------------------------------------------------------------
     def wamid(self) -> str:
         raw = self.rng.getrandbits(192).to_bytes(24, "big")
-        return "wamid." + base64.b64encode(b"\x15\x02\x00\x12\x18\x14" + raw).decode()
+        return "wamid." + base64.b64encode(self._head + raw).decode()
 
     def sender(self) -> str:
         return f"{self.rng.choice(('1631', '5511', '2348', '4477', '9198'))}{self.rng.randrange(10**7, 10**8)}"

@@ -8,6 +8,7 @@ pandas: the Locust processes import this module.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -117,6 +118,14 @@ class LoadProfile:
     @property
     def open_loop(self) -> bool:
         return self.arrival_rate > 0
+
+    @property
+    def wamid_salt(self) -> bytes:
+        """This step's mark in every wamid it sends: a reply that lands during another step (a
+        service still working off its queue after its own step) is then never taken for one of
+        that step's messages."""
+        step = f"{self.service}|{self.users}|{self.arrival_rate!r}|{self.trial}|{self.seed}"
+        return hashlib.sha256(step.encode()).digest()[:3]
 
     def to_env(self) -> dict[str, str]:
         env: dict[str, str] = {}

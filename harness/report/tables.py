@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from ..analysis.criteria import variant_has_cache
 from ..results import (
     AuditFigures,
     CriterionResult,
@@ -118,9 +119,9 @@ def _audit_cell(summary: StepSummary, steps: Sequence[StepResult]) -> str:
     return "FAIL: " + ", ".join(f"{n} {what}" for what, n in faults.items() if n)
 
 
-def _cache_cell(summary: StepSummary) -> str:
+def _cache_cell(summary: StepSummary, cached: bool | None = None) -> str:
     if summary.has_cache is False:
-        return "n/a (no cache)"
+        return "not read (/metrics)" if cached else "n/a (no cache)"
     return percent(summary.cache_hit_rate, 2, "higher")
 
 
@@ -161,7 +162,7 @@ def decision_table(results: Results) -> pd.DataFrame:
                 ),
                 "success": percent(summary.success_rate, 3, "higher"),
                 "errors": percent(summary.error_rate, 3, "lower"),
-                "cache hit": _cache_cell(summary),
+                "cache hit": _cache_cell(summary, variant_has_cache(results, summary.service)),
                 "DB ops/req": number(summary.database_operations_per_request, 2, "lower"),
                 "DB conns max": MISSING
                 if summary.database_connections_max is None

@@ -8,6 +8,7 @@ throughout, and the service's own TCP connections to the database are counted.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -29,13 +30,17 @@ from ..bench import Bench, ResourceSampler, ServiceProcess, server_status
 from ..bench.dbprobe import DatabaseProbe
 from ..bench.pinning import CpuPlan, busy_cores
 from ..load import LoadProfile, LoadRun, LoadStep
+from ..load.payloads import other_step_wamids
 from ..results import CacheFigures, CpuLoad, DatabaseFigures, LoadSettings, StepResult
 from ..terms import ECHO
 from ..upstream import UpstreamProcess
 from .plan import WindowHook
 
-__all__ = ["StepOutcome", "measure_step"]
+__all__ = ["StepOutcome", "measure_step", "other_steps_of"]
 
+_QUIET_LIMIT_S = 30.0  # the longest wait for an earlier step's service to work off its queue
+_QUIET_SAMPLE_S = 0.5
+_QUIET_CORES = 0.15  # per service CPU: idle services, their /metrics pollers and the OS stay under it
 _TAIL_S = 2.0  # load keeps running this long past the window, so the window is fully loaded
 _STATS_LAG_S = 4.0  # a distributed master hears of its workers' requests up to this late
 # The step's clock starts when the first answers show in Locust's stats file (written once a
@@ -55,6 +60,9 @@ class StepOutcome:
 Progress = Callable[[str], None]
 # Asked about once a second of the window with the seconds elapsed and Locust's live (requests/s,
 # p95 ms): True ends the window there and stops the load (a rate clearly over what is sustained).
+# A saturated service answers /metrics behind the webhook requests it has queued (the checklist's
+# at 250 users: about 9 s); a reading missed leaves the cache's hit rate unjudged.
+_METRICS_TIMEOUT_S = 20.0
 StopWhen = Callable[[float, tuple[float, float] | None], bool]
 
 
@@ -77,6 +85,8 @@ def measure_step(
     measures_replies = profile.service != ECHO
     users, arrival_rate = profile.users or 0, profile.arrival_rate
     distributed = load.locust_workers or load.remote_workers
+    # Before the audit's reset: the replies of a queue still being worked off land before it.
+    waited_s, quiet = _wait_for_quiet_service_cpus(config.cpus, progress)
     upstream.reset_audit()
     step = LoadStep(
         service.url,
@@ -137,12 +147,28 @@ def measure_step(
         outcome = run.wait()
     time.sleep(_SETTLE_S)
     records = outcome.records
-    audit = audit_figures(records, upstream.audit()) if measures_replies else None
+    audit = None
+    if measures_replies:
+        deliveries = upstream.audit()
+        audit = audit_figures(records, deliveries, other_steps=other_steps_of(deliveries, records))
+        if audit.doubled:
+            _keep_doubled(deliveries, directory)
     notes = []
     if outcome.crashed:
         notes.append("the load generator did not finish cleanly; see the step's locust logs")
     if not service.alive:
         notes.append(f"{profile.service} exited during the step (code {service.returncode})")
+    if waited_s >= 1.0:
+        notes.append(
+            f"waited {waited_s:.0f} s before the step for the services' CPUs to go quiet (an earlier step's "
+            "service was working off its queue)"
+            + ("" if quiet else f"; still busy after {_QUIET_LIMIT_S:g} s: the step ran beside it")
+        )
+    if audit is not None and audit.other_steps:
+        notes.append(
+            f"{audit.other_steps} replies to an earlier step's messages landed during this one (a service "
+            "working off its queue): counted apart, not as this step's"
+        )
     if stopped:
         notes.append(
             f"the window was ended after {t1 - t0:.0f} of {load.step_duration_s:g} s: the rate was clearly over"
@@ -175,6 +201,39 @@ def measure_step(
     )
     result.stopped_early = stopped
     return StepOutcome(result, records, outcome.crashed, outcome.log_tail)
+
+
+def _wait_for_quiet_service_cpus(plan: CpuPlan, progress: Progress) -> tuple[float, bool]:
+    """Wait until the services' CPUs are idle: a sync service keeps working off the requests its
+    callers gave up on after its step has ended, on the CPUs the next step's service measures on.
+    Returns (seconds waited, whether they went quiet). Unpinned, the bench shares every CPU: no
+    idle to wait for."""
+    if not plan.pinned or not plan.service:
+        return 0.0, True
+    started = time.monotonic()
+    while (waited := time.monotonic() - started) < _QUIET_LIMIT_S:
+        before = psutil.cpu_times(percpu=True)
+        time.sleep(_QUIET_SAMPLE_S)
+        busy = busy_cores(before, psutil.cpu_times(percpu=True), plan.service) / _QUIET_SAMPLE_S
+        if busy < _QUIET_CORES * len(plan.service):
+            return waited, True
+        progress(f"waiting for the services' CPUs to go quiet ({busy:.2f} cores busy)")
+    return waited, False
+
+
+def other_steps_of(upstream_audit: dict[str, Any], records: pd.DataFrame) -> list[str]:
+    """The wamids of other steps' messages that the Graph API received replies to during this one."""
+    delivered = (upstream_audit.get("deliveries") or {}).keys()
+    return other_step_wamids(delivered, records["wamid"].dropna().astype(str).unique())
+
+
+def _keep_doubled(deliveries: dict[str, Any], directory: Path) -> None:
+    """The wamids the Graph API received more than one reply for, beside the step's records, so a
+    double can be traced to its requests (wamids only: no token, no message text)."""
+    counts = deliveries.get("deliveries") or {}
+    doubled = {wamid: n for wamid, n in counts.items() if n > 1}
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "doubled.json").write_text(json.dumps(doubled, indent=1, sort_keys=True))
 
 
 def _wait_for_first_answers(run: LoadRun, progress: Progress, timeout: float = 90.0) -> None:
@@ -233,7 +292,7 @@ class _Counters:
 def _counters(mongo: MongoClient[Any], service: ServiceProcess) -> _Counters:
     metrics = None
     try:
-        answer = httpx.get(f"{service.url}/metrics", timeout=5)
+        answer = httpx.get(f"{service.url}/metrics", timeout=_METRICS_TIMEOUT_S)
         if answer.status_code == 200:
             metrics = MetricsReport.model_validate(answer.json())
     except (httpx.HTTPError, ValueError):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from contract.architecture import parse_variant
 from harness.analysis import summarize
 from harness.analysis.criteria import (
     SUMMARY_METRICS,
@@ -16,6 +17,7 @@ from harness.analysis.criteria import (
 )
 from harness.analysis.projection import cpu_need
 from harness.results import SoakResult, UsabilityIssue
+from harness.runs.variants import variant_info
 from harness.terms import Component, CriterionReason, Outcome, Unusable
 from tests.harness.test_figures import make_run
 
@@ -118,6 +120,21 @@ def test_cache_criterion_is_not_applicable_to_a_service_without_cache():
     cache = {r.service: r for r in judged if r.metric == "cache_hit_rate"}
     assert (cache["original"].outcome, cache["original"].reason) == (Outcome.NOT_APPLICABLE, CriterionReason.NO_CACHE)
     assert cache["optimized"].passed is True and cache["optimized"].value == pytest.approx(0.95)
+
+
+def test_a_cache_whose_metrics_did_not_answer_is_not_judged_rather_than_absent():
+    results = judged_run({"optimized": {50: 100.0}})
+    variants = {"optimized": variant_info("optimized", parse_variant("optimized"))}
+    unread = [s.model_copy(update={"has_cache": False, "cache_hit_rate": None}) for s in results.summaries]
+    results = results.model_copy(
+        update={"summaries": unread, "settings": results.settings.model_copy(update={"variants": variants})}
+    )
+    judged = evaluate(load_criteria(), results)
+    cache = next(r for r in judged if r.metric == "cache_hit_rate")
+    # The variant has a cache and serves /metrics: a saturated service that did not answer it in
+    # time holds the verdict, where a service without a cache would not.
+    assert (cache.outcome, cache.reason) == (Outcome.NOT_JUDGED, CriterionReason.METRICS_UNANSWERED)
+    assert "did not answer in time" in cache.detail
 
 
 def test_missing_level_and_unusable_level_cannot_be_judged():

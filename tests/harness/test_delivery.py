@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from harness.analysis.audit import audit_figures
+from harness.load.payloads import PayloadFactory, other_step_wamids
+from harness.load.profile import LoadProfile
 from harness.results import RECORD_COLUMNS, AuditFigures
 
 ZERO = dict(expected=0, delivered=0, lost=0, doubled=0, wrong_token=0, unexpected=0, unacknowledged=0)
@@ -160,3 +162,32 @@ def test_two_hundred_thousand_records():
         unexpected=7,
         unacknowledged=int((expects & ~acked).sum()),
     )
+
+
+# -- replies that belong to another step ------------------------------------------------------------
+def _step_wamids(service: str, n: int) -> list[str]:
+    profile = LoadProfile(service=service, users=250, seed=7)  # the same seed for both services
+    factory = PayloadFactory(7, salt=profile.wamid_salt)
+    return [factory.wamid() for _ in range(n)]
+
+
+def test_each_step_marks_its_wamids_so_the_same_seed_never_repeats_them():
+    mine, previous = _step_wamids("optimized", 3), _step_wamids("original", 3)
+    assert not set(mine) & set(previous)
+    assert _step_wamids("optimized", 3) == mine  # still reproducible
+    assert other_step_wamids(previous + mine, mine) == previous
+
+
+def test_a_reply_to_another_steps_message_is_counted_apart_not_as_a_double():
+    # The previous service of the level works off its queue after its step: its late replies
+    # land while this step runs. They are that step's, not this one's, whatever the seeds.
+    mine, previous = _step_wamids("optimized", 2), _step_wamids("original", 2)
+    deliveries = {mine[0]: 1, mine[1]: 1, previous[0]: 1, previous[1]: 1}
+    records = frame(record(mine[0]), record(mine[1]))
+    result = audit_figures(records, audit(deliveries), other_steps=other_step_wamids(deliveries, mine))
+    assert result == figures(expected=2, delivered=2, other_steps=2)
+    assert result.passed
+    # A reply quoting a wamid no step sent stays unexpected.
+    stranger = {**deliveries, "wamid.not-ours": 1}
+    result = audit_figures(records, audit(stranger), other_steps=other_step_wamids(stranger, mine))
+    assert (result.unexpected, result.other_steps) == (1, 2)

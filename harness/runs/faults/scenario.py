@@ -36,7 +36,7 @@ from ...bench import Bench, ServiceProcess
 from ...results import FaultResult
 from ...upstream import UpstreamProcess
 from ..plan import RunPlan
-from ..step import StepOutcome
+from ..step import StepOutcome, other_steps_of
 from .base import Evidence, Fault, Injector
 
 __all__ = ["READY_POLL_S", "FaultScenario", "ReadyProbe", "fault_plan", "recommended_window_s", "retry_policy"]
@@ -171,7 +171,9 @@ class _FaultStep:
         # The audit again, now that the kills are known (the ledger holds until the next step):
         # the step keeps the same figures, with its doubles attributed.
         upstream_audit = self._upstream.audit()
-        audit = audit_figures(records, upstream_audit, cut_wamids=cut.keys())
+        audit = audit_figures(
+            records, upstream_audit, cut_wamids=cut.keys(), other_steps=other_steps_of(upstream_audit, records)
+        )
         outcome.result = step.model_copy(update={"audit": audit, "notes": [*step.notes, *evidence.notes]})
         step_start = step.started_at.timestamp()
         errors, requests = errors_between(records, self.began, self.ended)
