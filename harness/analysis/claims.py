@@ -32,7 +32,7 @@ from .cpu import cpu_pairs, cpu_per_request, ms_per_request, service_ms_per_requ
 from .levels import summary_records
 from .stats import paired_samples_ci
 
-__all__ = ["CHECKLIST_LOAD_TEST", "check_claims", "cost_figures"]
+__all__ = ["CHECKLIST_LOAD_TEST", "check_claims", "cost_figures", "repriced"]
 
 # The checklist's step 10, "Run Final Load Test": what "handles 500+ concurrent requests" rests on.
 CHECKLIST_LOAD_TEST = {
@@ -321,6 +321,22 @@ def cost_figures(results: Results, records: pd.DataFrame, seed: int = 0) -> list
             )
         )
     return figures
+
+
+def repriced(results: Results, price_per_vcpu_hour: float) -> Results:
+    """``results`` with its cost figures at another vCPU-hour price (the CPU figures stay)."""
+    factor = 1000 / 3600 * price_per_vcpu_hour
+    costs = [
+        cost.model_copy(
+            update={
+                "usd_per_million": _scaled(cost.service_cpu_s_per_1000, factor),
+                "price_per_vcpu_hour": price_per_vcpu_hour,
+            }
+        )
+        for cost in results.costs
+    ]
+    settings = results.settings.model_copy(update={"price_per_vcpu_hour": price_per_vcpu_hour})
+    return results.model_copy(update={"costs": costs, "settings": settings})
 
 
 def _scaled(per_request_ms: Estimate, factor: float) -> Estimate:

@@ -20,7 +20,7 @@ from ..bench.pinning import cpu_plan
 from ..load import DEFAULT_MIX, format_mix, parse_mix
 from ..processes import ProcessFailed
 from ..report.console import console_table, faults_console_table, report_console, soak_console_table
-from ..results import LoadSettings, Results, StepResult
+from ..results import LoadSettings, Results, RunSettings, StepResult
 from ..runs import (
     DEFAULT_BASELINE,
     DEFAULT_CANDIDATES,
@@ -54,6 +54,9 @@ __all__ = [
 
 
 # -- argument types ---------------------------------------------------------------------------
+PRICE_DEFAULT = RunSettings.model_fields["price_per_vcpu_hour"].default
+
+
 def positive_ints(text: str) -> tuple[int, ...]:
     try:
         values = tuple(int(part) for part in text.split(",") if part.strip())
@@ -289,6 +292,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, default=None, help="run directory (default reports/<UTC time>)")
     output.add_argument("--criteria", type=Path, default=None, help="success criteria TOML (default: shipped)")
+    add_price_argument(output)
+
+
+def add_price_argument(parser: argparse._ActionsContainer) -> None:
+    parser.add_argument(
+        "--price-per-vcpu-hour",
+        type=positive,
+        default=None,
+        metavar="USD",
+        help=f"the price of the cost figures (default: {PRICE_DEFAULT:g}, AWS m5.large on demand in us-east-1, "
+        "per vCPU)",
+    )
 
 
 def _load_settings(args: argparse.Namespace) -> LoadSettings:
@@ -345,6 +360,7 @@ def plan_from_args(
         echo=not args.no_echo,
         criteria_file=args.criteria,
         command=command,
+        price_per_vcpu_hour=args.price_per_vcpu_hour,
     )
     if plan.load.remote_workers:
         plan = replace(plan, secrets=_shared_secrets())

@@ -15,9 +15,11 @@ import pandas as pd
 from pydantic import ValidationError
 
 from ..analysis import CriteriaError, conclude, load_criteria, rejudge
+from ..analysis.claims import repriced
 from ..records import load_run_records
 from ..report import write_report
 from ..results import load_results, save_results
+from ._runs import add_price_argument
 
 HELP = "re-render a run's report from its results.json"
 
@@ -33,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="re-judge the run under this criteria file (updates the decision in results.json)",
     )
+    add_price_argument(parser)
 
 
 def _records_or_empty(directory: Path, named: str | None) -> pd.DataFrame:
@@ -76,6 +79,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"analysed the stored steps: {_verdicts(results)}")
     elif results.decisions:
         print(f"verdicts: {_verdicts(results)}")
+    if args.price_per_vcpu_hour is not None:
+        results = repriced(results, args.price_per_vcpu_hour)
+        save_results(results, args.directory)
+        print(f"cost figures at {args.price_per_vcpu_hour:g} USD per vCPU-hour")
     # Without a browser the report is complete; the line printed says how to get report.png.
     for written in write_report(results, args.directory, note=print):
         print(written)

@@ -190,6 +190,7 @@ def run_settings(plan: RunPlan, database: str) -> RunSettings:
         candidates=list(plan.candidates),
         criteria_file=str(plan.criteria_file or f"harness/{DEFAULT_CRITERIA_FILE}"),
         fault=plan.scenario.fault if plan.scenario else None,
+        **({} if plan.price_per_vcpu_hour is None else {"price_per_vcpu_hour": plan.price_per_vcpu_hour}),
     )
 
 

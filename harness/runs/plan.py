@@ -104,6 +104,7 @@ class RunPlan:
     secrets: BenchSecrets | None = None  # None: fresh ones for this run
     during_window: WindowHook | None = None
     scenario: StepScenario | None = None
+    price_per_vcpu_hour: float | None = None  # USD, for the cost figures (None: RunSettings' default)
 
     def __post_init__(self) -> None:
         labels = [target.label for target in self.targets]

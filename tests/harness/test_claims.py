@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from harness.analysis import conclude, load_criteria
-from harness.analysis.claims import check_claims, cost_figures
+from harness.analysis.claims import check_claims, cost_figures, repriced
 from tests.harness.test_figures import make_run
 
 REQUESTS = {100: 400, 500: 5500}
@@ -80,3 +80,13 @@ def test_costs_per_thousand_requests_and_per_million_at_the_price(concluded):
         original.service_cpu_s_per_1000.value * 1000 / 3600 * results.settings.price_per_vcpu_hour
     )
     assert check_claims(results, records) == results.claims  # what conclude stored
+
+
+def test_costs_at_another_price_keep_the_cpu_and_scale_the_money(concluded):
+    results, _ = concluded
+    cheaper = repriced(results, 0.024)
+    assert cheaper.settings.price_per_vcpu_hour == 0.024
+    for before, after in zip(results.costs, cheaper.costs, strict=True):
+        assert after.service_cpu_s_per_1000 == before.service_cpu_s_per_1000
+        assert after.usd_per_million.value == pytest.approx(before.usd_per_million.value / 2)
+        assert after.usd_per_million.ci_high == pytest.approx(before.usd_per_million.ci_high / 2)

@@ -494,6 +494,17 @@ def test_harness_report_rejudges_under_other_criteria(run_dir, capsys, no_browse
     assert card.reasons == tuple(r.text for r in stored.decision.with_code(ReasonCode.CRITERION_FAILED))[:2]
 
 
+def test_harness_report_prices_the_costs_at_the_users_rate(run_dir, capsys, no_browser):
+    assert main(["report", str(run_dir), "--price-per-vcpu-hour", "0.5"]) == 0
+    assert "cost figures at 0.5 USD per vCPU-hour" in capsys.readouterr().out
+    stored = load_results(run_dir)
+    assert stored.settings.price_per_vcpu_hour == 0.5
+    assert all(cost.price_per_vcpu_hour == 0.5 for cost in stored.costs)
+    with pytest.raises(SystemExit) as refused:
+        main(["report", str(run_dir), "--price-per-vcpu-hour", "-1"])
+    assert refused.value.code == 2
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
