@@ -248,6 +248,11 @@ class CpuLoad(_Schema):
     bench_cpus: list[int] = []
     service_cores: float | None = None
     bench_cores: float | None = None
+    steal_cores: float | None = Field(
+        None,
+        description="CPU time the virtual machine's host gave to others while this machine's CPUs had work "
+        "(steal), in cores; None where the platform does not count it",
+    )
 
     @property
     def pinned(self) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import psutil
 
-__all__ = ["CpuPlan", "busy_cores", "cpu_plan", "pin_tree", "pinned_here"]
+__all__ = ["CpuPlan", "busy_cores", "cpu_plan", "pin_tree", "pinned_here", "steal_seconds"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,14 @@ def pinned_here(cpus: Iterable[int] | None) -> Iterator[None]:
         yield
     finally:
         os.sched_setaffinity(0, before)
+
+
+def steal_seconds(before: Sequence[object], after: Sequence[object]) -> float | None:
+    """CPU seconds the hypervisor took from every CPU between two ``psutil.cpu_times(percpu=True)``
+    (None where the platform has no steal counter: not a virtual machine's Linux)."""
+    if not before or not hasattr(before[0], "steal"):
+        return None
+    return sum(getattr(a, "steal", 0.0) - getattr(b, "steal", 0.0) for a, b in zip(after, before, strict=True))
 
 
 def busy_cores(before: Sequence[object], after: Sequence[object], cpus: Iterable[int]) -> float:

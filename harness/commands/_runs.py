@@ -463,10 +463,12 @@ def _step_line(label: str, step: StepResult) -> str:
                 f"{step.audit.wrong_token} wrong token[/]"
             )
         )
+    steal = step.cpu_load.steal_cores if step.cpu_load is not None else None
+    stolen = f", host steal {steal:.2f} cores" if steal else ""
     return (
         f"{label}: {step.throughput_rps:.1f} rps, p95 {ms(lat.p95_ms)} ms, p99 {ms(lat.p99_ms)} ms, "
         f"errors {step.error_rate:.2%}, CPU {cpu} ms/req, generator {gen.cpu_cores_mean if gen else 0:.2f} cores"
-        f"{audit}{bound}"
+        f"{stolen}{audit}{bound}"
     )
 
 

@@ -28,7 +28,7 @@ from contract import MetricsReport
 from ..analysis import audit_figures, step_result
 from ..bench import Bench, ResourceSampler, ServiceProcess, server_status
 from ..bench.dbprobe import DatabaseProbe
-from ..bench.pinning import CpuPlan, busy_cores
+from ..bench.pinning import CpuPlan, busy_cores, steal_seconds
 from ..load import LoadProfile, LoadRun, LoadStep
 from ..load.payloads import other_step_wamids
 from ..results import CacheFigures, CpuLoad, DatabaseFigures, LoadSettings, StepResult
@@ -270,7 +270,12 @@ def _sleep_reporting(
 
 def _cpu_load(plan: CpuPlan, before: list[Any], after: list[Any], seconds: float) -> CpuLoad:
     """How busy the machine, and each CPU set of a pinned run, was over the window, in cores."""
-    load = CpuLoad(machine_cores=busy_cores(before, after, range(len(after))) / seconds, machine_cpus=len(after))
+    stolen = steal_seconds(before, after)
+    load = CpuLoad(
+        machine_cores=busy_cores(before, after, range(len(after))) / seconds,
+        machine_cpus=len(after),
+        steal_cores=None if stolen is None else stolen / seconds,
+    )
     if plan.pinned:
         load = load.model_copy(
             update={

@@ -134,7 +134,6 @@ def test_a_cache_whose_metrics_did_not_answer_is_not_judged_rather_than_absent()
     # The variant has a cache and serves /metrics: a saturated service that did not answer it in
     # time holds the verdict, where a service without a cache would not.
     assert (cache.outcome, cache.reason) == (Outcome.NOT_JUDGED, CriterionReason.METRICS_UNANSWERED)
-    assert "did not answer in time" in cache.detail
 
 
 def test_missing_level_and_unusable_level_cannot_be_judged():

@@ -27,6 +27,7 @@ from harness.runs.selftest import (
     EXIT_UNUSABLE,
     SELFTEST_PROFILES,
     SLOWDOWN,
+    STEAL_LIMIT_SHARE,
     Cause,
     Check,
     Problem,
@@ -276,3 +277,16 @@ def _only_because_the_machine_was_busy(report: dict) -> bool:
         and all(check["causes"] == [Cause.NOT_QUIET] for check in unusable)
         and all(problem["code"] == Cause.NO_USABLE_LEVEL for problem in report["problems"])
     )
+
+
+def test_a_step_whose_cpus_the_host_took_is_unusable(criteria):
+    results = concluded(criteria, 250.0, 300.0)
+    step = results.steps[0]
+    limit = STEAL_LIMIT_SHARE * 2
+    quiet = CpuLoad(machine_cores=0.3, machine_cpus=2, steal_cores=limit - 0.02)
+    calm = step.model_copy(update={"cpu_load": quiet})
+    assert judge(A_B, results.model_copy(update={"steps": [calm, *results.steps[1:]]}))[1] == []
+    stolen = step.model_copy(update={"cpu_load": quiet.model_copy(update={"steal_cores": limit + 0.05})})
+    checks, problems = judge(A_B, results.model_copy(update={"steps": [stolen, *results.steps[1:]]}))
+    assert checks[0].status == "unusable" and checks[0].causes == (Cause.NOT_QUIET,)
+    assert codes(problems) == [Cause.NO_USABLE_LEVEL]

@@ -143,12 +143,18 @@ def register(fault: type[Fault]) -> type[Fault]:
     return fault
 
 
+# Every failure knob of the fake Graph API, off: a fault turns on only its own, so a knob left on
+# by an earlier configuration never mixes two faults in one window.
+_GRAPH_FAILURES_OFF: dict[str, float] = {"error_rate": 0.0, "timeout_rate": 0.0, "throttle_rate": 0.0, "edge_rate": 0.0}
+
+
 class GraphKnobs:
-    """Injects a fault by changing the fake Graph API's knobs, and heals it by restoring them."""
+    """Injects a fault by changing the fake Graph API's knobs (every other failure knob off), and
+    heals it by restoring them."""
 
     def __init__(self, upstream: UpstreamProcess, knobs: Mapping[str, Any]) -> None:
         self._upstream = upstream
-        self._knobs = dict(knobs)
+        self._knobs = {**_GRAPH_FAILURES_OFF, **knobs}
         self._before = upstream.control()["graph"]
 
     def inject(self) -> None:

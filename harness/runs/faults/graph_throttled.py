@@ -49,8 +49,6 @@ class GraphThrottled(Fault):
 
     def injector(self, bench: Bench, service: ServiceProcess, upstream: UpstreamProcess) -> Injector:
         knobs = {
-            "error_rate": 0.0,
-            "timeout_rate": 0.0,
             "throttle_rate": self.throttle_rate,
             "retry_after_s": _RETRY_AFTER_S,
             "pair_limited_to": PAIR_LIMITED_NUMBER,

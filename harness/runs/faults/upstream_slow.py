@@ -50,7 +50,6 @@ class UpstreamSlow(Fault):
         knobs = {
             "latency_ms": self.slow_ms,
             "distribution": "fixed",
-            "error_rate": 0.0,
             "timeout_rate": self.hang_rate,
             "hang_s": 2 * self.timeline.graph_timeout_s,
         }

@@ -50,8 +50,6 @@ class UpstreamTimeoutEdge(Fault):
 
     def injector(self, bench: Bench, service: ServiceProcess, upstream: UpstreamProcess) -> Injector:
         knobs = {
-            "error_rate": 0.0,
-            "timeout_rate": 0.0,
             "edge_rate": self.edge_rate,
             "edge_s": self.timeline.graph_timeout_s,
             "edge_spread_s": self.spread_s,
