@@ -3,7 +3,8 @@
 Every service runs at once on its own freshly seeded database; the load levels are then walked
 in order and, within a level, the services take turns in a seeded random order per trial
 (interleaved, not all of one then all of the other, so drift on a shared machine falls on all
-of them). A bare FastAPI echo app runs each level too: the machine's own ceiling for that run.
+of them). A bare FastAPI echo app runs the lowest and the highest level too: the machine's own ceiling for
+that run.
 Results are saved after every step, so a run that stops early keeps what it measured.
 """
 

@@ -98,7 +98,7 @@ class RunPlan:
     load: LoadSettings = field(default_factory=LoadSettings)
     bench: BenchConfig = field(default_factory=BenchConfig)
     profile: str = "quick"
-    echo: bool = True  # the bare echo app runs each level too: the machine's own ceiling
+    echo: bool = True  # the bare echo app runs the lowest and highest level too: the machine's own ceiling
     criteria_file: Path | None = None
     command: str = "compare"
     secrets: BenchSecrets | None = None  # None: fresh ones for this run
@@ -124,11 +124,15 @@ class RunPlan:
 
     def order(self) -> list[tuple[str, int, float, int]]:
         """(service, users, arrival rate, trial) in the order they run: level by level, the echo
-        app first, then the services in a seeded random order per trial."""
+        app first at the lowest and the highest level (the ceiling's two ends: a level between
+        them costs a step and changes no judgement), then the services in a seeded random order
+        per trial."""
         rng = random.Random(self.load.seed)
         steps = []
-        for users, rate in self.load.levels:
-            if self.echo:
+        levels = self.load.levels
+        ends = (min(levels), max(levels)) if levels else ()
+        for users, rate in levels:
+            if self.echo and (users, rate) in ends:
                 steps.append((ECHO, users, rate, 0))
             for trial in range(self.load.trials):
                 turn = list(self.services)

@@ -1,0 +1,31 @@
+"""The order a run's steps take: levels in turn, the echo app at the two ends, services shuffled."""
+
+from harness.results import LoadSettings
+from harness.runs.plan import RunPlan, Target
+from harness.terms import ECHO
+
+
+def _plan(users: tuple[int, ...], trials: int = 1, echo: bool = True) -> RunPlan:
+    targets = (Target("a", "m:app"), Target("b", "m:app"), Target("c", "m:app"))
+    return RunPlan(targets=targets, load=LoadSettings(users=users, trials=trials, seed=3), echo=echo)
+
+
+def test_the_echo_app_runs_first_at_the_lowest_and_highest_level_only():
+    order = _plan((100, 50, 500, 250)).order()
+    echo_levels = [users for service, users, _, _ in order if service == ECHO]
+    assert echo_levels == [50, 500]
+    for users in (50, 500):
+        first = next(service for service, at, _, _ in order if at == users)
+        assert first == ECHO
+    assert len(order) == 4 * 3 + 2
+
+
+def test_every_service_runs_once_per_level_and_trial_in_a_seeded_order():
+    plan = _plan((50, 100), trials=2, echo=False)
+    order = plan.order()
+    assert order == plan.order()  # seeded: the same order every time
+    for users in (50, 100):
+        for trial in (0, 1):
+            turn = [service for service, at, _, t in order if (at, t) == (users, trial)]
+            assert sorted(turn) == ["a", "b", "c"]
+    assert ECHO not in {service for service, *_ in order}
