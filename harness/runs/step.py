@@ -9,6 +9,7 @@ throughout, and the service's own TCP connections to the database are counted.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from pymongo import MongoClient
 
 from contract import MetricsReport
 
-from ..analysis import audit_figures, step_result
+from ..analysis import MIN_REQUESTS, audit_figures, step_result
 from ..bench import Bench, ResourceSampler, ServiceProcess, server_status
 from ..bench.dbprobe import DatabaseProbe
 from ..bench.pinning import CpuPlan, busy_cores, steal_seconds
@@ -47,6 +48,11 @@ _STATS_LAG_S = 4.0  # a distributed master hears of its workers' requests up to 
 # second), up to this long after Locust's own run time started counting.
 _START_DETECTION_S = 3.0
 _SETTLE_S = 0.5  # after Locust stops: replies still in flight reach the upstream's ledger
+# A closed-loop window that holds fewer requests than a level needs (a saturated sync service
+# answers about 16 a second: a 12 s window ends either side of 200) is extended, by at most this
+# share of its length, when the rate so far reaches them in that time; one that cannot is not.
+_EXTENSION_SHARE = 0.5
+_EXTENSION_AIM = 1.1  # aim past the minimum: Locust counts answers, which trail the requests sent
 
 
 @dataclass
@@ -85,6 +91,10 @@ def measure_step(
     measures_replies = profile.service != ECHO
     users, arrival_rate = profile.users or 0, profile.arrival_rate
     distributed = load.locust_workers or load.remote_workers
+    # Not for open-loop rates (their count is set), distributed runs (their counts arrive late),
+    # or runs that act on the window's clock (faults, capacity's early stop).
+    plain = not (arrival_rate or distributed or during_window or stop_when)
+    extension_cap_s = _EXTENSION_SHARE * load.step_duration_s if plain else 0.0
     # Before the audit's reset: the replies of a queue still being worked off land before it.
     waited_s, quiet = _wait_for_quiet_service_cpus(config.cpus, progress)
     upstream.reset_audit()
@@ -97,6 +107,7 @@ def measure_step(
                 _START_DETECTION_S
                 + load.warmup_s
                 + load.step_duration_s
+                + extension_cap_s
                 + _TAIL_S
                 + (_STATS_LAG_S if distributed else 0)
             ),
@@ -125,6 +136,7 @@ def measure_step(
         cpu_before = psutil.cpu_times(percpu=True)
         t0 = time.time()
         before = _counters(bench.mongo, service)
+        counted_before = run.requests_so_far()
         connections.start()
         probe = DatabaseProbe(bench.database.uri).start()
         stopped = _sleep_reporting(
@@ -135,6 +147,10 @@ def measure_step(
             lambda t: during_window and during_window(t, service),
             stop_when,
         )
+        extended_s = 0.0
+        if extension_cap_s and not stopped:
+            wanted = math.ceil(MIN_REQUESTS * _EXTENSION_AIM / max(load.trials, 1))
+            extended_s = _extend_window(run, progress, counted_before, wanted, load.step_duration_s, extension_cap_s)
         t1 = time.time()
         if stopped:
             run.finish_early()  # the users finish the request in hand, which is recorded
@@ -144,6 +160,10 @@ def measure_step(
         probe.stop()
         service_cpu = sampler.cpu_series("service")
         connections.stop()
+        if extension_cap_s and not stopped:
+            # Locust's run time left room for the longest extension: end it as the tail ends.
+            time.sleep(max(0.0, t1 + _TAIL_S - time.time()))
+            run.finish_early()
         outcome = run.wait()
     time.sleep(_SETTLE_S)
     records = outcome.records
@@ -163,6 +183,11 @@ def measure_step(
             f"waited {waited_s:.0f} s before the step for the services' CPUs to go quiet (an earlier step's "
             "service was working off its queue)"
             + ("" if quiet else f"; still busy after {_QUIET_LIMIT_S:g} s: the step ran beside it")
+        )
+    if extended_s:
+        notes.append(
+            f"the window was extended by {extended_s:.1f} s to hold the {MIN_REQUESTS} requests a level needs "
+            f"(the service answered fewer in {load.step_duration_s:g} s)"
         )
     if audit is not None and audit.other_steps:
         notes.append(
@@ -243,6 +268,21 @@ def _wait_for_first_answers(run: LoadRun, progress: Progress, timeout: float = 9
     while run.requests_so_far() == 0 and run.alive and time.monotonic() < deadline:
         progress("waiting for the load generator to start")
         time.sleep(0.2)
+
+
+def _extend_window(
+    run: LoadRun, progress: Progress, counted_before: int, wanted: int, window_s: float, cap_s: float
+) -> float:
+    """Keep measuring until the window holds ``wanted`` requests, when the rate so far gets there
+    within ``cap_s``; returns the seconds added (0: enough already, or too slow to get there)."""
+    counted = run.requests_so_far() - counted_before
+    if counted >= wanted or counted <= 0:
+        return 0.0
+    needed_s = (wanted - counted) * window_s / counted
+    if needed_s > cap_s:
+        return 0.0  # the level says it has too few requests, with the remedy
+    _sleep_reporting(needed_s, run, progress, "extending the window")
+    return needed_s
 
 
 def _sleep_reporting(
