@@ -22,7 +22,6 @@ from urllib.parse import urlparse
 import httpx
 import pandas as pd
 import psutil
-from pymongo import MongoClient
 
 from contract import MetricsReport
 
@@ -135,7 +134,10 @@ def measure_step(
         bench.pin_services()  # any worker gunicorn (re)started since is on the services' CPUs too
         cpu_before = psutil.cpu_times(percpu=True)
         t0 = time.time()
-        before = _counters(bench.mongo, service)
+        operations_before = server_status(bench.mongo).operations
+        # A saturated service answers /metrics behind its queue (up to _METRICS_TIMEOUT_S): read
+        # beside the window, not before it, so its clock is not held by the wait.
+        reading = _MetricsReading(service)
         counted_before = run.requests_so_far()
         connections.start()
         probe = DatabaseProbe(bench.database.uri).start()
@@ -155,7 +157,8 @@ def measure_step(
         if stopped:
             run.finish_early()  # the users finish the request in hand, which is recorded
         cpu_load = _cpu_load(bench.config.cpus, cpu_before, psutil.cpu_times(percpu=True), t1 - t0)
-        after = _counters(bench.mongo, service)
+        after = _Counters(server_status(bench.mongo).operations, _read_metrics(service))
+        before = _Counters(operations_before, reading.result())
         components = sampler.stop()
         probe.stop()
         service_cpu = sampler.cpu_series("service")
@@ -334,15 +337,31 @@ class _Counters:
     metrics: MetricsReport | None  # the service's /metrics, when it has the operational routes
 
 
-def _counters(mongo: MongoClient[Any], service: ServiceProcess) -> _Counters:
-    metrics = None
+def _read_metrics(service: ServiceProcess) -> MetricsReport | None:
+    """The service's /metrics (None: it has none, or did not answer in time)."""
     try:
         answer = httpx.get(f"{service.url}/metrics", timeout=_METRICS_TIMEOUT_S)
         if answer.status_code == 200:
-            metrics = MetricsReport.model_validate(answer.json())
+            return MetricsReport.model_validate(answer.json())
     except (httpx.HTTPError, ValueError):
-        metrics = None
-    return _Counters(server_status(mongo).operations, metrics)
+        pass
+    return None
+
+
+class _MetricsReading:
+    """One /metrics read on a thread of its own; ``result()`` waits for it."""
+
+    def __init__(self, service: ServiceProcess) -> None:
+        self._metrics: MetricsReport | None = None
+        self._thread = threading.Thread(target=self._read, args=(service,), name="metrics-before", daemon=True)
+        self._thread.start()
+
+    def _read(self, service: ServiceProcess) -> None:
+        self._metrics = _read_metrics(service)
+
+    def result(self) -> MetricsReport | None:
+        self._thread.join(_METRICS_TIMEOUT_S + 5)
+        return self._metrics
 
 
 def _cache(before: _Counters, after: _Counters) -> CacheFigures | None:
