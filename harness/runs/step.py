@@ -48,9 +48,9 @@ _STATS_LAG_S = 4.0  # a distributed master hears of its workers' requests up to 
 _START_DETECTION_S = 3.0
 _SETTLE_S = 0.5  # after Locust stops: replies still in flight reach the upstream's ledger
 # A closed-loop window that holds fewer requests than a level needs (a saturated sync service
-# answers about 16 a second: a 12 s window ends either side of 200) is extended, by at most this
+# answers 11-18 a second: a 12 s window ends either side of 200) is extended, by at most this
 # share of its length, when the rate so far reaches them in that time; one that cannot is not.
-_EXTENSION_SHARE = 0.5
+_EXTENSION_SHARE = 1.0
 _EXTENSION_AIM = 1.1  # aim past the minimum: Locust counts answers, which trail the requests sent
 
 
