@@ -7,8 +7,9 @@ pinned A/A's p95 interval must be no wider than the unpinned one's.
 
 Exit code 0 when every expectation holds, 1 when the harness gave a wrong answer, 2 when a run
 could not be judged (stopped early, bench-bound, a copy broken; the reason is printed).
-short (in `make test`): one level of 20 users, 12 s steps, ~3 minutes. full: 25 and 50 users,
-30 s steps, 3 interleaved trials per copy, ~24 minutes.
+short (in `make test`): one level of 20 users, 12 s steps, about 3 minutes (187 s measured, see
+docs/measurements.md). full: 25 and 50 users, 30 s steps, 3 interleaved trials per copy; estimated
+at about 24 minutes (36 steps of about 40 s), not measured.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         choices=sorted(SELFTEST_PROFILES),
         default="short",
-        help="short: one light level, 1 trial (~3 min); full: two levels, 3 trials (~24 min)",
+        help="short: one light level, 1 trial (about 3 min); full: two levels, 3 trials (about 24 min, estimated)",
     )
     parser.add_argument(
         "--variant",

@@ -50,6 +50,7 @@ __all__ = [
     "EXIT_FAIL",
     "EXIT_PASS",
     "EXIT_UNUSABLE",
+    "ISOLATION_STEAL_MARGIN_CORES",
     "ISOLATION_TOLERANCE",
     "Cause",
     "Problem",
@@ -164,6 +165,10 @@ SCENARIOS = (A_A, A_B, A_A_UNPINNED)
 # The isolation check allows the pinned interval this much over the unpinned one's width: about
 # the bootstrap's own resampling noise on a width of 1000 resamples (docs/measurements.md).
 ISOLATION_TOLERANCE = 0.05
+# The two A/A runs are minutes apart, and the host's steal moves an interval's width more than
+# pinning does (a CI run: steal 0.14 cores in the pinned run, 0.03 in the unpinned, widths 2.8x):
+# the widths are compared only when the pinned run lost no more than this many cores more.
+ISOLATION_STEAL_MARGIN_CORES = 0.05
 
 
 @dataclass(frozen=True)
@@ -481,10 +486,31 @@ def isolation_checks(pinned: Results | None, unpinned: Results | None) -> list[C
     expected = f"pinned no wider than unpinned (+{ISOLATION_TOLERANCE:.0%}, the bootstrap's own noise)"
     for level in widths["pinned"].keys() & widths["unpinned"].keys():
         narrow, wide = widths["pinned"][level], widths["unpinned"][level]
-        status: Status = "pass" if narrow <= wide * (1 + ISOLATION_TOLERANCE) else "fail"
+        subject = f"A/A p95 interval at {load_label(*level)}"
         measured = f"pinned {narrow:.4f} wide, unpinned {wide:.4f} ({narrow / wide:.2f}x)" if wide else "-"
-        checks.append(Check(name, f"A/A p95 interval at {load_label(*level)}", expected, measured, status))
+        stolen = {key: _most_stolen(run, level) for key, run in (("pinned", pinned), ("unpinned", unpinned))}
+        if stolen["pinned"] > stolen["unpinned"] + ISOLATION_STEAL_MARGIN_CORES:
+            why = (
+                f"{measured}; not compared: the host took up to {stolen['pinned']:.2f} cores during the pinned run, "
+                f"{stolen['unpinned']:.2f} during the unpinned one (the widths would measure the host)"
+            )
+            checks.append(Check(name, subject, expected, why, "unusable", causes=(Cause.NOT_QUIET,)))
+            continue
+        status: Status = "pass" if narrow <= wide * (1 + ISOLATION_TOLERANCE) else "fail"
+        checks.append(Check(name, subject, expected, measured, status))
     return checks
+
+
+def _most_stolen(results: Results, level: _Level) -> float:
+    """The most steal (cores) any step of the level recorded; 0 where none was counted."""
+    return max(
+        (
+            step.cpu_load.steal_cores or 0.0
+            for step in results.steps
+            if (step.users, step.arrival_rate) == level and step.cpu_load is not None
+        ),
+        default=0.0,
+    )
 
 
 def _p95_widths(results: Results) -> dict[_Level, float]:
@@ -580,7 +606,11 @@ def run_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -
         report.checks += checks
         report.problems += problems
         report.notes += _notes(scenario, results)
-    report.checks += isolation_checks(measured[A_A.name], measured[A_A_UNPINNED.name])
+    isolation = isolation_checks(measured[A_A.name], measured[A_A_UNPINNED.name])
+    report.checks += isolation
+    report.problems += [
+        Problem(Cause.NOT_QUIET, f"isolation: {check.measured}") for check in isolation if check.status == "unusable"
+    ]
     return report
 
 
