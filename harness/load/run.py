@@ -57,6 +57,7 @@ __all__ = ["LOCUSTFILE", "LoadOutcome", "LoadRun", "LoadStep", "run_load_step"]
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 _START_GRACE_S = 60.0  # Locust start-up and workers connecting, before the step's clock runs
+_OWN_END_MARGIN_S = 2.0  # finish_early leaves a run this close to its own end alone
 
 
 @dataclass(frozen=True)
@@ -295,8 +296,10 @@ class LoadRun:
 
     def finish_early(self) -> None:
         """End the step now, as its run time would: the master stops its users (they finish the
-        request in hand, which is recorded) and quits; ``wait()`` then collects as usual."""
-        if self._master is not None:
+        request in hand, which is recorded) and quits; ``wait()`` then collects as usual. Not when
+        its run time is about to end it anyway: a SIGTERM that lands in Locust's own shutdown
+        ends the process by the signal, and the step would read as a crash."""
+        if self._master is not None and time.monotonic() < self._started_at + self.step.duration_s - _OWN_END_MARGIN_S:
             self._master.terminate()
 
     def stop(self) -> None:

@@ -154,8 +154,15 @@ def measure_step(
             wanted = math.ceil(MIN_REQUESTS * _EXTENSION_AIM / max(load.trials, 1))
             extended_s = _extend_window(run, progress, counted_before, wanted, load.step_duration_s, extension_cap_s)
         t1 = time.time()
+        ender = None
         if stopped:
             run.finish_early()  # the users finish the request in hand, which is recorded
+        elif extension_cap_s:
+            # Locust's run time left room for the longest extension: end the load as the tail
+            # ends, whatever the reads below take (a saturated service's /metrics: up to 20 s).
+            ender = threading.Timer(_TAIL_S, run.finish_early)
+            ender.daemon = True
+            ender.start()
         cpu_load = _cpu_load(bench.config.cpus, cpu_before, psutil.cpu_times(percpu=True), t1 - t0)
         after = _Counters(server_status(bench.mongo).operations, _read_metrics(service))
         before = _Counters(operations_before, reading.result())
@@ -163,11 +170,9 @@ def measure_step(
         probe.stop()
         service_cpu = sampler.cpu_series("service")
         connections.stop()
-        if extension_cap_s and not stopped:
-            # Locust's run time left room for the longest extension: end it as the tail ends.
-            time.sleep(max(0.0, t1 + _TAIL_S - time.time()))
-            run.finish_early()
         outcome = run.wait()
+        if ender is not None:
+            ender.cancel()
     time.sleep(_SETTLE_S)
     records = outcome.records
     audit = None
@@ -178,7 +183,8 @@ def measure_step(
             _keep_doubled(deliveries, directory)
     notes = []
     if outcome.crashed:
-        notes.append("the load generator did not finish cleanly; see the step's locust logs")
+        how = "it did not end in time" if outcome.timed_out else f"exit code {outcome.exit_code}"
+        notes.append(f"the load generator did not finish cleanly ({how}); see the step's locust logs")
     if not service.alive:
         notes.append(f"{profile.service} exited during the step (code {service.returncode})")
     if waited_s >= 1.0:
