@@ -4,7 +4,7 @@ Not a test (pytest does not collect it): a measurement, run by hand, whose figur
 docs/measurements.md. It answers one question: how much of the load generator's and the fake
 upstream's CPU per request is the libraries' own, below anything the harness could remove?
 
-* **bare generator**: a ``FastHttpUser`` that POSTs a fixed 400-byte body with no pause, no
+* **bare generator**: a ``FastHttpUser`` that POSTs a fixed 412-byte body with no pause, no
   signing, no records, against the bench's echo app;
 * **bare server**: an aiohttp server (uvloop, no access log, as the fake upstream runs) that reads
   the body and answers a small JSON, driven by the same bare user.
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +28,9 @@ import textwrap
 import time
 from pathlib import Path
 
-import httpx
 import psutil
+
+from harness.processes import free_port, port_in_use, wait_until
 
 _BARE_USER = textwrap.dedent(
     """
@@ -65,21 +65,9 @@ _BARE_SERVER = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(url, content=b"{}", timeout=1.0)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:g} s")
+def _wait_ready(port: int, timeout: float = 20.0) -> None:
+    if not wait_until(lambda: port_in_use(port), timeout, interval=0.2):
+        raise RuntimeError(f"nothing answered on port {port} within {timeout:g} s")
 
 
 def _cpu_seconds(process: psutil.Process) -> float:
@@ -111,7 +99,7 @@ def _measure(server_cmd: list[str], port: int, users: int, seconds: int, workdir
     locust = None
     try:
         os.sched_setaffinity(server.pid, {1})
-        _wait_ready(f"http://127.0.0.1:{port}/webhook")
+        _wait_ready(port)
         server_proc = psutil.Process(server.pid)
         server_before = _cpu_seconds(server_proc)
         stats = workdir / "stats.json"
@@ -167,7 +155,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        port = _free_port()
+        port = free_port()
         echo = [
             sys.executable,
             "-m",
@@ -184,7 +172,7 @@ def main() -> None:
             "httptools",
         ]
         results = {"bare user -> echo app": _measure(echo, port, args.users, args.seconds, workdir)}
-        port = _free_port()
+        port = free_port()
         server_file = workdir / "bare_server.py"
         server_file.write_text(_BARE_SERVER)
         bare = [sys.executable, str(server_file), str(port)]

@@ -14,9 +14,6 @@ class _CountingRun:
     def requests_so_far(self) -> int:
         return self._counts.pop(0) if len(self._counts) > 1 else self._counts[0]
 
-    def live(self) -> tuple[float, float]:
-        return (16.0, 4000.0)
-
 
 @pytest.fixture
 def slept(monkeypatch):
