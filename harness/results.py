@@ -18,7 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .load.profile import DEFAULT_MIX, normalise_mix
 from .records import ABANDONED, RECORD_COLUMNS
-from .terms import Component, CriterionReason, Outcome, ProbeVerdict, ReasonCode, ScalingModel, Unusable, Verdict
+from .terms import (
+    LATENCY_METRICS,
+    Component,
+    CriterionReason,
+    Outcome,
+    ProbeVerdict,
+    ReasonCode,
+    ScalingModel,
+    Unusable,
+    Verdict,
+)
 
 __all__ = [
     "ABANDONED",
@@ -416,6 +426,18 @@ class Ratio(_Schema):
     value: Estimate
     significant: bool | None = Field(None, description="Mann-Whitney U on per-request latency, p < 0.01")
     p_value: float | None = None
+    both_saturated: bool = Field(
+        False, description="both services filled their own CPUs at this level (pinned runs only)"
+    )
+
+    @property
+    def is_evidence(self) -> bool:
+        """Whether the verdict may act on this ratio. Where both services filled their CPUs, a
+        closed-loop level's latency is the queue its users build (interactive response time law:
+        mean latency = users / throughput - think time), and an open-loop level's grows with the
+        window: a latency ratio there restates the throughput ratio through each design's queue
+        order, so only throughput is compared there."""
+        return not (self.both_saturated and self.metric in LATENCY_METRICS)
 
 
 class DecisionReason(_Schema):

@@ -146,6 +146,8 @@ class ReasonCode(StrEnum):
     SIGNIFICANTLY_BETTER = "significantly_better"
     CRITERIA_PASSED = "criteria_passed"
     NO_BENEFIT = "no_benefit"
+    CRITERIA_IMMATERIAL = "criteria_immaterial"  # criteria not judged that could not change a no-benefit verdict
+    BOTH_SATURATED = "both_saturated"  # levels where both filled their CPUs: latency set aside there
     RATIO = "ratio"  # a ratio stated for the record (no benefit found)
     NOT_COMPARED = "not_compared"  # a level the verdict could not compare, and why
     TO_DECIDE = "to_decide"  # what to change so the next run can decide

@@ -12,9 +12,15 @@ c. the candidate is significantly worse than the baseline beyond the practical m
 d. the baseline's audit failed, the candidate's delivery was not audited, the run stopped early,
    no load level is usable for both, or a criterion that must be judged could not be
                                                                          -> INCONCLUSIVE
+   except when criteria not judged are all that stands there, every level either service ran
+   was compared and none shows a benefit: a criterion can only hold a migration back, never
+   earn one, so judging it could not change rule f's answer              -> rule f
 e. the candidate is significantly better beyond the margin (p95 or throughput) at a level
    usable for both                                                       -> MIGRATE
 f. otherwise: no measurable benefit                                      -> DO NOT MIGRATE
+
+At a level where both services filled their CPUs, p95 is not compared, only throughput
+(:attr:`Ratio.is_evidence`): the latency there is the queue the load builds, not the design.
 
 A run without a baseline and a candidate (``harness run``) gets no verdict; its criteria are
 still judged (:mod:`.conclude` puts the pieces together).
@@ -91,14 +97,19 @@ def decide(
         )
     comparable = _comparable_levels(results.summaries, candidate, baseline)
     usable_ratios = [r for r in ratios if (r.users, r.arrival_rate) in comparable]
+    set_aside = _both_saturated(usable_ratios, candidate, baseline)
     worse = [r for r in usable_ratios if _acted_on(r, Direction.WORSE)]
     if worse:  # c
-        return verdict(Verdict.DO_NOT_MIGRATE, [_ratio_reason(r, candidate, baseline, Direction.WORSE) for r in worse])
-    if reasons := _inconclusive(results, own, comparable, candidate, baseline):  # d
-        advice = [*_advice(results.summaries, (candidate, baseline)), *_bigger_machine(results, own, candidate)]
-        return verdict(Verdict.INCONCLUSIVE, [*reasons, *advice])
+        reasons = [_ratio_reason(r, candidate, baseline, Direction.WORSE) for r in worse]
+        return verdict(Verdict.DO_NOT_MIGRATE, [*reasons, *set_aside])
     wins = [r for r in usable_ratios if _acted_on(r, Direction.BETTER)]
     uncompared = _uncompared(results.summaries, comparable, candidate, baseline)
+    immaterial: list[DecisionReason] = []
+    if reasons := _inconclusive(results, own, comparable, candidate, baseline):  # d
+        if wins or uncompared or not _only_criteria(reasons, own):
+            advice = [*_advice(results.summaries, (candidate, baseline)), *_bigger_machine(results, own, candidate)]
+            return verdict(Verdict.INCONCLUSIVE, [*reasons, *advice, *set_aside])
+        immaterial = _immaterial(results, own, comparable, candidate, baseline)
     if wins:  # e
         passed = sum(1 for r in own if r.outcome is Outcome.PASS)
         text = (
@@ -112,9 +123,11 @@ def decide(
                 *(_ratio_reason(r, candidate, baseline, Direction.BETTER) for r in wins),
                 _reason(ReasonCode.CRITERIA_PASSED, text + ", with a clean delivery audit at every step"),
                 *uncompared,
+                *set_aside,
             ],
         )
-    return verdict(Verdict.DO_NOT_MIGRATE, [*_no_benefit(usable_ratios, candidate, baseline), *uncompared])  # f
+    no_benefit = _no_benefit(usable_ratios, candidate, baseline)  # f
+    return verdict(Verdict.DO_NOT_MIGRATE, [*no_benefit, *immaterial, *set_aside, *uncompared])
 
 
 def _reason(code: ReasonCode, text: str) -> DecisionReason:
@@ -188,8 +201,9 @@ def _uncompared(
 
 
 def _acted_on(ratio: Ratio, direction: Direction) -> bool:
-    """A ratio the verdict acts on: significant, and past the practical margin in ``direction``."""
-    if ratio.metric not in _VERDICT_METRICS or not ratio.significant:
+    """A ratio the verdict acts on: evidence, significant, and past the practical margin in
+    ``direction``."""
+    if ratio.metric not in _VERDICT_METRICS or not ratio.significant or not ratio.is_evidence:
         return False
     return beyond_margin(ratio.metric, ratio.value.value, direction)
 
@@ -257,6 +271,78 @@ def _inconclusive(
     return reasons
 
 
+def _both_saturated(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -> list[DecisionReason]:
+    """The levels whose latency ratios the verdict set aside, and why."""
+    levels = sorted(
+        {(r.users, r.arrival_rate) for r in usable_ratios if r.metric in _VERDICT_METRICS and not r.is_evidence}
+    )
+    if not levels:
+        return []
+    text = (
+        f"at {', '.join(load_label(*level) for level in levels)} both {candidate} and {baseline} filled their "
+        "CPUs: latency there is the queue the load builds (mean latency = users / throughput - think time), "
+        "so only throughput was compared there"
+    )
+    return [_reason(ReasonCode.BOTH_SATURATED, text)]
+
+
+# A criterion these leave unjudged might have been judged on a level or service the run did not
+# measure, where a benefit could also have shown: the verdict waits for them.
+_UNMEASURED = {CriterionReason.NO_STEP, CriterionReason.SERVICE_ABSENT}
+
+
+def _only_criteria(reasons: Sequence[DecisionReason], own: Sequence[CriterionResult]) -> bool:
+    """Rule d's reasons are only criteria not judged, on what the run measured."""
+    if any(r.code is not ReasonCode.CRITERIA_NOT_JUDGED for r in reasons):
+        return False
+    return not any(r.outcome is Outcome.NOT_JUDGED and r.reason in _UNMEASURED for r in own)
+
+
+def _immaterial(
+    results: Results,
+    own: Sequence[CriterionResult],
+    comparable: set[_Level],
+    candidate: str,
+    baseline: str,
+) -> list[DecisionReason]:
+    """Why criteria left unjudged do not hold a no-benefit verdict at INCONCLUSIVE."""
+    names = sorted({f"'{r.criterion}'" for r in own if r.outcome is Outcome.NOT_JUDGED})
+    text = (
+        f"{len(names)} criteria could not be judged for {candidate} ({', '.join(names)}), but a criterion can "
+        f"only hold a migration back, never earn one: with no benefit at any of the {len(comparable)} load "
+        "level(s) compared, judging them would not change this verdict"
+    )
+    needs = _cpu_needs(results, own, candidate, baseline)
+    if needs is not None:
+        mine, theirs = needs
+        text += (
+            f". A bigger machine gives both designs the same CPUs: projected, {candidate} needs {mine} worker "
+            f"CPU(s) for those levels where {baseline} needs {theirs} (a projection: CPU per request as measured, "
+            "workers scaling linearly)"
+        )
+    return [_reason(ReasonCode.CRITERIA_IMMATERIAL, text)]
+
+
+def _cpu_needs(
+    results: Results, own: Sequence[CriterionResult], candidate: str, baseline: str
+) -> tuple[int, int] | None:
+    """The worker CPUs each side is projected to need at the levels whose criteria wait for CPU."""
+    waiting = {(r.users, r.arrival_rate) for r in own if r.reason is CriterionReason.NEEDS_MORE_CPU}
+    most = {}
+    for service in (candidate, baseline):
+        needs = [
+            need.service_cpus
+            for s in results.summaries
+            if s.service == service
+            and (s.users, s.arrival_rate) in waiting
+            and (need := cpu_need(results, s)) is not None
+        ]
+        if not needs:
+            return None
+        most[service] = max(needs)
+    return most[candidate], most[baseline]
+
+
 _CAUSE_ADVICE = {
     Unusable.TOO_FEW_REQUESTS: "too few requests per step: run longer steps or more trials",
     Unusable.INCOMPLETE: "some steps did not finish: rerun them (see the run's log)",
@@ -309,10 +395,14 @@ def _no_benefit(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -
         f"below {1 - PRACTICAL_MARGIN:g} x {baseline}'s, nor its throughput significantly above "
         f"{1 + PRACTICAL_MARGIN:g} x"
     )
+    if any(not r.is_evidence for r in usable_ratios if r.metric in _VERDICT_METRICS):
+        text += " (p95 compared only where not both filled their CPUs)"
     reasons = [_reason(ReasonCode.NO_BENEFIT, text)]
     for ratio in usable_ratios:
         if ratio.metric in _VERDICT_METRICS:
             significance = "significant" if ratio.significant else "not significant"
+            if not ratio.is_evidence:
+                significance += ", set aside: both filled their CPUs"
             text = (
                 f"at {load_label(ratio.users, ratio.arrival_rate)}: {METRIC_LABELS[ratio.metric]} ratio "
                 f"{_ratio_text(ratio)}, {significance}"

@@ -129,6 +129,7 @@ def _ratio(
         value=estimate(value, ci),
         significant=significant,
         p_value=p_value,
+        both_saturated=cand.service_saturated and base.service_saturated,
     )
 
 

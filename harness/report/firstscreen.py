@@ -76,6 +76,8 @@ _DECIDING: dict[Verdict, tuple[ReasonCode, ...]] = {
         ReasonCode.CRITERION_FAILED,
         ReasonCode.SIGNIFICANTLY_WORSE,
         ReasonCode.NO_BENEFIT,
+        ReasonCode.CRITERIA_IMMATERIAL,
+        ReasonCode.BOTH_SATURATED,
     ),
     Verdict.INCONCLUSIVE: (
         ReasonCode.RUN_INCOMPLETE,
@@ -173,6 +175,9 @@ def _ratio_cell(ratio: Ratio | None) -> Cell:
     if ratio.p_value is not None:
         title += f"; Mann-Whitney p {p_value(ratio.p_value)}"
     title += f"; significant: {'yes' if ratio.significant else 'no' if ratio.significant is False else MISSING}"
+    if not ratio.is_evidence:
+        title += "; both services filled their CPUs here: the latency is the queue the load builds, not compared"
+        return Cell(text, "muted", "both saturated", title)
     if ratio.significant and beyond_margin(ratio.metric, ratio.value.value, Direction.BETTER):
         return Cell(text, "good", "better", title)
     if ratio.significant and beyond_margin(ratio.metric, ratio.value.value, Direction.WORSE):

@@ -204,7 +204,8 @@ def render_details(results: Results, plots: Sequence[Path] = (), base: Path | No
         "",
         "## Ratios (candidate / baseline)",
         "",
-        "Below 1 is better for latency, above 1 for throughput.",
+        "Below 1 is better for latency, above 1 for throughput. Where both services filled their CPUs "
+        '("both saturated"), latency is the queue the load builds: the verdict compares only throughput there.',
         "",
         _table(ratios_table(results), "no load level ran both services"),
     ]

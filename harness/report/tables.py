@@ -204,7 +204,15 @@ def criteria_table(criteria: Sequence[CriterionResult]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["criterion", "service", "users", "rule", "value", "result", "detail"])
 
 
-RATIO_COLUMNS = ["candidate / baseline", "load", "metric", "ratio [95% CI]", "Mann-Whitney p", "significant"]
+RATIO_COLUMNS = [
+    "candidate / baseline",
+    "load",
+    "metric",
+    "ratio [95% CI]",
+    "Mann-Whitney p",
+    "significant",
+    "evidence",
+]
 
 
 def ratios_table(results: Results) -> pd.DataFrame:
@@ -222,6 +230,7 @@ def ratios_table(results: Results) -> pd.DataFrame:
                     "ratio [95% CI]": estimate(value.value, value.ci_low, value.ci_high, 4, better),
                     "Mann-Whitney p": p_value(ratio.p_value),
                     "significant": {True: "yes", False: "no", None: MISSING}[ratio.significant],
+                    "evidence": "yes" if ratio.is_evidence else "no: both saturated",
                 }
             )
     return pd.DataFrame(rows, columns=RATIO_COLUMNS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.analysis import conclude, decide, load_criteria, rejudge
+from harness.analysis import conclude, decide, evaluate, load_criteria, ratios, rejudge, summarize
 from harness.results import FaultResult
 from harness.terms import BENCH_ADVICE, Component, CriterionReason, Outcome, ReasonCode, Verdict
 from tests.harness.test_figures import clean_audit, make_run
@@ -179,3 +179,80 @@ def test_a_candidate_short_of_cpu_is_inconclusive_with_what_a_bigger_machine_mus
     assert decision.verdict == Verdict.INCONCLUSIVE
     bigger = decision.with_code(ReasonCode.NEEDS_BIGGER_MACHINE)
     assert len(bigger) == 1 and "--service-cpus 2" in bigger[0].text
+
+
+def _short_of_cpu(medians, saturated, criteria=None):
+    """A pinned run whose ``saturated`` (service, users) pairs filled their CPUs, its ratios
+    computed with that known, under ``criteria`` (p95 under 250 ms by default: strict enough that
+    a saturated level's p95 waits for more CPU)."""
+    results, records = make_run(medians, requests=REQUESTS)
+    bench = results.settings.bench.model_copy(update={"service_cpus": [1], "bench_cpus": [0]})
+    results = results.model_copy(update={"settings": results.settings.model_copy(update={"bench": bench})})
+    summaries = [
+        s.model_copy(update={"service_saturated": True, "service_cpu_ms_per_request": 40.0})
+        if (s.service, s.users) in saturated
+        else s
+        for s in summarize(results.steps, records)
+    ]
+    with_summaries = results.model_copy(update={"summaries": summaries})
+    if criteria is None:
+        shipped = load_criteria()
+        criteria = shipped.model_copy(
+            update={
+                "absolute": [
+                    c.model_copy(update={"threshold": 250.0}) if c.metric == "p95_ms" else c for c in shipped.absolute
+                ]
+            }
+        )
+    judged = evaluate(criteria, with_summaries)
+    pair = dict(candidate="optimized", baseline="original")
+    return decide(with_summaries, judged, ratios(summaries, records, **pair), **pair)
+
+
+EVERY_STEP = {(service, users) for service in ("original", "optimized") for users in (100, 500)}
+
+
+def test_where_both_filled_their_cpus_latency_is_set_aside_and_only_throughput_compared():
+    # Twice the p95 at 500 users, the same throughput: worse when the services had CPU to spare,
+    # not evidence when both were saturated (their latency is the queue the load builds).
+    slower = {"original": {100: 100.0, 500: 150.0}, "optimized": {100: 100.0, 500: 300.0}}
+    assert ReasonCode.SIGNIFICANTLY_WORSE in codes(verdict_of(slower).decision)
+    decision = _short_of_cpu(slower, EVERY_STEP, criteria=load_criteria())
+    assert ReasonCode.SIGNIFICANTLY_WORSE not in codes(decision)
+    assert decision.verdict == Verdict.DO_NOT_MIGRATE and ReasonCode.BOTH_SATURATED in codes(decision)
+    latency = [r for r in decision.ratios if r.metric in ("p95_ms", "p99_ms")]
+    assert latency and not any(r.is_evidence for r in latency) and all(r.both_saturated for r in latency)
+    assert all(r.is_evidence for r in decision.ratios if r.metric == "throughput_rps")
+    # A latency "win" at equal throughput earns nothing there either.
+    win = _short_of_cpu(WIN, EVERY_STEP, criteria=load_criteria())
+    assert win.verdict == Verdict.DO_NOT_MIGRATE and ReasonCode.SIGNIFICANTLY_BETTER not in codes(win)
+
+
+def test_one_saturated_side_keeps_its_latency_as_evidence():
+    decision = _short_of_cpu(WIN, {("original", 100), ("original", 500)}, criteria=load_criteria())
+    assert decision.verdict == Verdict.MIGRATE
+    assert all(r.is_evidence for r in decision.ratios) and ReasonCode.BOTH_SATURATED not in codes(decision)
+
+
+def test_criteria_waiting_for_cpu_do_not_hold_a_candidate_with_no_benefit_at_inconclusive():
+    same = {100: 200.0, 500: 300.0}
+    decision = _short_of_cpu({"original": same, "optimized": same}, EVERY_STEP)
+    waiting = [r for r in decision.criteria if r.outcome is Outcome.NOT_JUDGED]
+    assert waiting and {r.reason for r in waiting} == {CriterionReason.NEEDS_MORE_CPU}
+    assert decision.verdict == Verdict.DO_NOT_MIGRATE
+    assert codes(decision)[0] == ReasonCode.NO_BENEFIT and ReasonCode.CRITERIA_IMMATERIAL in codes(decision)
+    assert ReasonCode.CRITERIA_NOT_JUDGED not in codes(decision)
+
+
+def test_criteria_waiting_for_cpu_hold_a_candidate_that_shows_a_benefit_at_inconclusive():
+    decision = _short_of_cpu(WIN, {("optimized", 500)})
+    assert decision.verdict == Verdict.INCONCLUSIVE and ReasonCode.CRITERIA_IMMATERIAL not in codes(decision)
+
+
+def test_no_benefit_where_measured_is_inconclusive_when_a_level_was_not_measured_or_not_compared():
+    same = {100: 200.0, 500: 300.0}
+    missing = verdict_of({"original": {100: 200.0}, "optimized": {100: 200.0}}).decision
+    assert missing.verdict == Verdict.INCONCLUSIVE  # 500 users never ran: a benefit could be there
+    bound = verdict_of({"original": same, "optimized": same}, generator_cores={("optimized", 500): 0.97}).decision
+    assert bound.verdict == Verdict.INCONCLUSIVE  # 500 users not comparable: the same
+    assert ReasonCode.CRITERIA_IMMATERIAL not in codes(missing) + codes(bound)

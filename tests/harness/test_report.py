@@ -288,6 +288,18 @@ def test_cards_show_every_level_and_compare_only_the_usable_ones(rich):
     assert any(item.tone == "good" for item in card.trust)
 
 
+def test_a_latency_ratio_where_both_filled_their_cpus_is_shown_as_not_compared(rich):
+    results, _ = rich
+    decision = results.decision_for("optimized")
+    queued = [r.model_copy(update={"both_saturated": True}) for r in decision.ratios]
+    marked = results.model_copy(update={"decisions": [decision.model_copy(update={"ratios": queued})]})
+    card = cards(marked)[0]
+    for row in card.compared:
+        p95, throughput = row.cells
+        assert (p95.tone, p95.note) == ("muted", "both saturated") and "[" in p95.text
+        assert throughput.note != "both saturated"
+
+
 def test_claims_matrix_has_a_row_per_claim_and_a_column_per_candidate(rich):
     results, _ = rich
     matrix = claims_matrix(results)
