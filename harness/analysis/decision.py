@@ -37,6 +37,7 @@ from ..terms import (
     COMPONENT_LABELS,
     METRIC_LABELS,
     PRACTICAL_MARGIN,
+    Component,
     CriterionReason,
     Direction,
     Outcome,
@@ -351,20 +352,27 @@ _CAUSE_ADVICE = {
 
 
 def _advice(summaries: Sequence[StepSummary], services: Sequence[str]) -> list[DecisionReason]:
-    todo: dict[str, None] = {}
-    for summary in summaries:
+    """What to change, once per cause: a saturated part names every level and service it held up."""
+    bound: dict[Component, dict[str, dict[_Level, None]]] = {}
+    causes: dict[str, None] = {}
+    for summary in sorted(summaries, key=lambda s: (s.arrival_rate, s.users)):
         if summary.service not in services:
             continue
         for issue in summary.unusable:
             if issue.code is Unusable.BENCH_BOUND and issue.component is not None:
-                level = load_label(summary.users, summary.arrival_rate)
-                todo[
-                    f"{COMPONENT_LABELS[issue.component]} saturated at {level} ({summary.service}): "
-                    f"{BENCH_ADVICE[issue.component]}"
-                ] = None
+                where = bound.setdefault(issue.component, {}).setdefault(summary.service, {})
+                where[(summary.users, summary.arrival_rate)] = None
             elif issue.code in _CAUSE_ADVICE:
-                todo[_CAUSE_ADVICE[issue.code]] = None
-    return [_reason(ReasonCode.TO_DECIDE, f"to decide: {item}") for item in todo]
+                causes[_CAUSE_ADVICE[issue.code]] = None
+    todo = [
+        f"{COMPONENT_LABELS[component]} saturated at "
+        + "; ".join(
+            f"{', '.join(load_label(*level) for level in levels)} ({service})" for service, levels in where.items()
+        )
+        + f": {BENCH_ADVICE[component]}"
+        for component, where in bound.items()
+    ]
+    return [_reason(ReasonCode.TO_DECIDE, f"to decide: {item}") for item in [*todo, *causes]]
 
 
 def _bigger_machine(results: Results, own: Sequence[CriterionResult], candidate: str) -> list[DecisionReason]:

@@ -256,3 +256,11 @@ def test_no_benefit_where_measured_is_inconclusive_when_a_level_was_not_measured
     bound = verdict_of({"original": same, "optimized": same}, generator_cores={("optimized", 500): 0.97}).decision
     assert bound.verdict == Verdict.INCONCLUSIVE  # 500 users not comparable: the same
     assert ReasonCode.CRITERIA_IMMATERIAL not in codes(missing) + codes(bound)
+
+
+def test_one_saturated_part_is_one_piece_of_advice_naming_every_level_it_held_up():
+    bound = {("optimized", 100): 0.97, ("optimized", 500): 0.97}
+    decision = verdict_of(WIN, generator_cores=bound).decision
+    assert decision.verdict == Verdict.INCONCLUSIVE
+    advice = decision.with_code(ReasonCode.TO_DECIDE)
+    assert len(advice) == 1 and BENCH_ADVICE[Component.LOAD_GENERATOR] in advice[0].text
