@@ -23,9 +23,23 @@ def slept(monkeypatch):
 
 
 def test_a_window_short_of_the_minimum_is_extended_by_what_the_rate_needs(slept):
-    # 192 answers in 12 s (16 a second): 28 more for 220 take 1.75 s
-    added = step._extend_window(_CountingRun(1192), lambda _: None, 1000, 220, 12.0, 6.0)
+    # 192 answers in 12 s (16 a second): 28 more for 220 take 1.75 s; then 220 are there
+    added = step._extend_window(_CountingRun(1192, 1220), lambda _: None, 1000, 220, 12.0, 6.0)
     assert added == pytest.approx(1.75) and slept == [pytest.approx(1.75)]
+
+
+def test_a_rate_that_fell_during_the_extension_is_read_again_for_a_few_rounds(slept):
+    # 192 in 12 s: 1.75 s more; 206 by 13.75 s: 14 more take 0.93 s; 212 by 14.68 s: 8 more take
+    # 0.55 s; three rounds at most.
+    added = step._extend_window(_CountingRun(1192, 1206, 1212, 1240), lambda _: None, 1000, 220, 12.0, 6.0)
+    expected = [1.75, 14 * 13.75 / 206, 8 * (13.75 + 14 * 13.75 / 206) / 212]
+    assert slept == [pytest.approx(s) for s in expected] and added == pytest.approx(sum(expected))
+
+
+def test_a_later_round_never_takes_the_window_past_its_bound(slept):
+    # 1.75 s fit the 2 s bound; the second round would want 1.92 s and gets the 0.25 s left.
+    added = step._extend_window(_CountingRun(1192, 1193), lambda _: None, 1000, 220, 12.0, 2.0)
+    assert added == pytest.approx(2.0) and slept == [pytest.approx(1.75), pytest.approx(0.25)]
 
 
 def test_a_window_with_enough_requests_or_none_is_not_extended(slept):
