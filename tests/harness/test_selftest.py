@@ -237,6 +237,12 @@ def test_a_pinned_a_a_interval_wider_than_the_unpinned_one_fails_the_isolation_c
         stolen, narrow.model_copy(update={"steps": [_with_steal(s, steal) for s in narrow.steps]})
     )
     assert fair.status == "fail"
+    # Past the steal limit in either run, the widths measure the host: not compared, whichever
+    # run lost more (a self-test run: pinned 0.22 cores, unpinned 0.35, pinned 1.08x as wide).
+    heavy = STEAL_LIMIT_SHARE * 2 + 0.1
+    noisy = narrow.model_copy(update={"steps": [_with_steal(s, heavy) for s in narrow.steps]})
+    (unjudged,) = isolation_checks(stolen, noisy)
+    assert unjudged.status == "unusable" and unjudged.causes == (Cause.NOT_QUIET,)
     (unpinnable,) = isolation_checks(narrow, wide)  # the machine could not pin: said, not judged
     assert unpinnable.status == "info"
     assert isolation_checks(None, wide) == []
@@ -294,14 +300,49 @@ def _only_because_the_machine_was_busy(report: dict) -> bool:
     )
 
 
-def test_a_step_whose_cpus_the_host_took_is_unusable(criteria):
-    results = concluded(criteria, 250.0, 300.0)
-    step = results.steps[0]
-    limit = STEAL_LIMIT_SHARE * 2
-    quiet = CpuLoad(machine_cores=0.3, machine_cpus=2, steal_cores=limit - 0.02)
-    calm = step.model_copy(update={"cpu_load": quiet})
-    assert judge(A_B, results.model_copy(update={"steps": [calm, *results.steps[1:]]}))[1] == []
-    stolen = step.model_copy(update={"cpu_load": quiet.model_copy(update={"steal_cores": limit + 0.05})})
-    checks, problems = judge(A_B, results.model_copy(update={"steps": [stolen, *results.steps[1:]]}))
+def _stolen(results, steal: dict[str, float]):
+    """``results`` with each copy's steps having lost ``steal[copy]`` cores to the host."""
+    steps = [
+        step.model_copy(
+            update={"cpu_load": CpuLoad(machine_cores=0.3, machine_cpus=2, steal_cores=steal.get(step.service, 0.0))}
+        )
+        for step in results.steps
+    ]
+    return results.model_copy(update={"steps": steps})
+
+
+LIMIT = STEAL_LIMIT_SHARE * 2
+
+
+def test_steal_under_the_limit_changes_nothing(criteria):
+    assert judge(A_B, _stolen(concluded(criteria, 250.0, 300.0), {"A": LIMIT - 0.02}))[1] == []
+
+
+def test_steal_excuses_a_failure_never_makes_one(criteria):
+    # A/A with B 20 % slower fails on a quiet host; with steal it is not judged instead.
+    checks, problems = judge(A_A, _stolen(concluded(criteria, 250.0, 300.0), {"B": LIMIT + 0.05}))
+    assert checks[0].status == "unusable" and checks[0].causes == (Cause.NOT_QUIET,)
+    assert codes(problems) == [Cause.NO_USABLE_LEVEL]
+    assert all(check.status != "fail" for check in checks)
+
+
+def test_an_a_a_pass_despite_steal_counts(criteria):
+    checks, problems = judge(A_A, _stolen(concluded(criteria, 250.0, 250.0), {"A": LIMIT + 0.3}))
+    assert problems == []
+    checks = by_subject(checks)
+    assert checks["level 20 users"].status == "info" and checks["p95 ratio B/A at 20 users"].status == "pass"
+    assert checks["verdict"].status == "pass"
+
+
+def test_an_a_b_pass_counts_only_when_b_lost_no_more_to_the_host_than_a(criteria):
+    slower = concluded(criteria, 250.0, 300.0)
+    # The host slowed A: B's detected slowdown came despite it.
+    checks, problems = judge(A_B, _stolen(slower, {"A": LIMIT + 0.3}))
+    assert problems == [] and by_subject(checks)["p95 ratio B/A at 20 users"].status == "pass"
+    even = {"A": LIMIT + 0.1, "B": LIMIT + 0.1 + ISOLATION_STEAL_MARGIN_CORES / 2}
+    checks, problems = judge(A_B, _stolen(slower, even))
+    assert problems == []
+    # The host slowed B: the slowdown the test found could be the host's.
+    checks, problems = judge(A_B, _stolen(slower, {"B": LIMIT + 0.3}))
     assert checks[0].status == "unusable" and checks[0].causes == (Cause.NOT_QUIET,)
     assert codes(problems) == [Cause.NO_USABLE_LEVEL]
