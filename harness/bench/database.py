@@ -68,7 +68,6 @@ class EmbeddedDatabase(ManagedProcess):
         *,
         port: int | None = None,
         storage_path: str | Path = ":memory:",
-        test_commands: bool = False,
         log_path: Path | None = None,
     ) -> None:
         self.port = port or free_port()
@@ -86,8 +85,6 @@ class EmbeddedDatabase(ManagedProcess):
             "--log-level",
             "WARNING",
         ]
-        if test_commands:
-            argv.append("--enable-test-commands")
         super().__init__("embedded-mongodb", argv, log_path=log_path)
 
     @property
@@ -117,7 +114,6 @@ def database_server(
     uri: str | None = None,
     *,
     storage_path: str | Path = ":memory:",
-    test_commands: bool = False,
     log_path: Path | None = None,
 ) -> Iterator[DatabaseServer]:
     """Use ``uri`` (or ``$MONGODB_URI``) as it is, or start an embedded server for the block."""
@@ -127,7 +123,7 @@ def database_server(
             raise ConnectionError(f"MONGODB_URI does not answer ping: {_redact(uri)}")
         yield DatabaseServer(uri, None)
         return
-    database = EmbeddedDatabase(storage_path=storage_path, test_commands=test_commands, log_path=log_path)
+    database = EmbeddedDatabase(storage_path=storage_path, log_path=log_path)
     try:
         database.start()
         yield DatabaseServer(database.uri, database)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import psutil
 
+from contract.http import WEBHOOK_PATH
 from harness.processes import free_port, port_in_use, wait_until
 
 _BARE_USER = textwrap.dedent(
@@ -43,7 +44,7 @@ _BARE_USER = textwrap.dedent(
 
         @task
         def post(self):
-            self.client.post("/webhook", data=BODY, headers={"Content-Type": "application/json"})
+            self.client.post("{path}", data=BODY, headers={"Content-Type": "application/json"})
     """
 )
 
@@ -58,7 +59,7 @@ _BARE_SERVER = textwrap.dedent(
         return web.json_response({"messages": [{"id": "wamid.x"}]})
 
     app = web.Application()
-    app.router.add_post("/webhook", answer)
+    app.router.add_post("{path}", answer)
     uvloop.install()
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
     """
@@ -94,7 +95,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def _measure(server_cmd: list[str], port: int, users: int, seconds: int, workdir: Path) -> dict[str, float]:
     """Run the bare user against one server; CPU ms per request of each side."""
     locustfile = workdir / "bare_locustfile.py"
-    locustfile.write_text(_BARE_USER)
+    locustfile.write_text(_BARE_USER.replace("{path}", WEBHOOK_PATH))
     server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     locust = None
     try:
@@ -174,7 +175,7 @@ def main() -> None:
         results = {"bare user -> echo app": _measure(echo, port, args.users, args.seconds, workdir)}
         port = free_port()
         server_file = workdir / "bare_server.py"
-        server_file.write_text(_BARE_SERVER)
+        server_file.write_text(_BARE_SERVER.replace("{path}", WEBHOOK_PATH))
         bare = [sys.executable, str(server_file), str(port)]
         results["bare user -> bare aiohttp"] = _measure(bare, port, args.users, args.seconds, workdir)
     for name, figures in results.items():
