@@ -5,6 +5,10 @@ A run directory holds ``results.json`` (this schema) and the per-request records
 hand. A change that removes or renames a field bumps :data:`SCHEMA_VERSION`; adding an optional
 field does not. Version 2: outcomes carry reason codes (:mod:`harness.terms`), a run decides
 every candidate against one baseline, and the settings keep the load and the variants whole.
+Version 3: two answers per service, kept apart: the verdict (``decisions``, from what this
+machine measured) and the target load (``targets``: can it hold the checklist's 500 users, and
+on what, each figure measured or projected); criteria the machine is too small to judge carry
+``needs_more_cpu`` or ``target_not_run`` and move to the second answer.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .terms import (
     ProbeVerdict,
     ReasonCode,
     ScalingModel,
+    TargetStatus,
     Unusable,
     Verdict,
 )
@@ -66,13 +71,14 @@ __all__ = [
     "SoakResult",
     "StepResult",
     "StepSummary",
+    "TargetLoad",
     "UsabilityIssue",
     "VariantInfo",
     "load_results",
     "save_results",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Service = str
 
@@ -461,6 +467,40 @@ class Decision(_Schema):
         return [reason for reason in self.reasons if reason.code == code]
 
 
+FigureBasis = Literal["measured", "projected"]
+
+
+class TargetLoad(_Schema):
+    """The second answer for one service: can it hold the checklist's target load (500 users at
+    its pacing, on its deployment of 4 gunicorn workers), and on what. Every figure says whether
+    it was measured on this machine or projected, and a projection states its assumptions."""
+
+    service: Service
+    users: int = Field(description="the target's users (the checklist's final load test)")
+    offered_rps: float | None = Field(description="what those users offer at the run's pacing and downstream latency")
+    deployment_workers: int = Field(description="the checklist's deployment (Step 8): gunicorn workers, one per CPU")
+    status: TargetStatus
+    capacity_rps_per_cpu: Estimate | None = Field(
+        None, description="the highest throughput measured within the SLO, per service CPU (measured)"
+    )
+    capacity_level: str | None = Field(None, description="the load level that figure was measured at")
+    capacity_saturated: bool = Field(
+        False, description="the service filled its CPUs there: the figure is its capacity, not a lower bound"
+    )
+    service_cpus: Estimate | None = Field(None, description="service CPUs the target needs (cores of work)")
+    database_cores: Estimate | None = Field(None, description="the database's cores the target needs")
+    cpu_ms_per_request: float | None = Field(None, description="the service's CPU per request the need rests on")
+    cpu_measured_at: str | None = None
+    monthly_usd: float | None = Field(
+        None, description="whole service CPUs plus the database's cores, 730 h a month at price_per_vcpu_hour"
+    )
+    price_per_vcpu_hour: float = 0.0
+    basis: FigureBasis = Field(description="measured: the run served the target level; projected: it could not")
+    assumptions: str = Field("", description="the projection's assumptions, one line (empty when measured)")
+    command: str = Field("", description="the command that would measure it (empty when measured)")
+    detail: str = Field("", description="what was measured, or why the target could not be measured here")
+
+
 class SoakResult(_Schema):
     service: Service
     users: int
@@ -729,12 +769,16 @@ class Results(_Schema):
     faults: list[FaultResult] = []
     claims: list[ClaimCheck] = Field(default=[], description="the checklist's promises, per candidate")
     costs: list[CostFigures] = Field(default=[], description="CPU and money per message, per service and level")
+    targets: list[TargetLoad] = Field(default=[], description="the target-load answer, per service")
     attribution: Attribution | None = None
     capacity: CapacitySearch | None = None
     records_file: str | None = Field(None, description="per-request records, relative to this file")
 
     def decision_for(self, candidate: str) -> Decision | None:
         return next((d for d in self.decisions if d.candidate == candidate), None)
+
+    def target_for(self, service: str) -> TargetLoad | None:
+        return next((t for t in self.targets if t.service == service), None)
 
     @property
     def decision(self) -> Decision | None:

@@ -24,6 +24,8 @@ __all__ = [
     "ProbeVerdict",
     "ReasonCode",
     "ScalingModel",
+    "TARGET_REASONS",
+    "TargetStatus",
     "Unusable",
     "Verdict",
     "beyond_margin",
@@ -87,6 +89,7 @@ class Unusable(StrEnum):
     INCOMPLETE = "incomplete"  # a trial did not run to its end
     TOO_FEW_REQUESTS = "too_few_requests"
     NO_RECORDS = "no_records"  # requests counted, but no per-request record with an answer
+    DISTURBED = "disturbed"  # processes outside the bench, or the VM's host, took CPU during a step
 
 
 # -- capacity -------------------------------------------------------------------------------------
@@ -130,7 +133,8 @@ class CriterionReason(StrEnum):
     SERVICE_ABSENT = "service_absent"  # the criterion names a service the run did not measure
     DATABASE_BOUND = "database_bound"  # a connection count taken while the database was the bound (queued)
     NO_SOAK = "no_soak"  # a memory criterion in a run without a soak
-    NEEDS_MORE_CPU = "needs_more_cpu"  # the level needs more CPU than this machine has (projected)
+    NEEDS_MORE_CPU = "needs_more_cpu"  # the level needs more machine than this one has (projected)
+    TARGET_NOT_RUN = "target_not_run"  # the criterion names a load level this run did not include
 
 
 # -- the verdict's reasons ------------------------------------------------------------------------
@@ -153,7 +157,27 @@ class ReasonCode(StrEnum):
     TO_DECIDE = "to_decide"  # what to change so the next run can decide
     NEEDS_BIGGER_MACHINE = "needs_bigger_machine"  # projected: what a bigger machine must confirm
     ONE_SERVICE = "one_service"
+    MACHINE_DISTURBED = "machine_disturbed"  # another process or the VM's host took CPU while it measured
+    KNIFE_EDGE = "knife_edge"  # the verdict rests on a figure at its threshold: what would settle it
+    TARGET_ELSEWHERE = "target_elsewhere"  # criteria this machine cannot judge: the target-load answer has them
     EXPLANATION = "explanation"  # a sentence that explains the verdict (no figure of its own)
+
+
+# Criteria outcomes that belong to the second answer (the target load), not the verdict: the load
+# they name needs more machine than this one, or the run did not include it.
+TARGET_REASONS = frozenset(
+    {CriterionReason.NEEDS_MORE_CPU, CriterionReason.TARGET_NOT_RUN, CriterionReason.DATABASE_BOUND}
+)
+
+
+class TargetStatus(StrEnum):
+    """The second answer: can the service hold the checklist's target load, and on what."""
+
+    HOLDS = "holds"  # measured at the target level, on this machine: every target criterion passed
+    FAILS = "fails"  # measured at the target level with CPU to spare, and a target criterion failed
+    FITS = "fits"  # projected: the CPUs it needs fit the checklist's deployment (4 workers)
+    EXCEEDS = "exceeds"  # projected: it needs more CPUs than the checklist's deployment has
+    UNKNOWN = "unknown"  # nothing measured to project from
 
 
 # -- metrics and the margin -----------------------------------------------------------------------

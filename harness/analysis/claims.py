@@ -335,8 +335,19 @@ def repriced(results: Results, price_per_vcpu_hour: float) -> Results:
         )
         for cost in results.costs
     ]
+    targets = [
+        target.model_copy(
+            update={
+                "monthly_usd": None
+                if target.monthly_usd is None or not target.price_per_vcpu_hour
+                else target.monthly_usd * price_per_vcpu_hour / target.price_per_vcpu_hour,
+                "price_per_vcpu_hour": price_per_vcpu_hour,
+            }
+        )
+        for target in results.targets
+    ]
     settings = results.settings.model_copy(update={"price_per_vcpu_hour": price_per_vcpu_hour})
-    return results.model_copy(update={"costs": costs, "settings": settings})
+    return results.model_copy(update={"costs": costs, "settings": settings, "targets": targets})
 
 
 def _scaled(per_request_ms: Estimate, factor: float) -> Estimate:

@@ -1,7 +1,8 @@
 """Concluding a run: from its steps and per-request records to everything a reader is given.
 
 The summaries of every level, every criterion on every service, the ratios and the verdict of
-each candidate against the baseline, the checklist's claims checked, and the cost per message.
+each candidate against the baseline, the checklist's claims checked, the cost per message, and
+the target-load answer of every service.
 Every command's run ends here; ``harness report --criteria`` re-judges with :func:`rejudge`.
 """
 
@@ -15,6 +16,7 @@ from .criteria import Criteria, evaluate
 from .decision import decide
 from .levels import summarize
 from .ratios import ratios
+from .target import target_loads
 
 __all__ = ["conclude", "rejudge"]
 
@@ -38,9 +40,10 @@ def conclude(results: Results, records: pd.DataFrame, criteria: Criteria, *, see
         if baseline is not None
     ]
     concluded = with_summaries.model_copy(update={"criteria": judged, "decisions": decisions})
-    return concluded.model_copy(
+    costed = concluded.model_copy(
         update={"claims": check_claims(concluded, records, seed), "costs": cost_figures(concluded, records, seed)}
     )
+    return costed.model_copy(update={"targets": target_loads(costed)})
 
 
 def rejudge(results: Results, criteria: Criteria) -> Results:

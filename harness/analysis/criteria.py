@@ -250,11 +250,15 @@ def _judge(criterion: Criterion, service: str, results: Results, services: Seque
     levels = [s for s in results.summaries if s.service == service and criterion.at_users in (None, s.users)]
     if not levels:
         where = f" at {criterion.at_users} users" if criterion.at_users is not None else ""
+        measured = any(s.service == service for s in results.summaries)
         open_loop = any(s.arrival_rate > 0 for s in results.summaries if s.service == service)
         if where and open_loop:  # open-loop steps have no user count to match
             where += " (an open-loop run: remove at_users or judge it in a closed-loop run)"
+        # A load level the run left out is the target-load answer's to project, not a gap in the
+        # verdict: this run measured the service, only not at that level.
+        reason = CriterionReason.TARGET_NOT_RUN if where and measured else CriterionReason.NO_STEP
         outcome, detail = _missing(criterion, f"no measured step of {service}{where}")
-        yield _result(criterion, service, criterion.at_users, None, outcome, CriterionReason.NO_STEP, detail)
+        yield _result(criterion, service, criterion.at_users, None, outcome, reason, detail)
         return
     for summary in levels:
         yield _judge_level(criterion, summary, results)
@@ -300,6 +304,15 @@ def _needs_more_cpu(criterion: Criterion, summary: StepSummary, results: Results
     return need if need is not None and need.service_cpus > had else None
 
 
+def _short_of_machine(summary: StepSummary) -> str | None:
+    """Why an unusable level says nothing about the design, when the machine is too small for it:
+    the bench's CPUs, the shared machine or the database ran out (never a disturbance, a short
+    step or a saturated load generator, which this machine can fix)."""
+    if summary.usable or not short_of_cpu(summary):
+        return None
+    return "; ".join(issue.detail for issue in summary.unusable)
+
+
 def _judge_level(criterion: Criterion, summary: StepSummary, results: Results) -> CriterionResult:
     has_cache = variant_has_cache(results, summary.service)
     value = summary_metric(summary, criterion.metric)
@@ -311,8 +324,11 @@ def _judge_level(criterion: Criterion, summary: StepSummary, results: Results) -
     if criterion.metric == "cache_hit_rate" and summary.has_cache is False:
         if has_cache and _serves_metrics(results, summary.service):
             # A saturated service queues /metrics behind its webhook requests: the figure exists,
-            # this run could not read it.
+            # this run could not read it. Where it filled its CPUs, more of them would answer.
             detail = f"not judged: {summary.service}'s /metrics did not answer in time at {level}"
+            if summary.service_saturated or _short_of_machine(summary):
+                detail += " (the level ran short of CPU: the target-load answer has it)"
+                return result(None, Outcome.NOT_JUDGED, CriterionReason.NEEDS_MORE_CPU, detail)
             return result(None, Outcome.NOT_JUDGED, CriterionReason.METRICS_UNANSWERED, detail)
         if has_cache:  # it has one, but no /metrics to read the hit rate from
             detail = f"not measured: {summary.service} serves no /metrics to read its cache's hit rate from"
@@ -335,6 +351,11 @@ def _judge_level(criterion: Criterion, summary: StepSummary, results: Results) -
             return result(value, outcome, CriterionReason.DATABASE_BOUND, detail)
         if need := _needs_more_cpu(criterion, summary, results):
             outcome, detail = _missing(criterion, f"{level} ran short of CPU ({why}): {need.describe()}")
+            return result(value, outcome, CriterionReason.NEEDS_MORE_CPU, detail)
+        if _short_of_machine(summary):
+            # The bench's side of this machine ran out (its CPUs, the database): a bigger machine
+            # or a real database judges it; the target-load answer projects it.
+            outcome, detail = _missing(criterion, f"{level} ran short of machine ({why})")
             return result(value, outcome, CriterionReason.NEEDS_MORE_CPU, detail)
         outcome, detail = _missing(criterion, f"{level} is not usable ({why})")
         return result(value, outcome, CriterionReason.LEVEL_UNUSABLE, detail)

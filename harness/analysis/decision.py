@@ -1,5 +1,12 @@
 """The verdict on each candidate: MIGRATE, DO NOT MIGRATE or INCONCLUSIVE, with its reasons.
 
+The verdict is the first of two answers a run gives per candidate: is it the better design than
+the baseline, from what this machine measured? The second, whether it holds the checklist's
+target load and on what (:mod:`.target`), is kept apart: a criterion whose load needs more
+machine than this one (the service's or the bench's CPUs, the database ran out), or a level the
+run did not include, is that answer's (:data:`~harness.terms.TARGET_REASONS`), never a reason
+to withhold the verdict.
+
 Rules, in order (the first that applies decides; every reason carries a code for logic and a
 sentence that names the step, the figure and the threshold, so an engineer can defend the
 verdict with the report in hand):
@@ -9,9 +16,10 @@ a. the candidate's delivery audit failed anywhere (lost, doubled, wrong-token or
 b. the candidate fails a criterion judged on usable data                 -> DO NOT MIGRATE
 c. the candidate is significantly worse than the baseline beyond the practical margin on p95
    or throughput at a load level usable for both                         -> DO NOT MIGRATE
-d. the baseline's audit failed, the candidate's delivery was not audited, the run stopped early,
-   no load level is usable for both, or a criterion that must be judged could not be
-                                                                         -> INCONCLUSIVE
+d. the run could not compare: the baseline's audit failed, the candidate's delivery was not
+   audited, the run stopped early, no load level is usable for both, the machine was not quiet
+   (another process or the VM's host took CPU) at a level either ran, or a criterion this
+   machine could judge was not                                           -> INCONCLUSIVE
    except when criteria not judged are all that stands there, every level either service ran
    was compared and none shows a benefit: a criterion can only hold a migration back, never
    earn one, so judging it could not change rule f's answer              -> rule f
@@ -21,6 +29,10 @@ f. otherwise: no measurable benefit                                      -> DO N
 
 At a level where both services filled their CPUs, p95 is not compared, only throughput
 (:attr:`Ratio.is_evidence`): the latency there is the queue the load builds, not the design.
+
+A verdict that rests on a knife edge says so in one line (``knife_edge``), with what would settle
+it: every ratio that decided it has an interval reaching the margin, or a level the bench's guard
+set aside could have changed it.
 
 A run without a baseline and a candidate (``harness run``) gets no verdict; its criteria are
 still judged (:mod:`.conclude` puts the pieces together).
@@ -37,6 +49,7 @@ from ..terms import (
     COMPONENT_LABELS,
     METRIC_LABELS,
     PRACTICAL_MARGIN,
+    TARGET_REASONS,
     Component,
     CriterionReason,
     Direction,
@@ -49,12 +62,12 @@ from ..terms import (
     load_label,
     margin_bound,
 )
-from .projection import cpu_need
 
-__all__ = ["decide"]
+__all__ = ["VERDICT_METRICS", "acts_on", "decide", "key_ratio"]
 
 _Level = tuple[int, float]
-_VERDICT_METRICS = ("p95_ms", "throughput_rps")  # what rules c and e read
+VERDICT_METRICS = ("p95_ms", "throughput_rps")  # what rules c and e read
+_GUARDED = {Component.BENCH_CPUS, Component.MACHINE, Component.LOAD_GENERATOR}  # the bench guard's flags
 
 
 def decide(
@@ -99,18 +112,21 @@ def decide(
     comparable = _comparable_levels(results.summaries, candidate, baseline)
     usable_ratios = [r for r in ratios if (r.users, r.arrival_rate) in comparable]
     set_aside = _both_saturated(usable_ratios, candidate, baseline)
-    worse = [r for r in usable_ratios if _acted_on(r, Direction.WORSE)]
+    trials = results.settings.load.trials
+    worse = [r for r in usable_ratios if acts_on(r, Direction.WORSE)]
     if worse:  # c
         reasons = [_ratio_reason(r, candidate, baseline, Direction.WORSE) for r in worse]
-        return verdict(Verdict.DO_NOT_MIGRATE, [*reasons, *set_aside])
-    wins = [r for r in usable_ratios if _acted_on(r, Direction.BETTER)]
+        edge = _edge_of(worse, Direction.WORSE, trials)
+        return verdict(Verdict.DO_NOT_MIGRATE, [*reasons, *set_aside, *edge])
+    wins = [r for r in usable_ratios if acts_on(r, Direction.BETTER)]
     uncompared = _uncompared(results.summaries, comparable, candidate, baseline)
+    elsewhere = _target_elsewhere(own)
     immaterial: list[DecisionReason] = []
     if reasons := _inconclusive(results, own, comparable, candidate, baseline):  # d
         if wins or uncompared or not _only_criteria(reasons, own):
-            advice = [*_advice(results.summaries, (candidate, baseline)), *_bigger_machine(results, own, candidate)]
-            return verdict(Verdict.INCONCLUSIVE, [*reasons, *advice, *set_aside])
-        immaterial = _immaterial(results, own, comparable, candidate, baseline)
+            advice = _advice(results.summaries, (candidate, baseline))
+            return verdict(Verdict.INCONCLUSIVE, [*reasons, *advice, *elsewhere, *set_aside])
+        immaterial = _immaterial(own, comparable, candidate)
     if wins:  # e
         passed = sum(1 for r in own if r.outcome is Outcome.PASS)
         text = (
@@ -123,12 +139,46 @@ def decide(
             [
                 *(_ratio_reason(r, candidate, baseline, Direction.BETTER) for r in wins),
                 _reason(ReasonCode.CRITERIA_PASSED, text + ", with a clean delivery audit at every step"),
+                *_edge_of(wins, Direction.BETTER, trials),
+                *elsewhere,
                 *uncompared,
                 *set_aside,
             ],
         )
     no_benefit = _no_benefit(usable_ratios, candidate, baseline)  # f
-    return verdict(Verdict.DO_NOT_MIGRATE, [*no_benefit, *immaterial, *set_aside, *uncompared])
+    near = _near_benefit(usable_ratios, trials)
+    guarded = _guarded_levels(results.summaries, comparable, (candidate, baseline))
+    return verdict(
+        Verdict.DO_NOT_MIGRATE, [*no_benefit, *near, *guarded, *immaterial, *elsewhere, *set_aside, *uncompared]
+    )
+
+
+def acts_on(ratio: Ratio, direction: Direction) -> bool:
+    """A ratio the verdict acts on: evidence, significant, and past the practical margin in
+    ``direction`` (the one rule the verdict, the report, the self-test and the gate share)."""
+    if ratio.metric not in VERDICT_METRICS or not ratio.significant or not ratio.is_evidence:
+        return False
+    return beyond_margin(ratio.metric, ratio.value.value, direction)
+
+
+def key_ratio(decision: Decision) -> Ratio | None:
+    """The one ratio that tells a verdict best: a MIGRATE's largest win, a worse verdict's largest
+    loss (throughput first, as the checklist's own claims lead with it); None for the others."""
+    direction = {Verdict.MIGRATE: Direction.BETTER}.get(decision.verdict)
+    if decision.verdict is Verdict.DO_NOT_MIGRATE and decision.with_code(ReasonCode.SIGNIFICANTLY_WORSE):
+        direction = Direction.WORSE
+    if direction is None:
+        return None
+    acted = [r for r in decision.ratios if acts_on(r, direction)]
+    if not acted:
+        return None
+
+    def distance(r: Ratio) -> tuple[int, float]:
+        value = r.value.value or 1.0
+        size = value if value >= 1 else 1 / value
+        return (r.metric == "throughput_rps", size)
+
+    return max(acted, key=distance)
 
 
 def _reason(code: ReasonCode, text: str) -> DecisionReason:
@@ -201,14 +251,6 @@ def _uncompared(
     return reasons
 
 
-def _acted_on(ratio: Ratio, direction: Direction) -> bool:
-    """A ratio the verdict acts on: evidence, significant, and past the practical margin in
-    ``direction``."""
-    if ratio.metric not in _VERDICT_METRICS or not ratio.significant or not ratio.is_evidence:
-        return False
-    return beyond_margin(ratio.metric, ratio.value.value, direction)
-
-
 def _ratio_text(ratio: Ratio) -> str:
     # Rounded against the candidate, interval outwards (harness.rounding).
     estimate, better = ratio.value, "higher" if higher_is_better(ratio.metric) else "lower"
@@ -216,8 +258,7 @@ def _ratio_text(ratio: Ratio) -> str:
     if estimate.ci_low is not None and estimate.ci_high is not None:
         details.append(f"95% CI {number(estimate.ci_low, 4, 'higher')}..{number(estimate.ci_high, 4, 'lower')}")
     if ratio.p_value is not None:
-        p = p_value(ratio.p_value)
-        details.append(f"Mann-Whitney p {p}" if p.startswith("<") else f"Mann-Whitney p = {p}")
+        details.append(f"Mann-Whitney p = {p_value(ratio.p_value)}")
     text = f"{number(estimate.value, 4, better)} x" if estimate.value is not None else "n/a"
     return text + (f" ({', '.join(details)})" if details else "")
 
@@ -258,9 +299,12 @@ def _inconclusive(
     if not comparable:
         text = f"no load level has usable data for both {candidate} and {baseline}"
         reasons.append(_reason(ReasonCode.NO_COMPARABLE_LEVEL, text))
+    disturbed = _disturbed(results.summaries, (candidate, baseline))
+    if disturbed:
+        reasons.append(_reason(ReasonCode.MACHINE_DISTURBED, disturbed))
     unjudged: dict[str, list[str]] = {}  # one reason per cause, naming every criterion it hides
     for r in own:
-        if r.outcome is Outcome.NOT_JUDGED:
+        if r.outcome is Outcome.NOT_JUDGED and r.reason not in TARGET_REASONS:
             unjudged.setdefault(r.detail, []).append(f"'{r.criterion}'")
     for cause, names in unjudged.items():
         text = (
@@ -275,7 +319,7 @@ def _inconclusive(
 def _both_saturated(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -> list[DecisionReason]:
     """The levels whose latency ratios the verdict set aside, and why."""
     levels = sorted(
-        {(r.users, r.arrival_rate) for r in usable_ratios if r.metric in _VERDICT_METRICS and not r.is_evidence}
+        {(r.users, r.arrival_rate) for r in usable_ratios if r.metric in VERDICT_METRICS and not r.is_evidence}
     )
     if not levels:
         return []
@@ -299,49 +343,132 @@ def _only_criteria(reasons: Sequence[DecisionReason], own: Sequence[CriterionRes
     return not any(r.outcome is Outcome.NOT_JUDGED and r.reason in _UNMEASURED for r in own)
 
 
-def _immaterial(
-    results: Results,
-    own: Sequence[CriterionResult],
-    comparable: set[_Level],
-    candidate: str,
-    baseline: str,
-) -> list[DecisionReason]:
+def _held(own: Sequence[CriterionResult]) -> list[CriterionResult]:
+    """Criteria not judged that this machine could have judged: they hold a verdict."""
+    return [r for r in own if r.outcome is Outcome.NOT_JUDGED and r.reason not in TARGET_REASONS]
+
+
+def _immaterial(own: Sequence[CriterionResult], comparable: set[_Level], candidate: str) -> list[DecisionReason]:
     """Why criteria left unjudged do not hold a no-benefit verdict at INCONCLUSIVE."""
-    names = sorted({f"'{r.criterion}'" for r in own if r.outcome is Outcome.NOT_JUDGED})
+    names = sorted({f"'{r.criterion}'" for r in _held(own)})
     text = (
         f"{len(names)} criteria could not be judged for {candidate} ({', '.join(names)}), but a criterion can "
         f"only hold a migration back, never earn one: with no benefit at any of the {len(comparable)} load "
         "level(s) compared, judging them would not change this verdict"
     )
-    needs = _cpu_needs(results, own, candidate, baseline)
-    if needs is not None:
-        mine, theirs = needs
-        text += (
-            f". A bigger machine gives both designs the same CPUs: projected, {candidate} needs {mine} worker "
-            f"CPU(s) for those levels where {baseline} needs {theirs} (a projection: CPU per request as measured, "
-            "workers scaling linearly)"
-        )
     return [_reason(ReasonCode.CRITERIA_IMMATERIAL, text)]
 
 
-def _cpu_needs(
-    results: Results, own: Sequence[CriterionResult], candidate: str, baseline: str
-) -> tuple[int, int] | None:
-    """The worker CPUs each side is projected to need at the levels whose criteria wait for CPU."""
-    waiting = {(r.users, r.arrival_rate) for r in own if r.reason is CriterionReason.NEEDS_MORE_CPU}
-    most = {}
-    for service in (candidate, baseline):
-        needs = [
-            need.service_cpus
-            for s in results.summaries
-            if s.service == service
-            and (s.users, s.arrival_rate) in waiting
-            and (need := cpu_need(results, s)) is not None
-        ]
-        if not needs:
-            return None
-        most[service] = max(needs)
-    return most[candidate], most[baseline]
+def _target_elsewhere(own: Sequence[CriterionResult]) -> list[DecisionReason]:
+    """One line for the criteria this machine cannot judge: the target-load answer has them."""
+    waiting: dict[str, list[str]] = {}
+    for r in own:
+        if r.outcome is Outcome.NOT_JUDGED and r.reason in TARGET_REASONS:
+            where = waiting.setdefault(r.criterion, [])
+            if r.users is not None:
+                where.append(load_label(r.users, r.arrival_rate))
+    if not waiting:
+        return []
+    named = "; ".join(f"'{name}'" + (f" at {', '.join(levels)}" if levels else "") for name, levels in waiting.items())
+    text = (
+        f"{len(waiting)} criteria need more machine than this one, or a level this run left out ({named}): "
+        "they are the target-load answer's, not the verdict's"
+    )
+    return [_reason(ReasonCode.TARGET_ELSEWHERE, text)]
+
+
+def _disturbed(summaries: Sequence[StepSummary], pair: Sequence[str]) -> str | None:
+    """The levels of the pair measured on a machine that was not quiet, in one sentence."""
+    found = [
+        f"{load_label(s.users, s.arrival_rate)} ({s.service}: {issue.detail})"
+        for s in sorted(summaries, key=lambda s: (s.arrival_rate, s.users))
+        if s.service in pair
+        for issue in s.unusable
+        if issue.code is Unusable.DISTURBED
+    ]
+    if not found:
+        return None
+    return (
+        f"the machine was disturbed while it measured, at {'; '.join(found)}. This is a cause outside both "
+        "designs: rerun on a quiet machine (no test suite, build or second benchmark beside it)"
+    )
+
+
+def _reaches(ratio: Ratio, direction: Direction) -> bool:
+    """The ratio's interval reaches the margin's bound from the ``direction`` side (or has none)."""
+    bound = margin_bound(ratio.metric, direction)
+    low, high = ratio.value.ci_low, ratio.value.ci_high
+    if low is None or high is None:
+        return True
+    return high >= bound if bound < 1 else low <= bound
+
+
+def _settle(trials: int) -> str:
+    return (
+        "2 more trials (--trials 3, or --profile full) would settle it" if trials < 3 else "more trials would settle it"
+    )
+
+
+def _edge_of(deciding: Sequence[Ratio], direction: Direction, trials: int) -> list[DecisionReason]:
+    """One line when every ratio that decided the verdict has an interval reaching the margin."""
+    if not deciding or not all(_reaches(r, direction) for r in deciding):
+        return []
+    where = ", ".join(f"{METRIC_LABELS[r.metric]} at {load_label(r.users, r.arrival_rate)}" for r in deciding)
+    text = (
+        f"knife edge: the interval of every ratio that decided this ({where}) reaches the "
+        f"{PRACTICAL_MARGIN:.0%} margin; {_settle(trials)}"
+    )
+    return [_reason(ReasonCode.KNIFE_EDGE, text)]
+
+
+def _near_benefit(usable_ratios: Sequence[Ratio], trials: int) -> list[DecisionReason]:
+    """One line when a ratio's interval reaches past the margin towards a benefit: no benefit was
+    shown, but more data could show one."""
+    near = [
+        r
+        for r in usable_ratios
+        if r.metric in VERDICT_METRICS
+        and r.is_evidence
+        and not acts_on(r, Direction.BETTER)
+        and r.value.ci_low is not None
+        and r.value.ci_high is not None
+        and _past(r, Direction.BETTER)
+    ]
+    if not near:
+        return []
+    where = ", ".join(f"{METRIC_LABELS[r.metric]} at {load_label(r.users, r.arrival_rate)}" for r in near)
+    text = f"knife edge: the interval of {where} reaches past the {PRACTICAL_MARGIN:.0%} margin towards a benefit; "
+    return [_reason(ReasonCode.KNIFE_EDGE, text + _settle(trials))]
+
+
+def _past(ratio: Ratio, direction: Direction) -> bool:
+    bound = margin_bound(ratio.metric, direction)
+    low, high = ratio.value.ci_low, ratio.value.ci_high
+    assert low is not None and high is not None
+    return low < bound if bound < 1 else high > bound
+
+
+def _guarded_levels(
+    summaries: Sequence[StepSummary], comparable: set[_Level], pair: Sequence[str]
+) -> list[DecisionReason]:
+    """One line when no benefit was found and the bench's guard set aside a level where one could
+    have shown (its CPUs, the shared machine or the load generator ran out)."""
+    found: dict[_Level, list[str]] = {}
+    for s in summaries:
+        level = (s.users, s.arrival_rate)
+        if s.service not in pair or level in comparable:
+            continue
+        flags = [i for i in s.unusable if i.code is Unusable.BENCH_BOUND and i.component in _GUARDED]
+        if flags and all(i.code is Unusable.BENCH_BOUND for i in s.unusable):
+            found.setdefault(level, []).append(s.service)
+    if not found:
+        return []
+    where = "; ".join(f"{load_label(*level)} ({', '.join(services)})" for level, services in sorted(found.items()))
+    text = (
+        f"knife edge: the bench guard set aside {where}, where a difference could have shown; "
+        "add --locust-workers or a bigger machine to compare it"
+    )
+    return [_reason(ReasonCode.KNIFE_EDGE, text)]
 
 
 _CAUSE_ADVICE = {
@@ -375,39 +502,17 @@ def _advice(summaries: Sequence[StepSummary], services: Sequence[str]) -> list[D
     return [_reason(ReasonCode.TO_DECIDE, f"to decide: {item}") for item in [*todo, *causes]]
 
 
-def _bigger_machine(results: Results, own: Sequence[CriterionResult], candidate: str) -> list[DecisionReason]:
-    """What a bigger machine must confirm, when criteria wait for more CPU than this one has."""
-    waiting = {(r.users, r.arrival_rate) for r in own if r.reason is CriterionReason.NEEDS_MORE_CPU}
-    needs = [
-        need
-        for s in results.summaries
-        if s.service == candidate
-        and (s.users, s.arrival_rate) in waiting
-        and (need := cpu_need(results, s)) is not None
-    ]
-    if not needs:
-        return []
-    cpus = max(need.service_cpus for need in needs)
-    levels = ", ".join(load_label(*level) for level in sorted(waiting))
-    text = (
-        f"a projection is not a measurement: to judge {candidate} at {levels}, run on a machine with at least "
-        f"{cpus + 2} CPUs ({cpus} for the service, the rest for the bench): make compare "
-        f"ARGS='--service-cpus {cpus} --workers {cpus} --candidates {candidate}'"
-    )
-    return [_reason(ReasonCode.NEEDS_BIGGER_MACHINE, text)]
-
-
 def _no_benefit(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -> list[DecisionReason]:
     text = (
         f"no measurable benefit: at no load level usable for both was {candidate}'s p95 significantly "
         f"below {1 - PRACTICAL_MARGIN:g} x {baseline}'s, nor its throughput significantly above "
         f"{1 + PRACTICAL_MARGIN:g} x"
     )
-    if any(not r.is_evidence for r in usable_ratios if r.metric in _VERDICT_METRICS):
+    if any(not r.is_evidence for r in usable_ratios if r.metric in VERDICT_METRICS):
         text += " (p95 compared only where not both filled their CPUs)"
     reasons = [_reason(ReasonCode.NO_BENEFIT, text)]
     for ratio in usable_ratios:
-        if ratio.metric in _VERDICT_METRICS:
+        if ratio.metric in VERDICT_METRICS:
             significance = "significant" if ratio.significant else "not significant"
             if not ratio.is_evidence:
                 significance += ", set aside: both filled their CPUs"

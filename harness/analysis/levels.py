@@ -18,6 +18,7 @@ import pandas as pd
 from ..records import ABANDONED, RECORD_COLUMNS
 from ..results import CacheFigures, Estimate, LatencySummary, StepResult, StepSummary, UsabilityIssue
 from ..terms import COMPONENT_LABELS, HELPER_COMPONENTS, LATENCY_METRICS, Component, Unusable
+from .quiet import disturbance
 from .stats import bootstrap_ci, percentile, percentile_cis
 from .steps import BENCH_CPUS_BUSY_SHARE, latency_column
 
@@ -289,4 +290,8 @@ def _usability(
     if answered == 0 and requests > 0:
         detail = "no per-request records with a response for this level"
         issues.append(UsabilityIssue(code=Unusable.NO_RECORDS, detail=detail))
+    disturbed = [why for step in steps if (why := disturbance(step)) is not None]
+    if disturbed:
+        detail = f"the machine was not quiet ({'; '.join(disturbed)}): it measured the disturbance, not the design"
+        issues.append(UsabilityIssue(code=Unusable.DISTURBED, detail=detail))
     return issues

@@ -198,6 +198,7 @@ def issue_text(issue: UsabilityIssue) -> str:
         Unusable.INCOMPLETE: "incomplete",
         Unusable.TOO_FEW_REQUESTS: "too few requests",
         Unusable.NO_RECORDS: "no per-request records",
+        Unusable.DISTURBED: "machine disturbed",
     }[issue.code]
 
 

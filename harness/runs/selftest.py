@@ -30,10 +30,11 @@ from typing import Literal
 
 import pandas as pd
 
+from ..analysis.quiet import OTHER_WORK_LIMIT_SHARE, STEAL_LIMIT_SHARE, other_work_cores, other_work_limit
 from ..bench import BenchConfig
 from ..bench.pinning import CpuPlan, cpu_plan
 from ..processes import ProcessFailed
-from ..results import LoadSettings, Ratio, Results, StepResult
+from ..results import LoadSettings, Ratio, Results
 from ..rounding import estimate, p_value
 from ..terms import COMPONENT_LABELS, PRACTICAL_MARGIN, Outcome, Verdict, load_label, outside_margin
 from .compare import RunControl, run_comparison
@@ -78,21 +79,7 @@ __all__ = [
 EXIT_PASS, EXIT_FAIL, EXIT_UNUSABLE = 0, 1, 2
 BASELINE, CANDIDATE = "A", "B"
 SLOWDOWN = 1.2  # B's fake upstream in the A/B run: 20 % more Graph API and LLM latency
-# A step during which processes outside the bench took more than this share of the machine's
-# cores was not measured on a quiet machine: its level is not used. Half a core of neighbours'
-# work already moved an A/A ratio by several per cent (docs/measurements.md). The bench's own
-# guard counts outside work only on a machine 75 % busy; the self-test's claims are about
-# differences of a few per cent, so it asks for quiet at any load.
-OTHER_WORK_LIMIT_SHARE = 0.25
-# On a virtual machine the host can take CPU time from the guest (steal): every process of the
-# step runs slower, the service's and the bench's alike, and an A/A ratio moves with it. Through
-# passing self-tests on a 2-core VM steal was 0.02-0.16 cores; CI steps with 0.39-0.67 cores
-# moved an A/A p95 ratio to 0.79 and an A/B one to 1.35 (docs/measurements.md). A level whose
-# steps lost more than this share of the machine's cores is judged only where the steal could
-# not have made the answer: it excuses a failure, never a pass. Steal makes identical copies
-# look different, so an A/A pass despite it counts; it makes the copy it hit look slower, so an
-# A/B pass counts only when B lost no more than A (ISOLATION_STEAL_MARGIN_CORES).
-STEAL_LIMIT_SHARE = 0.10
+# The quiet-machine limits (outside work, host steal) are the verdict's own: analysis/quiet.py.
 
 Status = Literal["pass", "fail", "unusable", "info"]
 
@@ -430,20 +417,6 @@ def _counts_despite_steal(
         )
 
     return lost(CANDIDATE) <= lost(BASELINE) + ISOLATION_STEAL_MARGIN_CORES
-
-
-def other_work_limit(results: Results) -> float:
-    """Cores other processes may take during a step before its level is not used."""
-    return OTHER_WORK_LIMIT_SHARE * max(results.machine.cpu_count, 1)
-
-
-def other_work_cores(step: StepResult) -> float | None:
-    """CPU the rest of the machine used during the step's window, in cores: everything busy
-    minus the service and the bench's own parts (None when the machine was not sampled)."""
-    if step.cpu_load is None:
-        return None
-    bench = sum(usage.cpu_cores_mean for usage in step.components.values())
-    return max(step.cpu_load.machine_cores - bench, 0.0)
 
 
 def _beyond_margin(ratio: Ratio) -> bool:

@@ -67,7 +67,7 @@ def test_per_request_records_and_the_reports_exist(run_dir):
     summary, html = (run_dir / "summary.md").read_text(), (run_dir / "report.html").read_text()
     assert "<html" in html and all(d.verdict in summary and d.verdict in html for d in results.decisions)
     assert any((run_dir / "plots").glob("*.png"))
-    assert json.loads((run_dir / "results.json").read_text())["schema_version"] == 2
+    assert json.loads((run_dir / "results.json").read_text())["schema_version"] == 3
 
 
 def test_the_report_reads_in_a_browser_and_its_summary_fits_a_pr_comment(run_dir):

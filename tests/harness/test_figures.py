@@ -29,7 +29,7 @@ from harness.results import (
     RunSettings,
     StepResult,
 )
-from harness.runs.selftest import other_work_cores
+from harness.analysis.quiet import other_work_cores
 from harness.terms import BENCH_ADVICE, Component, Unusable
 
 

@@ -523,7 +523,7 @@ def test_harness_report_prices_the_costs_at_the_users_rate(run_dir, capsys, no_b
         (None, "not found"),
         ("{not json", "not a valid results file"),
         (json.dumps({"schema_version": 99}), "schema version 99"),
-        (json.dumps({"schema_version": 1, "run_id": "x"}), "not a valid results file"),
+        (json.dumps({"schema_version": 3, "run_id": "x"}), "not a valid results file"),
     ],
 )
 def test_harness_report_refuses_a_missing_or_invalid_results_file(tmp_path, capsys, content, message):
