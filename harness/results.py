@@ -487,6 +487,9 @@ class TargetLoad(_Schema):
     capacity_saturated: bool = Field(
         False, description="the service filled its CPUs there: the figure is its capacity, not a lower bound"
     )
+    capacity_within_slo: bool = Field(
+        True, description="False: no level met the SLO; the figure is what its full CPUs served, over the SLO"
+    )
     service_cpus: Estimate | None = Field(None, description="service CPUs the target needs (cores of work)")
     database_cores: Estimate | None = Field(None, description="the database's cores the target needs")
     cpu_ms_per_request: float | None = Field(None, description="the service's CPU per request the need rests on")

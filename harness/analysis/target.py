@@ -63,6 +63,7 @@ def target_load(results: Results, service: str) -> TargetLoad | None:
         "capacity_rps_per_cpu": capacity,
         "capacity_level": load_label(capacity_at.users, capacity_at.arrival_rate) if capacity_at else None,
         "capacity_saturated": bool(capacity_at and capacity_at.service_saturated),
+        "capacity_within_slo": capacity_at is None or _within_slo(capacity_at),
         "price_per_vcpu_hour": price,
     }
     at_target = next((s for s in own if s.users == users and s.arrival_rate == 0), None)
@@ -134,7 +135,10 @@ def _trusted(summary: StepSummary) -> bool:
 
 def _capacity_per_cpu(results: Results, own: Sequence[StepSummary]) -> tuple[Estimate | None, StepSummary | None]:
     """The highest throughput measured within the SLO, per service CPU, and where."""
-    within = [s for s in own if _trusted(s) and _within_slo(s) and s.throughput_rps.value is not None]
+    measured = [s for s in own if _trusted(s) and s.throughput_rps.value is not None]
+    # None within the SLO: what the service served with its CPUs full is still its capacity,
+    # shown as over the SLO.
+    within = [s for s in measured if _within_slo(s)] or [s for s in measured if s.service_saturated]
     if not within:
         return None, None
     best = max(within, key=lambda s: s.throughput_rps.value or 0.0)
@@ -201,10 +205,9 @@ def _scaled(value: Estimate, factor: float) -> Estimate:
 def _why_projected(summary: StepSummary | None, users: int) -> str:
     if summary is None:
         return f"this run did not include {users} users"
-    if summary.service_saturated:
-        return f"at {users} users the service filled the CPUs it had here"
-    reasons = "; ".join(issue.detail for issue in summary.unusable)
-    return f"{users} users could not be measured here ({reasons})"
+    causes = ["the service filled the CPUs it had"] if summary.service_saturated else []
+    causes += [issue.detail for issue in summary.unusable]
+    return f"{users} users could not be served here ({'; '.join(causes) or 'not usable'})"
 
 
 def _command(results: Results, service: str, workers: int) -> str:
