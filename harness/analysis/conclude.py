@@ -32,7 +32,7 @@ def conclude(results: Results, records: pd.DataFrame, criteria: Criteria, *, see
         decide(
             with_summaries,
             judged,
-            ratios(summaries, records, candidate=candidate, baseline=baseline, seed=seed),
+            ratios(summaries, records, candidate=candidate, baseline=baseline, seed=seed, steps=results.steps),
             candidate=candidate,
             baseline=baseline,
         )

@@ -14,8 +14,9 @@ verdict with the report in hand):
 a. the candidate's delivery audit failed anywhere (lost, doubled, wrong-token or unexpected
    replies)                                                              -> DO NOT MIGRATE
 b. the candidate fails a criterion judged on usable data                 -> DO NOT MIGRATE
-c. the candidate is significantly worse than the baseline beyond the practical margin on p95
-   or throughput at a load level usable for both                         -> DO NOT MIGRATE
+c. the candidate is significantly worse than the baseline beyond the practical margin on p95,
+   throughput or the service's CPU per request at a load level usable for both
+                                                                         -> DO NOT MIGRATE
 d. the run could not compare: the baseline's audit failed, the candidate's delivery was not
    audited, the run stopped early, no load level is usable for both, the machine was not quiet
    (another process or the VM's host took CPU) at a level either ran, or a criterion this
@@ -23,8 +24,8 @@ d. the run could not compare: the baseline's audit failed, the candidate's deliv
    except when criteria not judged are all that stands there, every level either service ran
    was compared and none shows a benefit: a criterion can only hold a migration back, never
    earn one, so judging it could not change rule f's answer              -> rule f
-e. the candidate is significantly better beyond the margin (p95 or throughput) at a level
-   usable for both                                                       -> MIGRATE
+e. the candidate is significantly better beyond the margin (p95, throughput or CPU per
+   request) at a level usable for both                                   -> MIGRATE
 f. otherwise: no measurable benefit                                      -> DO NOT MIGRATE
 
 At a level where both services filled their CPUs, p95 is not compared, only throughput
@@ -66,7 +67,9 @@ from ..terms import (
 __all__ = ["VERDICT_METRICS", "acts_on", "decide", "key_ratio"]
 
 _Level = tuple[int, float]
-VERDICT_METRICS = ("p95_ms", "throughput_rps")  # what rules c and e read
+# What rules c and e read: how fast (p95, throughput) and what a message costs (the service's CPU
+# per request, the checklist's own "76 % cost reduction").
+VERDICT_METRICS = ("p95_ms", "throughput_rps", "service_cpu_ms_per_request")
 _GUARDED = {Component.BENCH_CPUS, Component.MACHINE, Component.LOAD_GENERATOR}  # the bench guard's flags
 
 
@@ -504,8 +507,8 @@ def _advice(summaries: Sequence[StepSummary], services: Sequence[str]) -> list[D
 
 def _no_benefit(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -> list[DecisionReason]:
     text = (
-        f"no measurable benefit: at no load level usable for both was {candidate}'s p95 significantly "
-        f"below {1 - PRACTICAL_MARGIN:g} x {baseline}'s, nor its throughput significantly above "
+        f"no measurable benefit: at no load level usable for both was {candidate}'s p95 or CPU per request "
+        f"significantly below {1 - PRACTICAL_MARGIN:g} x {baseline}'s, nor its throughput significantly above "
         f"{1 + PRACTICAL_MARGIN:g} x"
     )
     if any(not r.is_evidence for r in usable_ratios if r.metric in VERDICT_METRICS):

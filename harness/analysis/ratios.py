@@ -1,11 +1,14 @@
-"""Candidate against baseline: the ratio of p95, p99 and throughput at every shared load level,
-with a bootstrap 95% interval and, for latency, Mann-Whitney U over the per-request latencies.
+"""Candidate against baseline: the ratio of p95, p99, throughput and (given the steps) the
+service's CPU per request at every shared load level, with a bootstrap 95% interval and, for
+latency, Mann-Whitney U over the per-request latencies.
 
 Intervals resample trial-level figures when both sides have at least 3 trials, else the requests
 of each side independently (throughput: their per-second counts). A latency ratio is significant
 when p < :data:`SIGNIFICANCE_LEVEL` AND its interval (when there is one) excludes 1: a shifted
 distribution whose percentile ratio is still uncertain does not count. A throughput ratio is
-significant when its interval excludes 1.
+significant when its interval excludes 1. So is a CPU-per-request ratio (its interval resamples
+each side's seconds as pairs of CPU and requests, :mod:`.cpu`; trials' figures with 3 or more):
+where both services fill their CPUs, it is the steadiest figure of what a message costs.
 """
 
 from __future__ import annotations
@@ -14,16 +17,18 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..results import Ratio, StepSummary
+from ..results import Ratio, StepResult, StepSummary
 from ..terms import LATENCY_METRICS
+from .cpu import cpu_pairs, ms_per_request, service_ms_per_request
 from .levels import MIN_TRIALS_FOR_TRIAL_BOOTSTRAP, estimate, per_second_counts, summary_records
-from .stats import bootstrap_ratio_ci, mann_whitney, percentile, percentile_ratio_cis
+from .stats import bootstrap_ratio_ci, mann_whitney, paired_samples_ci, percentile, percentile_ratio_cis
 from .steps import latency_column
 
-__all__ = ["RATIO_METRICS", "SIGNIFICANCE_LEVEL", "contains_one", "ratios"]
+__all__ = ["CPU_METRIC", "RATIO_METRICS", "SIGNIFICANCE_LEVEL", "contains_one", "ratios"]
 
 SIGNIFICANCE_LEVEL = 0.01
 RATIO_METRICS = ("p95_ms", "p99_ms", "throughput_rps")
+CPU_METRIC = "service_cpu_ms_per_request"  # ratioed only where the steps are given
 
 
 def ratios(
@@ -33,8 +38,10 @@ def ratios(
     candidate: str,
     baseline: str,
     seed: int = 0,
+    steps: Sequence[StepResult] = (),
 ) -> list[Ratio]:
-    """candidate / baseline for p95, p99 and throughput at every load level both services ran."""
+    """candidate / baseline for p95, p99 and throughput at every load level both services ran,
+    and the service's CPU per request where ``steps`` are given."""
     by_level = {(s.service, s.users, s.arrival_rate): s for s in summaries}
     out = []
     for (service, users, arrival_rate), cand in by_level.items():
@@ -45,6 +52,8 @@ def ratios(
         base_answered = _answered(summary_records(base, records))
         out += _latency_ratios(cand, base, cand_answered, base_answered, seed)
         out.append(_throughput_ratio(cand, base, cand_answered, base_answered, seed))
+        if steps and (cpu := _cpu_ratio(cand, base, steps, records, seed)) is not None:
+            out.append(cpu)
     return out
 
 
@@ -105,6 +114,45 @@ def _throughput_ratio(
     ci = bootstrap_ratio_ci(top, bottom, seed=seed)
     significant = None if ci is None else not contains_one(ci)
     return _ratio("throughput_rps", cand, base, ci, p_value=None, significant=significant)
+
+
+def _level_steps(steps: Sequence[StepResult], summary: StepSummary) -> list[StepResult]:
+    key = (summary.service, summary.users, summary.arrival_rate)
+    return [s for s in steps if (s.service, s.users, s.arrival_rate) == key]
+
+
+def _cpu_ratio(
+    cand: StepSummary, base: StepSummary, steps: Sequence[StepResult], records: pd.DataFrame, seed: int
+) -> Ratio | None:
+    sides = [_level_steps(steps, cand), _level_steps(steps, base)]
+    top, bottom = (service_ms_per_request(side) for side in sides)
+    if top is None or not bottom:
+        return None
+    if _by_trials(cand, base):
+        figures = [[service_ms_per_request([step]) for step in side] for side in sides]
+        ci = bootstrap_ratio_ci(*([f for f in side if f is not None] for side in figures), seed=seed)
+    else:
+        pairs = [
+            cpu_pairs(side, summary_records(summary, records))
+            for side, summary in zip(sides, (cand, base), strict=True)
+        ]
+
+        def ratio(a: object, b: object, axis: int = -1) -> object:
+            return ms_per_request(a, axis) / ms_per_request(b, axis)
+
+        ci = paired_samples_ci(pairs, ratio, seed=seed) if all(p.shape[1] >= 2 for p in pairs) else None
+        if ci is not None and all(p[1].sum() for p in pairs):
+            # The pairs cover whole seconds only: centre the interval on the figure it qualifies.
+            shift = top / bottom - float(ratio(*pairs))
+            ci = (ci[0] + shift, ci[1] + shift)
+    return Ratio(
+        users=cand.users,
+        arrival_rate=cand.arrival_rate,
+        metric=CPU_METRIC,
+        value=estimate(top / bottom, ci),
+        significant=None if ci is None else not contains_one(ci),
+        both_saturated=cand.service_saturated and base.service_saturated,
+    )
 
 
 def contains_one(ci: tuple[float, float] | None) -> bool:
