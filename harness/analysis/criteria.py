@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..results import CriterionResult, Estimate, FaultResult, Results, SoakResult, StepSummary
 from ..terms import ECHO, Component, CriterionReason, Outcome, Unusable, load_label
-from .projection import CpuNeed, cpu_need, short_of_cpu
+from .projection import CpuNeed, bench_short_of_cpu, cpu_need, short_of_cpu
 
 __all__ = [
     "DEFAULT_CRITERIA_FILE",
@@ -307,8 +307,9 @@ def _needs_more_cpu(criterion: Criterion, summary: StepSummary, results: Results
 def _short_of_machine(summary: StepSummary) -> str | None:
     """Why an unusable level says nothing about the design, when the machine is too small for it:
     the bench's CPUs, the shared machine or the database ran out (never a disturbance, a short
-    step or a saturated load generator, which this machine can fix)."""
-    if summary.usable or not short_of_cpu(summary):
+    step or a saturated load generator, which this machine can fix, even where the service also
+    filled its CPUs)."""
+    if not bench_short_of_cpu(summary):
         return None
     return "; ".join(issue.detail for issue in summary.unusable)
 

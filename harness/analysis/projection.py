@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ..results import Results, StepSummary
 from ..terms import Component, Unusable, load_label
 
-__all__ = ["CpuNeed", "closed_loop_rate", "cpu_need", "offered_rps", "short_of_cpu"]
+__all__ = ["CpuNeed", "bench_short_of_cpu", "closed_loop_rate", "cpu_need", "offered_rps", "short_of_cpu"]
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,12 @@ def cpu_need(results: Results, summary: StepSummary) -> CpuNeed | None:
 def short_of_cpu(summary: StepSummary) -> bool:
     """The level says nothing because CPU ran out: the service filled its own CPUs, or the only
     reason it is unusable is that the bench's CPUs, the machine or the database were saturated."""
-    if summary.service_saturated:
-        return True
+    return summary.service_saturated or bench_short_of_cpu(summary)
+
+
+def bench_short_of_cpu(summary: StepSummary) -> bool:
+    """The only reason the level is unusable is that the bench's CPUs, the machine or the database
+    were saturated (a disturbance, a short step or a saturated load generator is not)."""
     cpu = {Component.BENCH_CPUS, Component.MACHINE, Component.DATABASE}
     return bool(summary.unusable) and all(
         issue.code is Unusable.BENCH_BOUND and issue.component in cpu for issue in summary.unusable

@@ -136,13 +136,25 @@ def test_a_cache_whose_metrics_did_not_answer_is_not_judged_rather_than_absent()
     assert (cache.outcome, cache.reason) == (Outcome.NOT_JUDGED, CriterionReason.METRICS_UNANSWERED)
 
 
-def test_missing_level_and_unusable_level_cannot_be_judged():
+def test_a_level_the_run_left_out_is_the_target_answers_and_an_unusable_level_is_not_judged():
     results = judged_run({"optimized": {50: 100.0, 100: 100.0}}, generator_cores={("optimized", 100): 0.97})
     judged = evaluate(load_criteria(), results)
+    # The run measured optimized, only not at 500 users: the target-load answer projects it.
     at_500 = next(r for r in judged if r.metric == "throughput_rps")
-    assert (at_500.outcome, at_500.reason, at_500.users) == (Outcome.NOT_JUDGED, CriterionReason.NO_STEP, 500)
+    assert (at_500.outcome, at_500.reason, at_500.users) == (Outcome.NOT_JUDGED, CriterionReason.TARGET_NOT_RUN, 500)
+    # A saturated load generator is this machine's to fix (--locust-workers): the level holds its criteria.
     unusable = next(r for r in judged if r.metric == "p95_ms" and r.users == 100)
     assert (unusable.outcome, unusable.reason) == (Outcome.NOT_JUDGED, CriterionReason.LEVEL_UNUSABLE)
+
+
+def test_a_service_the_run_never_measured_has_no_step_not_a_target():
+    results = judged_run({"optimized": {50: 100.0}})
+    results = results.model_copy(
+        update={"settings": results.settings.model_copy(update={"services": ["original", "optimized"]})}
+    )
+    judged = [r for r in evaluate(load_criteria(), results) if r.service == "original"]
+    measured = {r.reason for r in judged if r.outcome is Outcome.NOT_JUDGED}
+    assert measured == {CriterionReason.NO_STEP}  # at 500 users too: nothing of it was measured
 
 
 def test_memory_growth_is_skipped_without_soak_and_judged_with_it():
@@ -228,7 +240,15 @@ threshold = 100000
     )
     judged = {r.criterion: r for r in evaluate(criteria, results)}
     assert (judged["p95"].outcome, judged["p95"].reason) == (Outcome.PASS, CriterionReason.SLOWED_BY_BENCH)
-    # a failure under a slowed bench is not the service's
+    # A failure under a slowed bench is not the service's. The shared machine ran out: a bigger
+    # one judges it, so it is the target-load answer's, not a gap in the verdict.
+    assert (judged["rps"].outcome, judged["rps"].reason) == (Outcome.NOT_JUDGED, CriterionReason.NEEDS_MORE_CPU)
+    upstream = UsabilityIssue(code=Unusable.BENCH_BOUND, component=Component.UPSTREAM, detail="bench-bound")
+    slow_upstream = slowed.model_copy(update={"bound_by": ["upstream"], "unusable": [upstream]})
+    assert slow_upstream.slowed_by_bench
+    judged = {r.criterion: r for r in evaluate(criteria, results.model_copy(update={"summaries": [slow_upstream]}))}
+    assert judged["p95"].outcome is Outcome.PASS
+    # A slow fake upstream is no machine's size: the failure stays unjudged and holds the verdict.
     assert (judged["rps"].outcome, judged["rps"].reason) == (Outcome.NOT_JUDGED, CriterionReason.LEVEL_UNUSABLE)
     generator = UsabilityIssue(code=Unusable.BENCH_BOUND, component=Component.LOAD_GENERATOR, detail="bench-bound")
     generator_bound = slowed.model_copy(update={"bound_by": ["load_generator"], "unusable": [generator]})
@@ -275,3 +295,63 @@ def test_a_failure_the_service_had_enough_cpu_for_is_a_failure():
     results = _saturated_run(service_ms=1.0)  # ~0.5 CPUs of work: it had its CPU, and failed
     p95 = next(r for r in evaluate(load_criteria(), results) if r.metric == "p95_ms")
     assert (p95.outcome, p95.reason) == (Outcome.FAIL, CriterionReason.MEASURED)
+
+
+def _unusable_500(*issues: UsabilityIssue, saturated: bool = False):
+    """optimized at 500 users, unusable for ``issues``, its service's CPUs full or not."""
+    results = judged_run({"optimized": {500: 300.0}})
+    summary = results.summaries[0].model_copy(
+        update={
+            "unusable": list(issues),
+            "bound_by": [i.component for i in issues if i.component],
+            "service_saturated": saturated,
+        }
+    )
+    return {r.metric: r for r in evaluate(load_criteria(), results.model_copy(update={"summaries": [summary]}))}
+
+
+def _bound(component: Component) -> UsabilityIssue:
+    return UsabilityIssue(code=Unusable.BENCH_BOUND, component=component, detail="bench-bound")
+
+
+DISTURBED = UsabilityIssue(code=Unusable.DISTURBED, detail="the machine was not quiet")
+TOO_FEW = UsabilityIssue(code=Unusable.TOO_FEW_REQUESTS, detail="only 150 requests")
+
+
+@pytest.mark.parametrize("component", [Component.BENCH_CPUS, Component.MACHINE, Component.DATABASE])
+def test_a_level_the_machine_is_too_small_for_is_the_target_answers(component):
+    judged = _unusable_500(_bound(component))
+    assert judged["p95_ms"].reason is CriterionReason.SLOWED_BY_BENCH  # a pass despite the bench stands
+    rps = judged["throughput_rps"]  # 40 req/s where 500 are asked
+    assert (rps.outcome, rps.reason) == (Outcome.NOT_JUDGED, CriterionReason.NEEDS_MORE_CPU)
+
+
+@pytest.mark.parametrize(
+    "issues",
+    [(_bound(Component.LOAD_GENERATOR),), (DISTURBED,), (TOO_FEW,), (_bound(Component.BENCH_CPUS), DISTURBED)],
+    ids=["load-generator", "disturbed", "too-few-requests", "bench-cpus-and-disturbed"],
+)
+@pytest.mark.parametrize("saturated", [False, True], ids=["cpu-to-spare", "service-cpus-full"])
+def test_a_level_this_machine_could_fix_holds_its_criteria_even_where_the_service_filled_its_cpus(issues, saturated):
+    # A connection count does not depend on the service's CPUs: with its CPUs full or not, a level
+    # a quiet machine, longer steps or --locust-workers would make usable is not a bigger machine's.
+    judged = _unusable_500(*issues, saturated=saturated)
+    pool = judged["database_connections_max"]
+    assert (pool.outcome, pool.reason) == (Outcome.NOT_JUDGED, CriterionReason.LEVEL_UNUSABLE)
+
+
+def test_an_unanswered_metrics_endpoint_is_the_target_answers_only_where_the_service_filled_its_cpus():
+    results = judged_run({"optimized": {50: 100.0}})
+    variants = {"optimized": variant_info("optimized", parse_variant("optimized"))}
+    settings = results.settings.model_copy(update={"variants": variants})
+
+    def cache_reason(saturated: bool) -> CriterionReason:
+        unread = [
+            s.model_copy(update={"has_cache": False, "cache_hit_rate": None, "service_saturated": saturated})
+            for s in results.summaries
+        ]
+        judged = evaluate(load_criteria(), results.model_copy(update={"summaries": unread, "settings": settings}))
+        return next(r for r in judged if r.metric == "cache_hit_rate").reason
+
+    assert cache_reason(saturated=False) is CriterionReason.METRICS_UNANSWERED  # CPU to spare: rerun it here
+    assert cache_reason(saturated=True) is CriterionReason.NEEDS_MORE_CPU  # more CPUs would answer it
