@@ -165,6 +165,9 @@ class VariantInfo(_Schema):
 
     summary: str = ""
     choices: dict[str, str] = Field(default={}, description="environment variable -> value")
+    commit: str | None = Field(
+        None, description="the git commit its code ran from (a NAME@REVISION variant); None: the working tree"
+    )
 
 
 class RunSettings(_Schema):

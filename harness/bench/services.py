@@ -2,11 +2,14 @@
 
 One worker: ``uvicorn APP``; more: ``gunicorn APP -k uvicorn_worker.UvicornWorker -w N``. Both
 services (and the bare echo app) get the same server flags, so the comparison isolates their
-designs. Settings reach them through the environment only.
+designs. Settings reach them through the environment only. A service whose code is another
+checkout (``source``, a git worktree of an earlier revision) runs in that directory and imports
+its app and ``contract`` from there: it comes first on the path, before this working tree.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import sys
@@ -73,12 +76,17 @@ class ServiceProcess(ManagedProcess):
         port: int | None = None,
         log_path: Path | None = None,
         cpus: Sequence[int] | None = None,
+        source: Path | None = None,
     ) -> None:
         self.service = label
         self.app = app
         self.port = port or free_port()
         self.workers = workers
-        super().__init__(label, _server_argv(app, self.port, workers), env=env, log_path=log_path, cpus=cpus)
+        self.source = source
+        if source is not None:
+            env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, (str(source), env.get("PYTHONPATH"))))}
+        argv = _server_argv(app, self.port, workers, source)
+        super().__init__(label, argv, env=env, cwd=source, log_path=log_path, cpus=cpus)
         self._verify_token = env.get("WHATSAPP_VERIFY_TOKEN", "")
         self._metrics_dir: str | None = None
 
@@ -134,7 +142,8 @@ class ServiceProcess(ManagedProcess):
             return False
 
 
-def _server_argv(app: str, port: int, workers: int) -> list[str]:
+def _server_argv(app: str, port: int, workers: int, source: Path | None = None) -> list[str]:
+    # uvicorn puts --app-dir, gunicorn --chdir, first on the path (both default to the cwd)
     if workers <= 1:
         return [
             sys.executable,
@@ -148,6 +157,7 @@ def _server_argv(app: str, port: int, workers: int) -> list[str]:
             "--no-access-log",
             "--log-level",
             "warning",
+            *(["--app-dir", str(source)] if source is not None else []),
         ]
     return [
         sys.executable,
@@ -166,4 +176,5 @@ def _server_argv(app: str, port: int, workers: int) -> list[str]:
         "10",
         "--timeout",
         "60",
+        *(["--chdir", str(source)] if source is not None else []),
     ]

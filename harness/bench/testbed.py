@@ -120,6 +120,7 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
         port: int | None = None,
         upstream: UpstreamProcess | None = None,
         seed: bool = True,
+        source: Path | None = None,
     ) -> ServiceProcess:
         """Start ``app`` as ``label`` on its own freshly seeded database (with the migration's
         indexes when ``indexes``, as the checklist's step 3 creates them before the deploy) and
@@ -138,8 +139,9 @@ class Bench(contextlib.AbstractContextManager["Bench"]):
             overrides={**self.config.service_env, **(env or {})},
         )
         cpus = self.config.cpus.service if self.config.cpus.pinned else None
+        log_path = self.logs_dir / f"{label}.log"
         process = ServiceProcess(
-            label, app, env=environment, workers=workers, port=port, log_path=self.logs_dir / f"{label}.log", cpus=cpus
+            label, app, env=environment, workers=workers, port=port, log_path=log_path, cpus=cpus, source=source
         )
         self._stack.callback(process.stop)
         self.services[label] = process.start()

@@ -30,6 +30,7 @@ from ..runs import (
     Target,
     VariantError,
     default_run_dir,
+    remove_worktrees,
     run_comparison,
     variant_target,
 )
@@ -118,6 +119,7 @@ def _mix(text: str) -> dict[str, float]:
 
 
 def variant_name(text: str) -> str:
+    """A variant, checked; ``NAME@REVISION`` checks the revision out here (see harness.runs.variants)."""
     try:
         variant_target(text.strip())
     except VariantError as error:
@@ -126,7 +128,7 @@ def variant_name(text: str) -> str:
 
 
 def variant_names(text: str) -> tuple[str, ...]:
-    """Comma-separated variant names (``NAME`` or ``NAME+TOKEN...``), each checked."""
+    """Comma-separated variant names (``NAME``, ``NAME+TOKEN...``, either ``@REVISION``), each checked."""
     names = tuple(variant_name(part) for part in text.split(",") if part.strip())
     if not names:
         raise argparse.ArgumentTypeError("expected at least one variant")
@@ -134,7 +136,12 @@ def variant_names(text: str) -> tuple[str, ...]:
 
 
 # -- arguments --------------------------------------------------------------------------------
-_VARIANTS_HELP = "variants: " + ", ".join(VARIANTS) + "; NAME+TOKEN+... changes choices (see `harness variants`)"
+_VARIANTS_HELP = (
+    "variants: "
+    + ", ".join(VARIANTS)
+    + "; NAME+TOKEN+... changes choices (see `harness variants`); NAME@REVISION runs that git revision's code "
+    "from a temporary worktree (e.g. optimized@origin/main), side by side with this working tree's"
+)
 
 
 def add_variant_arguments(parser: argparse.ArgumentParser) -> None:
@@ -384,9 +391,12 @@ def run_from_args(
     candidates: tuple[str, ...],
     command: str,
 ) -> int:
-    targets = tuple(variant_target(name) for name in dict.fromkeys(services))
-    plan = plan_from_args(args, targets, baseline=baseline, candidates=candidates, command=command)
-    return run_with_console(plan, args.out or default_run_dir(), report_console())
+    try:
+        targets = tuple(variant_target(name) for name in dict.fromkeys(services))
+        plan = plan_from_args(args, targets, baseline=baseline, candidates=candidates, command=command)
+        return run_with_console(plan, args.out or default_run_dir(), report_console())
+    finally:
+        remove_worktrees()  # NAME@REVISION checkouts end with the run (at exit too, whatever ends it)
 
 
 # -- the console ------------------------------------------------------------------------------

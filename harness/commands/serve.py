@@ -41,7 +41,13 @@ def run(args: argparse.Namespace) -> int:
     target = variant_target(args.variant)
     with Bench(config, logs) as bench:
         service = bench.deploy(
-            target.label, target.app, env=target.env, indexes=target.indexes, workers=args.workers, port=args.port
+            target.label,
+            target.app,
+            env=target.env,
+            indexes=target.indexes,
+            workers=args.workers,
+            port=args.port,
+            source=target.source,
         )
         body_path = logs / "text-message.json"
         body = encode(PayloadFactory().text_webhook(bench.plan.active_phone_ids()[0]))

@@ -9,7 +9,17 @@ services a run starts. Scenarios applied to every step: :mod:`.faults` (``harnes
 from .compare import RunControl, default_run_dir, run_comparison, step_profile
 from .plan import LOAD_PROFILES, RunPlan, ScenarioStep, StepScenario, Target, WindowHook, echo_target, load_for_profile
 from .step import StepOutcome, measure_step
-from .variants import DEFAULT_BASELINE, DEFAULT_CANDIDATES, VariantError, variant_info, variant_target
+from .variants import (
+    DEFAULT_BASELINE,
+    DEFAULT_CANDIDATES,
+    VariantError,
+    Worktree,
+    checkout,
+    remove_worktrees,
+    split_revision,
+    variant_info,
+    variant_target,
+)
 
 __all__ = [
     "DEFAULT_BASELINE",
@@ -23,11 +33,15 @@ __all__ = [
     "Target",
     "VariantError",
     "WindowHook",
+    "Worktree",
+    "checkout",
     "default_run_dir",
     "echo_target",
     "load_for_profile",
     "measure_step",
+    "remove_worktrees",
     "run_comparison",
+    "split_revision",
     "step_profile",
     "variant_info",
     "variant_target",

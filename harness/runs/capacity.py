@@ -177,7 +177,12 @@ def run_capacity(plan: CapacityPlan, control: CapacityControl) -> Results:
                 idle_ms = idle_latency_ms(bench.database.uri)
                 for target_ in targets:
                     service = bench.deploy(
-                        target_.label, target_.app, env=target_.env, indexes=target_.indexes, workers=workers
+                        target_.label,
+                        target_.app,
+                        env=target_.env,
+                        indexes=target_.indexes,
+                        workers=workers,
+                        source=target_.source,
                     )
                     try:
                         _search_one(plan, bench, service, workers, idle_ms, control, results, frames)

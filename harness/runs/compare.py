@@ -155,6 +155,7 @@ def _deploy(bench: Bench, plan: RunPlan) -> tuple[dict[str, ServiceProcess], dic
             workers=plan.bench.service_workers,
             upstream=upstreams[target.label],
             seed=target.database,
+            source=target.source,
         )
     return services, upstreams
 

@@ -64,6 +64,7 @@ class Target:
     indexes: bool = False  # its database gets the migration's indexes before it starts
     variant: VariantInfo | None = None  # None: not a service variant (the echo app)
     upstream_latency_factor: float = 1.0  # != 1: its own fake upstream, that much slower
+    source: Path | None = None  # where its code is imported from (a git worktree); None: this working tree
 
 
 def echo_target() -> Target:
