@@ -587,12 +587,14 @@ MinimalStatus = Literal[
 
 
 class MinimalMigration(_Schema):
-    """The smallest set of changes found to pass the criteria, and how sure that is."""
+    """The smallest set of changes found to earn MIGRATE against the baseline, and how sure that is."""
 
     status: MinimalStatus
     changes: list[str] = Field(default=[], description="tokens")
-    label: str | None = Field(None, description="the configuration that was measured with them")
+    label: str | None = Field(None, description="the configuration whose verdict decided it")
     detail: str
+    verdict: Verdict | None = Field(None, description="that configuration's verdict against the baseline")
+    evidence: Ratio | None = Field(None, description="the ratio that tells that verdict best, with its interval")
 
 
 class Attribution(_Schema):

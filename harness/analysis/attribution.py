@@ -11,28 +11,52 @@ for throughput, p95 and the service's CPU per request, each with a bootstrap 95%
 trials' own figures when there are three or more) and significant when the interval excludes 0
 (p95: and Mann-Whitney p < 0.01). Where the two differ, the change interacts with the others.
 
-The minimal migration: the baseline if it already passes; else one change added alone that
-passes; else the changes the target cannot lose (T-c fails), confirmed by measuring B with
-exactly those. "Passes" means every criterion judged PASS or not applicable, and a clean
-delivery audit; a criterion not judged leaves it undetermined.
+The minimal migration: the smallest set of changes whose configuration earns MIGRATE against B
+under the verdict's own rules (:func:`~.decision.decide`, on the run's criteria), with the ratio
+that tells it best and its interval: one change added alone, else the changes the target cannot
+lose, confirmed by measuring B with exactly those (:func:`minimal_migration`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ..results import Attribution, ChangeEffect, Effect, Estimate, MinimalMigration, Results, StepResult, StepSummary
-from ..terms import Outcome
+from ..results import (
+    Attribution,
+    ChangeEffect,
+    Decision,
+    Effect,
+    Estimate,
+    MinimalMigration,
+    MinimalStatus,
+    Ratio,
+    Results,
+    StepResult,
+    StepSummary,
+)
+from ..rounding import number
+from ..terms import ECHO, METRIC_LABELS, Verdict, higher_is_better, load_label
 from .cpu import cpu_pairs, ms_per_request, service_ms_per_request
+from .decision import decide, key_ratio
 from .levels import MIN_TRIALS_FOR_TRIAL_BOOTSTRAP, per_second_counts, summary_records
-from .ratios import SIGNIFICANCE_LEVEL
+from .ratios import SIGNIFICANCE_LEVEL, ratios
 from .stats import mann_whitney, paired_samples_ci, subsample
 
-__all__ = ["ATTRIBUTED_METRICS", "DesignedChange", "WaterfallBar", "attribute", "passes", "waterfall"]
+__all__ = [
+    "ATTRIBUTED_METRICS",
+    "Confirmation",
+    "DesignedChange",
+    "WaterfallBar",
+    "attribute",
+    "minimal_migration",
+    "ratio_text",
+    "verdicts",
+    "waterfall",
+]
 
 ATTRIBUTED_METRICS = ("throughput_rps", "p95_ms", "service_cpu_ms_per_request")
 _MAX_LATENCIES = 10_000  # per side, as the other percentile intervals
@@ -60,11 +84,12 @@ def attribute(
     target: str,
     changes: Sequence[DesignedChange],
     *,
-    confirmation: Results | None = None,
-    confirmation_label: str | None = None,
+    confirmation: Confirmation | None = None,
+    decisions: Mapping[str, Decision] | None = None,
     seed: int = 0,
 ) -> Attribution:
-    """The attribution of ``results`` (one run holding every configuration of the design)."""
+    """The attribution of ``results`` (one run holding every configuration of the design);
+    ``decisions``: each configuration's verdict against ``baseline``, when the caller has them."""
     levels = sorted({(s.users, s.arrival_rate) for s in results.summaries if s.service == baseline})
     effects = _Effects(results, records, seed)
     measured = [
@@ -83,7 +108,9 @@ def attribute(
         )
         for c in changes
     ]
-    minimal = minimal_migration(results, baseline, target, changes, confirmation, confirmation_label)
+    if decisions is None:
+        decisions = verdicts(results, records, baseline, seed=seed)
+    minimal = minimal_migration(decisions, baseline, target, changes, confirmation)
     return Attribution(
         baseline=baseline,
         target=target,
@@ -128,70 +155,133 @@ def _at(effects: Sequence[Effect], metric: str, level: tuple[int, float]) -> Eff
     return found[0] if found else None
 
 
-# -- passing the criteria -------------------------------------------------------------------------
-def passes(results: Results, service: str) -> bool | None:
-    """True: every criterion on ``service`` passed or does not apply and its audit is clean;
-    False: one failed (or a reply was lost or doubled); None: one could not be judged."""
-    if any(s.audit is not None and not s.audit.passed for s in results.steps if s.service == service):
-        return False
-    outcomes = {r.outcome for r in results.criteria if r.service == service}
-    if Outcome.FAIL in outcomes:
-        return False
-    if Outcome.NOT_JUDGED in outcomes or not any(s.service == service for s in results.summaries):
-        return None
-    return True
+# -- the minimal migration -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Confirmation:
+    """The baseline measured with exactly ``changes``: that configuration's verdict against it."""
+
+    changes: tuple[str, ...]
+    decision: Decision
+
+
+def verdicts(
+    results: Results,
+    records: pd.DataFrame,
+    baseline: str,
+    *,
+    services: Sequence[str] | None = None,
+    seed: int = 0,
+) -> dict[str, Decision]:
+    """Each configuration of ``results`` (or just ``services``) judged against ``baseline`` by the
+    verdict's own rules: :func:`~.decision.decide` on the run's criteria and its ratios."""
+    measured = dict.fromkeys([*results.settings.services, *(s.service for s in results.summaries)])
+    return {
+        service: decide(
+            results,
+            results.criteria,
+            ratios(results.summaries, records, candidate=service, baseline=baseline, seed=seed),
+            candidate=service,
+            baseline=baseline,
+        )
+        for service in (services if services is not None else measured)
+        if service not in (baseline, ECHO)
+    }
 
 
 def minimal_migration(
-    results: Results,
+    decisions: Mapping[str, Decision],
     baseline: str,
     target: str,
     changes: Sequence[DesignedChange],
-    confirmation: Results | None,
-    confirmation_label: str | None,
+    confirmation: Confirmation | None = None,
 ) -> MinimalMigration:
-    if passes(results, baseline):
-        return MinimalMigration(status="baseline_passes", detail=f"{baseline} already passes every criterion")
-    singles = [c for c in changes if c.added and passes(results, c.added)]
+    """The smallest set of changes whose configuration earns MIGRATE against ``baseline``
+    (``decisions``: each configuration's verdict against it, from :func:`verdicts`).
+
+    The baseline itself is no migration. First one change added alone (B+c) that earns MIGRATE,
+    the one with the largest key ratio if several. Else the changes the target cannot lose: those
+    whose T-c is DO NOT MIGRATE against B. Not "T-c significantly worse than T": a change can add
+    speed the verdict does not need, and the question is what earns the verdict. Taken out one at
+    a time, so they are confirmed by measuring B with exactly them (``confirmation``); a T-c that
+    was not measured or is INCONCLUSIVE is named, never counted. A target that does not earn
+    MIGRATE itself leaves ``target_fails``."""
+    singles = [
+        (change, decision)
+        for change in changes
+        if change.added and (decision := decisions.get(change.added)) and decision.verdict is Verdict.MIGRATE
+    ]
     if singles:
-        best = max(singles, key=lambda c: _top_throughput(results, c.added))
-        return MinimalMigration(
-            status="single_change",
-            changes=[best.token],
-            label=best.added,
-            detail=f"{best.added} passes every criterion: one change is enough",
+        change, decision = max(singles, key=lambda pair: _strength(key_ratio(pair[1])))
+        return _minimal("single_change", [change.token], decision, "one change is enough")
+    whole = decisions.get(target)
+    if whole is None or whole.verdict is Verdict.INCONCLUSIVE:
+        detail = f"{target} could not be compared with {baseline}, and no change alone earns MIGRATE"
+        return _minimal("undetermined", [], whole, detail)
+    if whole.verdict is not Verdict.MIGRATE:
+        return _minimal("target_fails", [], whole, "no change added alone earns MIGRATE either")
+    needed = [c.token for c in changes if c.removed and _verdict(decisions, c.removed) is Verdict.DO_NOT_MIGRATE]
+    unclear = [
+        c.token
+        for c in changes
+        if c.removed is None or _verdict(decisions, c.removed) not in (Verdict.MIGRATE, Verdict.DO_NOT_MIGRATE)
+    ]
+    aside = f" (without {', '.join(unclear)} not judged)" if unclear else ""
+    if not needed:
+        detail = (
+            f"{target} earns MIGRATE without any one of its changes, and none earns it alone: they stand in for "
+            f"each other{aside}"
         )
-    verdict = passes(results, target)
-    if verdict is False:
-        return MinimalMigration(
-            status="target_fails", detail=f"{target} itself fails a criterion: no subset of its changes passes"
-        )
-    if verdict is None:
-        return MinimalMigration(status="undetermined", detail=f"{target}'s criteria could not all be judged")
-    needed = [c for c in changes if c.removed and passes(results, c.removed) is False]
-    unclear = [c.token for c in changes if c.removed is None or passes(results, c.removed) is None]
-    tokens = [c.token for c in needed]
-    if confirmation is None or confirmation_label is None:
-        detail = f"{target} fails without each of {', '.join(tokens) or 'none'}; not confirmed by a run of them alone"
-        return MinimalMigration(status="undetermined", changes=tokens, detail=detail)
-    confirmed = passes(confirmation, confirmation_label)
-    status = "confirmed" if confirmed else "not_confirmed"
-    detail = f"{confirmation_label}: " + (
-        "passes every criterion"
-        if confirmed
-        else "does not pass alone: the changes interact"
-        if confirmed is False
-        else "its criteria could not all be judged"
+        return _minimal("undetermined", [], whole, detail)
+    lost = f"{target} does not earn MIGRATE without {' or '.join(needed)}{aside}"
+    if confirmation is None:
+        return _minimal("undetermined", needed, None, f"{lost}; not confirmed by a run of them alone")
+    more = [token for token in confirmation.changes if token not in needed]
+    if more:
+        lost += f"; with {', '.join(more)}, which they need"
+    decision = confirmation.decision
+    if decision.verdict is Verdict.MIGRATE:
+        return _minimal("confirmed", list(confirmation.changes), decision, lost)
+    why = "the changes interact" if decision.verdict is Verdict.DO_NOT_MIGRATE else "it could not be compared"
+    return _minimal("not_confirmed", list(confirmation.changes), decision, f"{lost}, but not alone: {why}")
+
+
+def _verdict(decisions: Mapping[str, Decision], label: str) -> Verdict | None:
+    decision = decisions.get(label)
+    return decision.verdict if decision is not None else None
+
+
+def _strength(ratio: Ratio | None) -> tuple[bool, bool, float]:
+    """How strongly a ratio tells its verdict: throughput first, then the size of the effect."""
+    if ratio is None or ratio.value.value is None:
+        return (False, False, 0.0)
+    value = ratio.value.value
+    return (True, ratio.metric == "throughput_rps", value if value >= 1 else 1 / value if value else 0.0)
+
+
+def _minimal(status: MinimalStatus, tokens: list[str], decision: Decision | None, why: str) -> MinimalMigration:
+    """The minimal migration, its detail led by the deciding configuration's verdict and ratio."""
+    if decision is None:
+        return MinimalMigration(status=status, changes=tokens, detail=why)
+    evidence = key_ratio(decision)
+    told = f"{decision.candidate}: {decision.verdict}" + (f", {ratio_text(evidence)}" if evidence else "")
+    return MinimalMigration(
+        status=status,
+        changes=tokens,
+        label=decision.candidate,
+        detail=f"{told}; {why}",
+        verdict=decision.verdict,
+        evidence=evidence,
     )
-    if unclear:
-        detail += f" (removing {', '.join(unclear)} was not judged)"
-    return MinimalMigration(status=status, changes=tokens, label=confirmation_label, detail=detail)
 
 
-def _top_throughput(results: Results, service: str) -> float:
-    own = [s for s in results.summaries if s.service == service]
-    top = max(own, key=lambda s: (s.arrival_rate, s.users), default=None)
-    return (top.throughput_rps.value or 0.0) if top else 0.0
+def ratio_text(ratio: Ratio) -> str:
+    """ "throughput 3.9x [3.3, 4.6] at 50 users": rounded against the candidate, the interval outwards."""
+    value, better = ratio.value, "higher" if higher_is_better(ratio.metric) else "lower"
+    decimals = 1 if (value.value or 0) >= 1 else 3
+    text = f"{number(value.value, decimals, better)}x"
+    if value.ci_low is not None and value.ci_high is not None:
+        text += f" [{number(value.ci_low, decimals, 'higher')}, {number(value.ci_high, decimals, 'lower')}]"
+    return f"{METRIC_LABELS[ratio.metric]} {text} at {load_label(ratio.users, ratio.arrival_rate)}"
 
 
 # -- the effects ----------------------------------------------------------------------------------

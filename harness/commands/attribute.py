@@ -1,8 +1,9 @@
 """Measure what each change between two variants earns: every change added alone to the
 baseline and taken alone out of the target, interleaved in one run at each load level, with the
 difference it makes to throughput, p95 and the service's CPU per request (bootstrap 95%
-intervals), a waterfall from baseline to target, and the smallest set of changes that passes the
-criteria (the minimal migration, confirmed by a run of it).
+intervals), a waterfall from baseline to target, and the smallest set of changes that earns
+MIGRATE against the baseline (the minimal migration, with its key ratio and interval; confirmed by
+a run of it when it takes more than one change).
 
 `harness attribute --from checklist --to optimized` prices what the checklist leaves out;
 `--from original --to optimized` prices every change of the migration (17 configurations).
@@ -17,6 +18,7 @@ from rich.text import Text
 
 from ..processes import ProcessFailed
 from ..report.console import report_console
+from ..report.firstscreen import attribution_line
 from ..results import ChangeEffect, Effect, Results
 from ..rounding import estimate
 from ..runs import RunControl, VariantError, default_run_dir
@@ -73,10 +75,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
     print_results(console, results, run_dir)
     console.print(attribution_table(results))
-    minimal = results.attribution.minimal if results.attribution else None
-    if minimal is not None:
-        text = f" ({minimal.status}): {', '.join(minimal.changes) or 'none'}: {minimal.detail}"
-        console.print(Text.assemble(("minimal migration", "bold"), text))
+    if results.attribution is not None and (line := attribution_line(results.attribution)):
+        minimal = results.attribution.minimal
+        console.print(Text.assemble((line, "bold"), f": {minimal.detail}" if minimal else ""))
     return 0 if results.complete else 1
 
 

@@ -7,9 +7,10 @@ target without it), each named in the variant grammar (``original+shared-client`
 handler) is not measured that way, and says why. Configurations that coincide are measured once.
 
 Every configuration runs in one interleaved run (the compare machinery: levels in order, the
-configurations in a seeded random order per trial). When the changes the target cannot lose are
-not one of those configurations, a second, short run measures B with exactly them, beside B and
-T, to confirm the minimal migration.
+configurations in a seeded random order per trial). Each configuration's verdict against B
+(the verdict's own rules) decides the minimal migration. When it rests on the changes the target
+cannot lose and those are not one of the configurations, a second, short run measures B with
+exactly them (and what they need), beside B and T, to confirm it.
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ import pandas as pd
 
 from contract.architecture import CHOICES, VARIANTS, Architecture, Change, VariantError, parse_variant, variant_label
 
-from ..analysis.attribution import DesignedChange, attribute, minimal_migration
+from ..analysis.attribution import Confirmation, DesignedChange, attribute, minimal_migration, verdicts
 from ..records import load_run_records
 from ..report import write_report
-from ..results import Results, save_results
+from ..results import Decision, Results, save_results
 from .compare import RunControl, run_comparison
 from .plan import RunPlan
 from .variants import variant_target
 
-__all__ = ["AttributionDesign", "design", "run_attribution"]
+__all__ = ["AttributionDesign", "confirmation_label", "design", "run_attribution"]
 
 _CHOICE = {choice.name: choice for choice in CHOICES}
 
@@ -109,37 +110,66 @@ def run_attribution(plan: RunPlan, attribution: AttributionDesign, run_dir: Path
     results = run_comparison(plan, replace(control, run_dir=run_dir))
     records = _records(run_dir, results)
     seed = plan.load.seed
-    confirmation, label = None, None
+    decisions = verdicts(results, records, attribution.baseline, seed=seed)
+    confirmation = None
     if results.complete:
-        trial = minimal_migration(results, attribution.baseline, attribution.target, attribution.changes, None, None)
-        needs_run = trial.status == "undetermined" and trial.changes
-        if needs_run:
-            label = _confirmation_label(attribution, trial.changes)
-            measured = {s.service for s in results.summaries}
-            if label in measured:
-                confirmation = results
-            else:
-                confirmation = _confirm(plan, attribution, label, run_dir / "confirmation", control)
-    results = results.model_copy(
-        update={
-            "attribution": attribute(
-                results,
-                records,
-                attribution.baseline,
-                attribution.target,
-                attribution.changes,
-                confirmation=confirmation,
-                confirmation_label=label,
-                seed=seed,
-            )
-        }
+        first = minimal_migration(decisions, attribution.baseline, attribution.target, attribution.changes)
+        if first.status == "undetermined" and first.changes:  # the changes the target cannot lose, unconfirmed
+            confirmation = _confirmation(plan, attribution, first.changes, decisions, run_dir, control)
+    found = attribute(
+        results,
+        records,
+        attribution.baseline,
+        attribution.target,
+        attribution.changes,
+        confirmation=confirmation,
+        decisions=decisions,
+        seed=seed,
     )
+    results = results.model_copy(update={"attribution": found})
     save_results(results, run_dir)
     write_report(results, run_dir, records)
     return results
 
 
-def _confirmation_label(attribution: AttributionDesign, tokens: list[str]) -> str:
+def _confirmation(
+    plan: RunPlan,
+    attribution: AttributionDesign,
+    tokens: list[str],
+    decisions: dict[str, Decision],
+    run_dir: Path,
+    control: RunControl,
+) -> Confirmation | None:
+    """The verdict of B with exactly ``tokens`` (and what they need), measured by a second, short
+    run unless the first measured it; None when no handler runs that configuration."""
+    try:
+        label, changes = confirmation_label(attribution, tokens)
+    except VariantError:
+        return None
+    if label in decisions:
+        return Confirmation(changes, decisions[label])
+    confirm_dir = run_dir / "confirmation"
+    confirmed = _confirm(plan, attribution, label, confirm_dir, control)
+    records = _records(confirm_dir, confirmed)
+    measured = verdicts(confirmed, records, attribution.baseline, services=[label], seed=plan.load.seed)
+    return Confirmation(changes, measured[label])
+
+
+def confirmation_label(attribution: AttributionDesign, tokens: list[str]) -> tuple[str, tuple[str, ...]]:
+    """B with the changes ``tokens`` name, and those tokens. When no handler runs them alone, they
+    take the changes the target cannot lose alone (not measured as T-c: e.g. the async handler
+    aiohttp needs). Raises VariantError when that still is no configuration."""
+    named = [c.token for c in attribution.changes if c.token in tokens]
+    try:
+        return _with_changes(attribution, named), tuple(named)
+    except VariantError:
+        widened = [c.token for c in attribution.changes if c.token in tokens or c.removed is None]
+        if len(widened) == len(named):
+            raise
+        return _with_changes(attribution, widened), tuple(widened)
+
+
+def _with_changes(attribution: AttributionDesign, tokens: list[str]) -> str:
     start = parse_variant(attribution.baseline)
     chosen = {c.token: c for c in attribution.changes}
     values = {}
