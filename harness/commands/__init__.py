@@ -16,4 +16,5 @@ COMMANDS = (
     "soak",
     "selftest",
     "gate",
+    "history",
 )

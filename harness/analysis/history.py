@@ -1,0 +1,135 @@
+"""The history of main-branch runs, and where in it a figure changed for good.
+
+Each run adds one row per service and load level (:func:`history_rows`): its p95 and p99, its
+throughput and its CPU per request (the median over the level's trials), with the commit it
+measured and the run's date. :func:`change_points` finds, per series (service x level x
+metric), the runs where a lasting change began.
+
+The change points come from Apache Otava (``apache-otava``; the Apache project that grew out of
+DataStax's Hunter, itself built on MongoDB's E-Divisive), not from code of ours. Why Otava and
+not MongoDB's ``signal-processing-algorithms``: that package pins numpy < 2, gevent < 25 and
+setuptools < 71, and ships only as a source build, so installing it would downgrade what
+Locust and pandas run on. Otava's detector (``otava.analysis``) needs only numpy and scipy,
+and it is noise-adaptive the way Hunter's paper describes: E-Divisive proposes split points
+and a Student's t-test between the two sides keeps one only when its p-value is below
+``max_pvalue``, so a noisy series needs a bigger step than a quiet one.
+Its packaging pins numpy 2.2.x and scipy 1.16.x (and pulls its BigQuery, Postgres and Slack
+clients); the detector runs unchanged on newer numpy and scipy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+
+from ..results import Results
+
+__all__ = [
+    "DEFAULT_MAX_PVALUE",
+    "HISTORY_COLUMNS",
+    "METRICS",
+    "SERIES_KEYS",
+    "ChangePoint",
+    "change_points",
+    "history_rows",
+]
+
+# metric column -> what the step results call it
+METRICS: dict[str, str] = {
+    "p95_ms": "p95 latency, ms",
+    "p99_ms": "p99 latency, ms",
+    "throughput_rps": "throughput, requests/s",
+    "cpu_ms_per_request": "service CPU per request, ms",
+}
+SERIES_KEYS = ("service", "users", "arrival_rate")  # one series per service and load level (and metric)
+# One row per run x service x level.
+HISTORY_COLUMNS = ("run_id", "date", "commit", *SERIES_KEYS, "trials", *METRICS)
+DEFAULT_MAX_PVALUE = 0.001  # Otava's default
+
+
+def history_rows(results: Results, commit: str) -> pd.DataFrame:
+    """A run's key figures, one row per service and level; the echo app is the machine, not a
+    service, and stays out."""
+    rows = [
+        {
+            "service": step.service,
+            "users": step.users,
+            "arrival_rate": step.arrival_rate,
+            "p95_ms": step.latency.p95_ms,
+            "p99_ms": step.latency.p99_ms,
+            "throughput_rps": step.throughput_rps,
+            "cpu_ms_per_request": step.service_cpu_ms_per_request,
+        }
+        for step in results.steps
+        if step.service in results.settings.services
+    ]
+    if not rows:
+        return pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    steps = pd.DataFrame(rows)
+    frame = steps.groupby(list(SERIES_KEYS), sort=True).median().reset_index()
+    frame["trials"] = steps.groupby(list(SERIES_KEYS), sort=True).size().to_numpy()
+    frame["run_id"] = results.run_id
+    frame["date"] = results.created_at.isoformat()
+    frame["commit"] = commit
+    return frame[list(HISTORY_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class ChangePoint:
+    """Where a series moved for good: the first run after the change, and how far it moved."""
+
+    service: str
+    users: int
+    arrival_rate: float
+    metric: str
+    commit: str  # the first commit measured after the change
+    date: datetime
+    run_id: str
+    before: float  # the mean of the segment before
+    after: float  # and after
+    p_value: float
+
+    @property
+    def ratio(self) -> float:
+        return self.after / self.before if self.before else float("nan")
+
+
+def change_points(
+    history: pd.DataFrame,
+    metrics: tuple[str, ...] = tuple(METRICS),
+    *,
+    max_pvalue: float = DEFAULT_MAX_PVALUE,
+    services: tuple[str, ...] | None = None,
+) -> list[ChangePoint]:
+    """Otava's change points in every series of ``history`` (rows in HISTORY_COLUMNS), oldest
+    run first within a series; ``max_pvalue`` is the significance a change must reach."""
+    from otava.analysis import compute_change_points  # imported here: only this needs it
+
+    found = []
+    frame = history if services is None else history[history["service"].isin(services)]
+    frame = frame.assign(date=pd.to_datetime(frame["date"], utc=True))
+    for (service, users, rate), series in frame.groupby(list(SERIES_KEYS), sort=True):
+        series = series.sort_values("date", kind="stable")
+        for metric in metrics:
+            values = series[metric].astype(float)
+            kept = series[values.notna()]
+            points, _ = compute_change_points(values.dropna().to_numpy(), max_pvalue=max_pvalue)
+            for point in points:
+                row = kept.iloc[int(point.index)]
+                found.append(
+                    ChangePoint(
+                        service=str(service),
+                        users=int(users),
+                        arrival_rate=float(rate),
+                        metric=metric,
+                        commit=str(row["commit"]),
+                        date=row["date"].to_pydatetime(),
+                        run_id=str(row["run_id"]),
+                        before=float(point.stats.mean_1),
+                        after=float(point.stats.mean_2),
+                        p_value=float(point.stats.pvalue),
+                    )
+                )
+    return found
