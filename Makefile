@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -qq --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -qq --disable-pip-version-check -e '.[dev]'
+	# Apache Otava's change-point detector (harness history) needs only numpy and scipy, but the
+	# package pins numpy 2.2.0 and pulls in BigQuery, Postgres and Slack clients: its code alone.
+	$(BIN)/python -m pip install -qq --disable-pip-version-check --no-deps 'apache-otava==0.8.0'
 	@touch $@
 
 install: $(STAMP)
