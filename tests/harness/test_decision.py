@@ -5,9 +5,21 @@ from __future__ import annotations
 
 import pytest
 
+from contract.architecture import parse_variant
 from harness.analysis import conclude, decide, evaluate, load_criteria, ratios, rejudge, summarize
-from harness.results import FaultResult
-from harness.terms import BENCH_ADVICE, Component, CriterionReason, Outcome, ReasonCode, Verdict
+from harness.analysis.target import target_load
+from harness.results import CpuLoad, Estimate, FaultResult, Ratio, UsabilityIssue
+from harness.runs.variants import variant_info
+from harness.terms import (
+    BENCH_ADVICE,
+    Component,
+    CriterionReason,
+    Outcome,
+    ReasonCode,
+    TargetStatus,
+    Unusable,
+    Verdict,
+)
 from tests.harness.test_figures import clean_audit, make_run
 
 # 500 users at 5500 requests per 10 s window: 550 rps, enough for the "500 rps at 500 users" criterion.
@@ -91,11 +103,15 @@ def test_bench_bound_top_step_is_inconclusive_and_says_what_to_change():
     assert len(advice) == 1 and BENCH_ADVICE[Component.LOAD_GENERATOR] in advice[0].text
 
 
-def test_missing_top_level_is_inconclusive():
+def test_a_level_the_run_did_not_include_is_the_target_answers_and_never_holds_the_verdict():
     results = verdict_of({"original": {100: 400.0}, "optimized": {100: 100.0}})
-    assert results.decision.verdict == Verdict.INCONCLUSIVE
-    top = next(r for r in results.decision.criteria if r.criterion == "500 rps at 500 users")
-    assert (top.outcome, top.reason) == (Outcome.NOT_JUDGED, CriterionReason.NO_STEP)
+    decision = results.decision
+    assert decision.verdict == Verdict.MIGRATE
+    top = next(r for r in decision.criteria if r.criterion == "500 rps at 500 users")
+    assert (top.outcome, top.reason) == (Outcome.NOT_JUDGED, CriterionReason.TARGET_NOT_RUN)
+    assert len(decision.with_code(ReasonCode.TARGET_ELSEWHERE)) == 1
+    assert ReasonCode.CRITERIA_NOT_JUDGED not in codes(decision)
+    assert results.target_for("optimized").basis == "projected"  # the second answer has the 500 users
 
 
 def test_baseline_audit_failure_is_inconclusive():
@@ -155,30 +171,44 @@ def test_rejudging_uses_the_stored_ratios(clear_win, tmp_path):
     assert rejudged.decision.ratios == clear_win.decision.ratios
 
 
-def test_a_candidate_short_of_cpu_is_inconclusive_with_what_a_bigger_machine_must_run():
-    results, records = make_run(WIN, requests=REQUESTS)
+def test_a_candidate_far_better_at_low_load_whose_target_needs_more_cpu_migrates_and_the_target_says_what_to_run():
+    # Both miss the checklist's p95 at 500 users on this machine's one service CPU, optimized with
+    # that CPU full: the checklist's 500-user criteria need a bigger machine.
+    slow_top = {"original": {100: 400.0, 500: 8000.0}, "optimized": {100: 100.0, 500: 2500.0}}
+    results, records = make_run(slow_top, requests=REQUESTS)
     bench = results.settings.bench.model_copy(update={"service_cpus": [1], "bench_cpus": [0]})
     results = results.model_copy(update={"settings": results.settings.model_copy(update={"bench": bench})})
     concluded = conclude(results, records, load_criteria())
     saturated = [
-        s.model_copy(update={"service_saturated": True, "service_cpu_ms_per_request": 4.0})
+        s.model_copy(update={"service_saturated": True, "service_cpu_ms_per_request": 40.0})
         if (s.service, s.users) == ("optimized", 500)
         else s
         for s in concluded.summaries
     ]
-    strict = concluded.model_copy(update={"summaries": saturated})
-    strict_criteria = load_criteria().model_copy(
+    short = concluded.model_copy(update={"summaries": saturated, "costs": []})  # 40 ms of CPU per request
+    decision = rejudge(short, load_criteria()).decision
+    waiting = [r for r in decision.criteria if r.outcome is Outcome.NOT_JUDGED]
+    assert waiting and {(r.reason, r.users) for r in waiting} == {(CriterionReason.NEEDS_MORE_CPU, 500)}
+    assert decision.verdict == Verdict.MIGRATE
+    assert len(decision.with_code(ReasonCode.TARGET_ELSEWHERE)) == 1
+    assert ReasonCode.CRITERIA_NOT_JUDGED not in codes(decision)
+    # The second answer says what a bigger machine must run: 500 users offer ~472 req/s here,
+    # at 40 ms each that is 19 CPUs of work, more than the checklist's 4 workers.
+    target = target_load(short, "optimized")
+    assert (target.status, target.basis) == (TargetStatus.EXCEEDS, "projected")
+    assert "--variant optimized" in target.command and "--service-cpus 19" in target.command
+
+
+def _strict_p95():
+    """The shipped criteria with p95 under 250 ms: strict enough that a saturated level's p95 fails."""
+    shipped = load_criteria()
+    return shipped.model_copy(
         update={
             "absolute": [
-                c.model_copy(update={"threshold": 250.0}) if c.metric == "p95_ms" else c
-                for c in load_criteria().absolute
+                c.model_copy(update={"threshold": 250.0}) if c.metric == "p95_ms" else c for c in shipped.absolute
             ]
         }
     )
-    decision = rejudge(strict, strict_criteria).decision
-    assert decision.verdict == Verdict.INCONCLUSIVE
-    bigger = decision.with_code(ReasonCode.NEEDS_BIGGER_MACHINE)
-    assert len(bigger) == 1 and "--service-cpus 2" in bigger[0].text
 
 
 def _short_of_cpu(medians, saturated, criteria=None):
@@ -194,16 +224,12 @@ def _short_of_cpu(medians, saturated, criteria=None):
         else s
         for s in summarize(results.steps, records)
     ]
+    return _decide_on(results, records, summaries, _strict_p95() if criteria is None else criteria)
+
+
+def _decide_on(results, records, summaries, criteria):
+    """optimized against original on ``summaries`` (changed by the test), judged anew."""
     with_summaries = results.model_copy(update={"summaries": summaries})
-    if criteria is None:
-        shipped = load_criteria()
-        criteria = shipped.model_copy(
-            update={
-                "absolute": [
-                    c.model_copy(update={"threshold": 250.0}) if c.metric == "p95_ms" else c for c in shipped.absolute
-                ]
-            }
-        )
     judged = evaluate(criteria, with_summaries)
     pair = dict(candidate="optimized", baseline="original")
     return decide(with_summaries, judged, ratios(summaries, records, **pair), **pair)
@@ -234,27 +260,35 @@ def test_one_saturated_side_keeps_its_latency_as_evidence():
     assert all(r.is_evidence for r in decision.ratios) and ReasonCode.BOTH_SATURATED not in codes(decision)
 
 
-def test_criteria_waiting_for_cpu_do_not_hold_a_candidate_with_no_benefit_at_inconclusive():
+def test_criteria_waiting_for_a_bigger_machine_leave_a_candidate_with_no_benefit_at_do_not_migrate():
     same = {100: 200.0, 500: 300.0}
     decision = _short_of_cpu({"original": same, "optimized": same}, EVERY_STEP)
     waiting = [r for r in decision.criteria if r.outcome is Outcome.NOT_JUDGED]
     assert waiting and {r.reason for r in waiting} == {CriterionReason.NEEDS_MORE_CPU}
     assert decision.verdict == Verdict.DO_NOT_MIGRATE
-    assert codes(decision)[0] == ReasonCode.NO_BENEFIT and ReasonCode.CRITERIA_IMMATERIAL in codes(decision)
-    assert ReasonCode.CRITERIA_NOT_JUDGED not in codes(decision)
+    assert codes(decision)[0] == ReasonCode.NO_BENEFIT and ReasonCode.TARGET_ELSEWHERE in codes(decision)
+    # Nothing this machine could judge is missing: no criterion is left to call immaterial.
+    assert not {ReasonCode.CRITERIA_NOT_JUDGED, ReasonCode.CRITERIA_IMMATERIAL} & set(codes(decision))
 
 
-def test_criteria_waiting_for_cpu_hold_a_candidate_that_shows_a_benefit_at_inconclusive():
+def test_criteria_waiting_for_a_bigger_machine_do_not_hold_a_candidate_that_shows_a_benefit():
     decision = _short_of_cpu(WIN, {("optimized", 500)})
-    assert decision.verdict == Verdict.INCONCLUSIVE and ReasonCode.CRITERIA_IMMATERIAL not in codes(decision)
+    assert {(r.reason, r.users) for r in decision.criteria if r.outcome is Outcome.NOT_JUDGED} == {
+        (CriterionReason.NEEDS_MORE_CPU, 500)
+    }
+    assert decision.verdict == Verdict.MIGRATE and ReasonCode.TARGET_ELSEWHERE in codes(decision)
 
 
-def test_no_benefit_where_measured_is_inconclusive_when_a_level_was_not_measured_or_not_compared():
+def test_no_benefit_where_measured_is_the_verdict_when_a_level_was_left_out_but_not_when_one_was_not_compared():
     same = {100: 200.0, 500: 300.0}
     missing = verdict_of({"original": {100: 200.0}, "optimized": {100: 200.0}}).decision
-    assert missing.verdict == Verdict.INCONCLUSIVE  # 500 users never ran: a benefit could be there
+    # 500 users never ran: that level is the target-load answer's; the verdict stands on 100 users.
+    assert missing.verdict == Verdict.DO_NOT_MIGRATE and codes(missing)[0] == ReasonCode.NO_BENEFIT
+    assert ReasonCode.TARGET_ELSEWHERE in codes(missing)
     bound = verdict_of({"original": same, "optimized": same}, generator_cores={("optimized", 500): 0.97}).decision
-    assert bound.verdict == Verdict.INCONCLUSIVE  # 500 users not comparable: the same
+    # 500 users ran but the load generator ran out: a benefit could be there, and this machine
+    # can measure it (--locust-workers).
+    assert bound.verdict == Verdict.INCONCLUSIVE and ReasonCode.NOT_COMPARED not in codes(missing)
     assert ReasonCode.CRITERIA_IMMATERIAL not in codes(missing) + codes(bound)
 
 
@@ -264,3 +298,173 @@ def test_one_saturated_part_is_one_piece_of_advice_naming_every_level_it_held_up
     assert decision.verdict == Verdict.INCONCLUSIVE
     advice = decision.with_code(ReasonCode.TO_DECIDE)
     assert len(advice) == 1 and BENCH_ADVICE[Component.LOAD_GENERATOR] in advice[0].text
+
+
+# -- criteria this machine could judge, and could not --------------------------------------------
+def _unanswered_metrics(medians, *, saturated=False):
+    """optimized (which has a cache and serves /metrics) whose /metrics did not answer at any
+    level, its CPUs full or with CPU to spare."""
+    results, records = make_run(medians, requests=REQUESTS)
+    variants = {"optimized": variant_info("optimized", parse_variant("optimized"))}
+    bench = results.settings.bench.model_copy(update={"service_cpus": [1], "bench_cpus": [0]})
+    settings = results.settings.model_copy(update={"variants": variants, "bench": bench})
+    summaries = [
+        s.model_copy(update={"has_cache": False, "cache_hit_rate": None, "service_saturated": saturated})
+        if s.service == "optimized"
+        else s
+        for s in summarize(results.steps, records)
+    ]
+    return _decide_on(results.model_copy(update={"settings": settings}), records, summaries, load_criteria())
+
+
+def _too_few_requests():
+    results, records = make_run(WIN, requests={100: 400, 500: 150})
+    return conclude(results, records, load_criteria()).decision
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        (_too_few_requests, CriterionReason.LEVEL_UNUSABLE),
+        (lambda: verdict_of(WIN, generator_cores={("optimized", 500): 0.97}).decision, CriterionReason.LEVEL_UNUSABLE),
+        (lambda: _unanswered_metrics(WIN), CriterionReason.METRICS_UNANSWERED),
+    ],
+    ids=["too-few-requests", "saturated-load-generator", "metrics-unanswered-with-cpu-to-spare"],
+)
+def test_criteria_this_machine_could_judge_hold_a_winning_candidate_at_inconclusive(case, reason):
+    decision = case()
+    assert ReasonCode.SIGNIFICANTLY_BETTER not in codes(decision)  # the win is not claimed
+    assert decision.verdict == Verdict.INCONCLUSIVE and ReasonCode.CRITERIA_NOT_JUDGED in codes(decision)
+    assert reason in {r.reason for r in decision.criteria if r.outcome is Outcome.NOT_JUDGED}
+    assert ReasonCode.TARGET_ELSEWHERE not in codes(decision)
+
+
+def test_metrics_unanswered_by_a_service_whose_cpus_were_full_are_the_target_answers():
+    decision = _unanswered_metrics(WIN, saturated=True)
+    cache = {r.reason for r in decision.criteria if r.metric == "cache_hit_rate"}
+    assert cache == {CriterionReason.NEEDS_MORE_CPU}
+    assert decision.verdict == Verdict.MIGRATE and ReasonCode.TARGET_ELSEWHERE in codes(decision)
+
+
+def test_criteria_this_machine_could_judge_cannot_hold_a_no_benefit_verdict_when_every_level_was_compared():
+    # A criterion can only hold a migration back: with no benefit anywhere it changes nothing.
+    same = {100: 200.0, 500: 300.0}
+    decision = _unanswered_metrics({"original": same, "optimized": same})
+    assert decision.verdict == Verdict.DO_NOT_MIGRATE and codes(decision)[0] == ReasonCode.NO_BENEFIT
+    assert ReasonCode.CRITERIA_IMMATERIAL in codes(decision) and ReasonCode.CRITERIA_NOT_JUDGED not in codes(decision)
+
+
+# -- a disturbed machine ----------------------------------------------------------------------------
+STEAL = CpuLoad(machine_cores=1.1, machine_cpus=2, steal_cores=0.5)  # the host took a quarter of 2 cores
+
+
+def _disturbed(medians, where, **kwargs):
+    """A run whose steps at ``where`` ((service, users) pairs) lost CPU to the VM's host."""
+    results, records = make_run(medians, requests=REQUESTS, **kwargs)
+    steps = [s.model_copy(update={"cpu_load": STEAL}) if (s.service, s.users) in where else s for s in results.steps]
+    return conclude(results.model_copy(update={"steps": steps}), records, load_criteria())
+
+
+@pytest.mark.parametrize(
+    "where", [{("optimized", 500)}, {("original", 500)}, {("original", 100), ("optimized", 100)}], ids=str
+)
+def test_a_disturbed_level_makes_a_winning_candidate_inconclusive_and_names_the_machine_as_the_cause(where):
+    results = _disturbed(WIN, where)
+    decision = results.decision
+    assert decision.verdict == Verdict.INCONCLUSIVE and len(decision.with_code(ReasonCode.MACHINE_DISTURBED)) == 1
+    disturbed = {(s.service, s.users) for s in results.summaries if Unusable.DISTURBED in {i.code for i in s.unusable}}
+    assert disturbed == where
+
+
+def test_a_disturbed_level_makes_no_benefit_inconclusive_rather_than_a_property_of_the_design():
+    same = {100: 200.0, 500: 300.0}
+    decision = _disturbed({"original": same, "optimized": same}, {("optimized", 500)}).decision
+    assert decision.verdict == Verdict.INCONCLUSIVE and ReasonCode.MACHINE_DISTURBED in codes(decision)
+    assert ReasonCode.NO_BENEFIT not in codes(decision)
+
+
+@pytest.mark.parametrize(
+    ("medians", "kwargs", "code"),
+    [
+        (WIN, {"audits": {("optimized", 100): clean_audit(400, lost=1)}}, ReasonCode.AUDIT_FAILED),
+        (
+            {"original": {100: 6000.0, 500: 800.0}, "optimized": {100: 3000.0, 500: 150.0}},
+            {},
+            ReasonCode.CRITERION_FAILED,
+        ),
+        (
+            {"original": {100: 100.0, 500: 150.0}, "optimized": {100: 300.0, 500: 150.0}},
+            {},
+            ReasonCode.SIGNIFICANTLY_WORSE,
+        ),
+    ],
+    ids=["a-audit", "b-criterion", "c-worse"],
+)
+def test_rules_a_to_c_decide_on_usable_data_even_when_another_level_was_disturbed(medians, kwargs, code):
+    decision = _disturbed(medians, {("optimized", 500)}, **kwargs).decision
+    assert decision.verdict == Verdict.DO_NOT_MIGRATE and codes(decision)[0] == code
+    assert ReasonCode.MACHINE_DISTURBED not in codes(decision)
+
+
+# -- knife edges --------------------------------------------------------------------------------------
+def _ratio(users, metric, value, low, high, significant=True):
+    return Ratio(
+        users=users, metric=metric, value=Estimate(value=value, ci_low=low, ci_high=high), significant=significant
+    )
+
+
+def _decide_with(results, *given):
+    """The verdict on ``results`` (both levels usable, every criterion passed) with these ratios."""
+    return decide(results, results.criteria, list(given), candidate="optimized", baseline="original")
+
+
+FAR_WIN = _ratio(100, "p95_ms", 0.5, 0.45, 0.55)
+EDGE_WIN = _ratio(500, "p95_ms", 0.85, 0.80, 0.93)  # its interval reaches 0.9
+FLAT = _ratio(500, "throughput_rps", 1.0, 0.97, 1.03, significant=False)
+
+
+@pytest.mark.parametrize(
+    ("given", "edge"),
+    [((EDGE_WIN, FLAT), True), ((FAR_WIN, FLAT), False), ((FAR_WIN, EDGE_WIN), False)],
+    ids=["every-win-at-the-edge", "a-clear-win", "one-clear-win-of-two"],
+)
+def test_a_migrate_whose_every_deciding_interval_reaches_the_margin_is_a_knife_edge(clear_win, given, edge):
+    decision = _decide_with(clear_win, *given)
+    assert decision.verdict == Verdict.MIGRATE
+    assert codes(decision).count(ReasonCode.KNIFE_EDGE) == int(edge)
+
+
+@pytest.mark.parametrize(("high", "edge"), [(0.92, True), (0.85, False)])
+def test_a_significant_loss_whose_interval_reaches_the_margin_is_a_knife_edge(clear_win, high, edge):
+    loss = _ratio(500, "throughput_rps", 0.80, 0.70, high)  # the checklist's 0.80x at 250 users
+    decision = _decide_with(clear_win, loss)
+    assert decision.verdict == Verdict.DO_NOT_MIGRATE and codes(decision)[0] == ReasonCode.SIGNIFICANTLY_WORSE
+    assert codes(decision).count(ReasonCode.KNIFE_EDGE) == int(edge)
+
+
+@pytest.mark.parametrize(("low", "edge"), [(0.85, True), (0.92, False)])
+def test_no_benefit_with_an_interval_reaching_past_the_margin_towards_one_is_a_knife_edge(clear_win, low, edge):
+    near = _ratio(100, "p95_ms", 0.96, low, 1.05, significant=False)
+    decision = _decide_with(clear_win, near, FLAT)
+    assert decision.verdict == Verdict.DO_NOT_MIGRATE and codes(decision)[0] == ReasonCode.NO_BENEFIT
+    assert codes(decision).count(ReasonCode.KNIFE_EDGE) == int(edge)
+
+
+@pytest.mark.parametrize(
+    ("component", "edge"), [(Component.BENCH_CPUS, True), (Component.MACHINE, True), (Component.DATABASE, False)]
+)
+def test_no_benefit_beside_a_level_the_bench_guard_set_aside_is_a_knife_edge(clear_win, component, edge):
+    issue = UsabilityIssue(code=Unusable.BENCH_BOUND, component=component, detail="bench-bound")
+    summaries = [
+        s.model_copy(update={"unusable": [issue], "bound_by": [component]})
+        if (s.service, s.users) == ("optimized", 500)
+        else s
+        for s in clear_win.summaries
+    ]
+    set_aside = clear_win.model_copy(update={"summaries": summaries})
+    judged = evaluate(load_criteria(), set_aside)
+    flat = _ratio(100, "p95_ms", 1.0, 0.97, 1.03, significant=False)  # no benefit, none within reach
+    decision = decide(set_aside, judged, [flat], candidate="optimized", baseline="original")
+    # The machine was too small for 500 users: the verdict stands on 100 users.
+    assert decision.verdict == Verdict.DO_NOT_MIGRATE and ReasonCode.NOT_COMPARED in codes(decision)
+    assert codes(decision).count(ReasonCode.KNIFE_EDGE) == int(edge)

@@ -15,6 +15,7 @@ import pytest
 
 from harness.analysis import ratios as candidate_ratios
 from harness.analysis import step_result, summarize, summary_records
+from harness.analysis.quiet import disturbance, other_work_cores
 from harness.results import (
     RECORD_COLUMNS,
     AuditFigures,
@@ -29,7 +30,6 @@ from harness.results import (
     RunSettings,
     StepResult,
 )
-from harness.analysis.quiet import other_work_cores
 from harness.terms import BENCH_ADVICE, Component, Unusable
 
 
@@ -359,6 +359,45 @@ def test_a_quiet_machine_is_not_a_bound():
         "upstream": usage(0.13),
     }
     assert _machine_step(components, (1.07, 2)).bound_by == []
+
+
+# -- a quiet machine (analysis/quiet.py) ----------------------------------------------------------
+QUIET_BENCH = {"service": usage(0.45), "database": usage(0.33), "load_generator": usage(0.16), "upstream": usage(0.13)}
+
+
+@pytest.mark.parametrize(
+    ("cpus", "outside", "disturbed"),
+    [(2, 0.0, False), (2, 0.45, False), (2, 0.55, True), (4, 0.95, False), (4, 1.05, True)],
+)
+def test_work_outside_the_bench_over_a_quarter_of_the_cores_disturbs_a_step(cpus, outside, disturbed):
+    step = _machine_step(QUIET_BENCH, (1.07 + outside, cpus))
+    assert other_work_cores(step) == pytest.approx(outside)
+    assert (disturbance(step) is not None) is disturbed
+
+
+@pytest.mark.parametrize(
+    ("cpus", "steal", "disturbed"),
+    [(2, None, False), (2, 0.19, False), (2, 0.21, True), (4, 0.39, False), (4, 0.41, True)],
+)
+def test_steal_over_a_tenth_of_the_cores_disturbs_a_step(cpus, steal, disturbed):
+    quiet = _machine_step(QUIET_BENCH, (1.07, cpus))
+    step = quiet.model_copy(update={"cpu_load": quiet.cpu_load.model_copy(update={"steal_cores": steal})})
+    assert (disturbance(step) is not None) is disturbed
+
+
+def test_a_step_without_machine_samples_is_not_called_disturbed():
+    assert disturbance(_machine_step(QUIET_BENCH, (1.07, 2)).model_copy(update={"cpu_load": None})) is None
+
+
+def test_a_level_with_one_disturbed_trial_is_not_usable_and_names_the_disturbance_as_its_cause():
+    results, records = make_run({"optimized": {100: 100.0}}, trials=2)  # each step's bench: 1.1 cores
+    assert summarize(results.steps, records)[0].usable
+    stolen = CpuLoad(machine_cores=1.1, machine_cpus=2, steal_cores=0.5)
+    outside = CpuLoad(machine_cores=1.8, machine_cpus=2)  # 0.7 cores outside the bench
+    for load in (stolen, outside):
+        steps = [results.steps[0], results.steps[1].model_copy(update={"cpu_load": load})]
+        summary = summarize(steps, records)[0]
+        assert [issue.code for issue in summary.unusable] == [Unusable.DISTURBED]
 
 
 def _pinned_step(components, service_cores, bench_cores):
