@@ -3,9 +3,11 @@
 The format is documented in the packaged ``criteria.toml`` (the default). :func:`evaluate`
 works on any :class:`~harness.results.Results`, with one service or several, so the decision
 and the CI gate share it. Every result has an :class:`~harness.terms.Outcome` and a
-:class:`~harness.terms.CriterionReason`: ``not_judged`` holds a verdict at inconclusive,
-``not_applicable`` never holds anything up (a service without a cache, missing data under
-``when_missing = "skip"``, a service absent from the run).
+:class:`~harness.terms.CriterionReason`: ``not_judged`` holds a verdict at inconclusive unless
+its reason is the target-load answer's (:data:`~harness.terms.TARGET_REASONS`: the machine is
+too small for it, or the run left its level out), ``not_applicable`` never holds anything up (a
+service without a cache, missing data under ``when_missing = "skip"``, a service absent from the
+run). The rules: docs/compare.md.
 """
 
 from __future__ import annotations
