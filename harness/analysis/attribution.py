@@ -173,13 +173,14 @@ def verdicts(
     seed: int = 0,
 ) -> dict[str, Decision]:
     """Each configuration of ``results`` (or just ``services``) judged against ``baseline`` by the
-    verdict's own rules: :func:`~.decision.decide` on the run's criteria and its ratios."""
+    verdict's own rules: :func:`~.decision.decide` on the run's criteria and its ratios (as
+    :func:`~.conclude.conclude` computes them)."""
     measured = dict.fromkeys([*results.settings.services, *(s.service for s in results.summaries)])
     return {
         service: decide(
             results,
             results.criteria,
-            ratios(results.summaries, records, candidate=service, baseline=baseline, seed=seed),
+            ratios(results.summaries, records, candidate=service, baseline=baseline, seed=seed, steps=results.steps),
             candidate=service,
             baseline=baseline,
         )

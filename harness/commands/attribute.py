@@ -16,10 +16,11 @@ import argparse
 from rich.table import Table
 from rich.text import Text
 
+from ..analysis.attribution import ratio_text
 from ..processes import ProcessFailed
 from ..report.console import report_console
 from ..report.firstscreen import attribution_line
-from ..results import ChangeEffect, Effect, Results
+from ..results import Attribution, ChangeEffect, Effect, Results
 from ..rounding import estimate
 from ..runs import RunControl, VariantError, default_run_dir
 from ..runs.attribute import design, run_attribution
@@ -75,10 +76,22 @@ def run(args: argparse.Namespace) -> int:
             return 2
     print_results(console, results, run_dir)
     console.print(attribution_table(results))
-    if results.attribution is not None and (line := attribution_line(results.attribution)):
-        minimal = results.attribution.minimal
-        console.print(Text.assemble((line, "bold"), f": {minimal.detail}" if minimal else ""))
+    if results.attribution is not None:
+        for text, style in _minimal_lines(results.attribution):
+            console.print(Text(text, style=style))
     return 0 if results.complete else 1
+
+
+def _minimal_lines(attribution: Attribution) -> list[tuple[str, str]]:
+    """The smallest migration with its deciding ratio and interval, in one line; the detail under
+    it when none was found."""
+    minimal, line = attribution.minimal, attribution_line(attribution)
+    if minimal is None or line is None:
+        return []
+    if minimal.status in ("single_change", "confirmed") and minimal.evidence is not None:
+        told = f"{minimal.label}: {minimal.verdict}, {ratio_text(minimal.evidence)}"
+        return [(f"smallest migration: {' + '.join(minimal.changes)} ({told})", "bold")]
+    return [(line, "bold"), (f"  {minimal.detail}", "")]
 
 
 def _cell(effects: list[Effect], metric: str, users: int, rate: float) -> str:

@@ -3,7 +3,10 @@ machinery: A/A (one service against an identical copy: no difference may be repo
 verdict acts on, and the verdict must not be MIGRATE) and A/B (the copy under judgement talks to
 a fake upstream 20 % slower: its p95 must be flagged significantly worse and the verdict must be
 DO NOT MIGRATE); then the A/A run again without CPU pinning, for the isolation check: the
-pinned A/A's p95 interval must be no wider than the unpinned one's.
+pinned A/A's p95 interval must be no wider than the unpinned one's. And known answers of the
+verdict's rules, judged again on the A/B run with A (the faster copy) as the candidate, without
+another run: under the checklist's 500-user criteria, which a light run cannot judge, MIGRATE with
+a projected target load; under a criterion A fails on usable data, DO NOT MIGRATE.
 
 Exit code 0 when every expectation holds, 1 when the harness gave a wrong answer, 2 when a run
 could not be judged (stopped early, bench-bound, a copy broken; the reason is printed).
@@ -35,7 +38,7 @@ from ..runs.selftest import (
 )
 from ._runs import positive_ints, run_with_console, variant_name
 
-HELP = "A/A and A/B runs that must come out right: the harness checking itself"
+HELP = "A/A and A/B runs, and known answers of the verdict, that must come out right: the harness checking itself"
 
 SUMMARY_FILE = "selftest.md"
 REPORT_FILE = "selftest.json"  # the same, for programs: statuses and causes as codes
@@ -69,7 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         default=None,
-        help="directory for both runs (aa/, ab/) and selftest.md (default reports/selftest-<UTC time>)",
+        help="directory for the runs (aa/, ab/, aa-unpinned/), the criteria files and selftest.md "
+        "(default reports/selftest-<UTC time>)",
     )
 
 
@@ -141,7 +145,7 @@ def _markdown(report: SelftestReport, config: SelftestConfig) -> str:
         "",
         f"Service {config.service}, profile {config.profile}, users {','.join(map(str, config.levels))}, "
         f"seed {config.seed}. Exit code {report.exit_code}"
-        + (" (both expectations hold)." if report.exit_code == EXIT_PASS else "."),
+        + (" (every expectation holds)." if report.exit_code == EXIT_PASS else "."),
         "",
         selftest_table(report).to_markdown(index=False),
         "",

@@ -158,6 +158,7 @@ def test_a_target_the_run_could_not_compare_leaves_it_undetermined(criteria):
     unaudited = [s.model_copy(update={"audit": None}) if s.service == T else s for s in run.steps]
     results = conclude(run.model_copy(update={"steps": unaudited}), records, criteria)
     decisions = verdicts(results, records, B)
+    assert decisions == {d.candidate: d for d in results.decisions}  # the run's own verdicts, recomputed
     assert decisions[T].verdict is Verdict.INCONCLUSIVE
     minimal = minimal_migration(decisions, B, T, CHANGES)
     assert (minimal.status, minimal.changes, minimal.verdict) == ("undetermined", [], Verdict.INCONCLUSIVE)
@@ -236,7 +237,7 @@ def test_the_command_ends_on_the_minimal_migration_with_its_interval(criteria, m
     attribution = Attribution(baseline=B, target=T, minimal=minimal)
     finished = results.model_copy(update={"attribution": attribution})
     monkeypatch.setattr("harness.commands.attribute.run_attribution", lambda *args: finished)
-    monkeypatch.setenv("COLUMNS", "200")
     assert main(["attribute", "--out", str(tmp_path)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("smallest migration: shared-client") and ratio_text(minimal.evidence) in last
+    assert last == f"smallest migration: shared-client ({SHARED.added}: MIGRATE, {ratio_text(minimal.evidence)})"
+    assert len(last) <= 120

@@ -26,16 +26,19 @@ from harness.runs.selftest import (
     EXIT_PASS,
     EXIT_UNUSABLE,
     ISOLATION_STEAL_MARGIN_CORES,
+    KNOWN_ANSWERS,
     SELFTEST_PROFILES,
     SLOWDOWN,
     STEAL_LIMIT_SHARE,
     Cause,
     Check,
+    KnownAnswer,
     Problem,
     SelftestConfig,
     SelftestReport,
     isolation_checks,
     judge,
+    known_answers,
     other_work_cores,
     other_work_limit,
     run_selftest,
@@ -43,7 +46,7 @@ from harness.runs.selftest import (
     selftest_table,
     write_criteria,
 )
-from harness.terms import Verdict, outside_margin
+from harness.terms import TargetStatus, Verdict, outside_margin
 from tests.harness.test_figures import make_run
 
 USERS = 20
@@ -55,10 +58,15 @@ def criteria(tmp_path_factory):
     return load_criteria(write_criteria(tmp_path_factory.mktemp("criteria")))
 
 
-def concluded(criteria, a_ms: float, b_ms: float, *, sigma: float = 0.1, **kwargs):
+def concluded(criteria, a_ms: float, b_ms: float, **kwargs):
     """A run of copies A and B with lognormal latencies around the given medians, judged."""
+    return measured(criteria, a_ms, b_ms, **kwargs)[0]
+
+
+def measured(criteria, a_ms: float, b_ms: float, *, sigma: float = 0.1, **kwargs):
+    """As :func:`concluded`, with the run's per-request records."""
     results, records = make_run({"A": {USERS: a_ms}, "B": {USERS: b_ms}}, requests=REQUESTS, sigma=sigma, **kwargs)
-    return conclude(_a_against_b(results), records, criteria)
+    return conclude(_a_against_b(results), records, criteria), records
 
 
 def _a_against_b(results):
@@ -160,11 +168,67 @@ def test_a_run_that_stopped_or_broke_a_copy_cannot_be_judged(criteria):
     assert codes(judge(A_A, None)[1]) == [Cause.NO_RESULTS]
 
 
-def test_an_inconclusive_verdict_on_usable_levels_is_unusable_with_its_reasons():
-    # The shipped criteria ask for 500 rps at 500 users: a light run cannot judge that.
+def test_criteria_a_light_run_cannot_judge_do_not_hold_the_verdict():
+    # The shipped criteria ask for 500 rps at 500 users: the target-load answer's, not the verdict's.
     checks, problems = judge(A_A, concluded(load_criteria(), 250.0, 250.0))
+    assert problems == [] and by_subject(checks)["verdict"].status == "pass"
+
+
+def test_an_inconclusive_verdict_on_usable_levels_is_unusable_with_its_reasons(criteria):
+    results, records = make_run({"A": {USERS: 250.0}, "B": {USERS: 250.0}}, requests=REQUESTS, sigma=0.1)
+    unaudited = [s.model_copy(update={"audit": None}) if s.service == "B" else s for s in results.steps]
+    checks, problems = judge(
+        A_A, conclude(_a_against_b(results.model_copy(update={"steps": unaudited})), records, criteria)
+    )
     assert by_subject(checks)["verdict"].status == "unusable"
     assert Cause.VERDICT_INCONCLUSIVE in codes(problems)
+
+
+def test_a_p95_the_verdict_sets_aside_is_not_read_as_the_a_b_answer(criteria):
+    # Both copies filled their CPUs: latency is the queue there, and the verdict reads throughput only.
+    results = concluded(criteria, 250.0, 300.0)
+    saturated = [r.model_copy(update={"both_saturated": True}) for r in results.decision.ratios]
+    decision = results.decision.model_copy(update={"ratios": saturated})
+    checks = by_subject(judge(A_B, results.model_copy(update={"decisions": [decision]}))[0])
+    assert checks["p95 ratio B/A at 20 users"].status == "unusable"
+    aa = by_subject(judge(A_A, results.model_copy(update={"decisions": [decision]}))[0])
+    assert aa["p95 ratio B/A at 20 users"].status == "pass"  # not a difference the verdict acts on
+
+
+# -- the known answers --------------------------------------------------------------------------
+def test_a_faster_copy_migrates_with_a_projected_target_and_not_past_a_criterion_it_fails(criteria, tmp_path):
+    ab, records = measured(criteria, 250.0, 250.0 * SLOWDOWN)
+    checks, problems = known_answers(ab, records, tmp_path)
+    assert problems == [] and [c.subject for c in checks] == [case.name for case in KNOWN_ANSWERS]
+    target, failing = checks
+    assert (target.status, target.verdict) == ("pass", Verdict.MIGRATE)
+    assert target.ratio.metric == "p95_ms" and target.ratio.value.ci_high < 0.9  # A against B
+    assert f"target {TargetStatus.FITS}" in target.measured or f"target {TargetStatus.EXCEEDS}" in target.measured
+    assert (failing.status, failing.verdict) == ("pass", Verdict.DO_NOT_MIGRATE)
+    assert "'p95 under 1 ms'" in failing.measured
+    assert all((tmp_path / case.file).is_file() for case in KNOWN_ANSWERS)
+
+
+def test_a_wrong_known_answer_fails(criteria, tmp_path):
+    # No difference between the copies: nothing earns MIGRATE, so the first case's answer is wrong.
+    checks, _ = known_answers(*measured(criteria, 250.0, 250.0), tmp_path)
+    assert [(c.status, c.verdict) for c in checks] == [
+        ("fail", Verdict.DO_NOT_MIGRATE),
+        ("pass", Verdict.DO_NOT_MIGRATE),
+    ]
+    # A copy that answers in well under 1 ms passes the criterion meant to fail: MIGRATE is wrong there.
+    checks, _ = known_answers(*measured(criteria, 0.4, 0.4 * SLOWDOWN), tmp_path)
+    assert [(c.status, c.verdict) for c in checks] == [("pass", Verdict.MIGRATE), ("fail", Verdict.MIGRATE)]
+
+
+def test_known_answers_the_run_cannot_give_are_unusable(criteria, tmp_path):
+    ab, records = measured(criteria, 250.0, 250.0 * SLOWDOWN)
+    checks, problems = known_answers(ab, None, tmp_path)
+    assert {c.status for c in checks} == {"unusable"} and codes(problems) == [Cause.NO_RESULTS]
+    unaudited = ab.model_copy(update={"steps": [s.model_copy(update={"audit": None}) for s in ab.steps]})
+    checks, problems = known_answers(unaudited, records, tmp_path)
+    # Unproven delivery leaves the first case unanswered; a failed criterion still decides the second (rule b).
+    assert [c.status for c in checks] == ["unusable", "pass"] and codes(problems) == [Cause.VERDICT_INCONCLUSIVE]
 
 
 def test_exit_codes_rank_a_wrong_answer_above_an_unusable_run():
@@ -196,17 +260,28 @@ def pinned(results, cpus=(1,)):
     return results.model_copy(update={"settings": results.settings.model_copy(update={"bench": bench})})
 
 
-def test_run_selftest_runs_a_a_a_b_and_a_a_unpinned_and_reports_all(tmp_path, criteria):
-    made = {
-        "A/A": pinned(concluded(criteria, 250.0, 250.0, sigma=0.05)),
-        "A/B": concluded(criteria, 250.0, 300.0),
-        "A/A unpinned": concluded(criteria, 250.0, 250.0, sigma=0.2),
-    }
+def fake_runs(made):
+    """A stand-in for the bench: each scenario's constructed run, its records in its run directory."""
     seen = []
 
     def run(scenario, plan, run_dir):
         seen.append((scenario.name, run_dir.name, plan.targets[1].upstream_latency_factor, plan.bench.cpus.pinned))
-        return made[scenario.name]
+        results, records = made[scenario.name]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        records.to_parquet(run_dir / "requests.parquet")
+        return results
+
+    return run, seen
+
+
+def test_run_selftest_runs_a_a_a_b_and_a_a_unpinned_and_reports_all(tmp_path, criteria):
+    aa, aa_records = measured(criteria, 250.0, 250.0, sigma=0.05)
+    made = {
+        "A/A": (pinned(aa), aa_records),
+        "A/B": measured(criteria, 250.0, 300.0),
+        "A/A unpinned": measured(criteria, 250.0, 250.0, sigma=0.2),
+    }
+    run, seen = fake_runs(made)
 
     report = run_selftest(SelftestConfig(), tmp_path, run)
     pins = cpu_plan().pinned
@@ -220,7 +295,24 @@ def test_run_selftest_runs_a_a_a_b_and_a_a_unpinned_and_reports_all(tmp_path, cr
     table = selftest_table(report)
     assert list(table.columns) == ["run", "check", "expected", "measured", "result"]
     assert set(table["result"]) == {"PASS", "INFO"}
-    assert set(table["run"]) == {"A/A", "A/B", "A/A unpinned", "isolation"}
+    assert set(table["run"]) == {"A/A", "A/B", "A/A unpinned", "isolation", "known answer"}
+    assert list(table[table["run"] == "known answer"]["check"]) == [case.name for case in KNOWN_ANSWERS]
+
+
+def test_a_known_answer_the_harness_gets_wrong_fails_the_self_test(tmp_path, criteria, monkeypatch):
+    aa, aa_records = measured(criteria, 250.0, 250.0, sigma=0.05)
+    made = {
+        "A/A": (pinned(aa), aa_records),
+        "A/B": measured(criteria, 250.0, 300.0),
+        "A/A unpinned": measured(criteria, 250.0, 250.0, sigma=0.2),
+    }
+    # A case whose answer is not the verdict's: the faster copy, under criteria it passes, kept back.
+    wrong = KnownAnswer("wrong", "wrong.toml", KNOWN_ANSWERS[0].criteria, "DO NOT MIGRATE", Verdict.DO_NOT_MIGRATE)
+    monkeypatch.setattr("harness.runs.selftest.KNOWN_ANSWERS", (wrong,))
+    report = run_selftest(SelftestConfig(), tmp_path, fake_runs(made)[0])
+    assert report.exit_code == EXIT_FAIL and [c.status for c in report.checks if c.scenario == "known answer"] == [
+        "fail"
+    ]
 
 
 def test_a_pinned_a_a_interval_wider_than_the_unpinned_one_fails_the_isolation_check(criteria):
@@ -284,6 +376,8 @@ def test_short_selftest_passes_end_to_end(tmp_path):
     for run_dir in (out / "aa", out / "ab"):
         assert (run_dir / "summary.md").is_file() and (run_dir / "report.html").is_file()
     assert "| A/B" in summary and "PASS" in summary
+    known = [c for c in json.loads((out / "selftest.json").read_text())["checks"] if c["run"] == "known answer"]
+    assert [(c["status"], c["verdict"]) for c in known] == [("pass", "MIGRATE"), ("pass", "DO NOT MIGRATE")]
     leftovers = [
         p.info["pid"] for p in psutil.process_iter(["pid", "cmdline"]) if str(out) in " ".join(p.info["cmdline"] or [])
     ]
@@ -346,3 +440,11 @@ def test_an_a_b_pass_counts_only_when_b_lost_no_more_to_the_host_than_a(criteria
     checks, problems = judge(A_B, _stolen(slower, {"B": LIMIT + 0.3}))
     assert checks[0].status == "unusable" and checks[0].causes == (Cause.NOT_QUIET,)
     assert codes(problems) == [Cause.NO_USABLE_LEVEL]
+
+
+def test_a_run_that_measured_the_target_load_is_not_the_first_case(criteria, tmp_path):
+    results, records = make_run({"A": {500: 250.0}, "B": {500: 300.0}}, requests={500: 5500}, sigma=0.1)
+    ab = conclude(_a_against_b(results), records, criteria)
+    assert ab.target_for("A").basis == "measured"
+    target, failing = known_answers(ab, records, tmp_path)[0]
+    assert target.status == "info" and failing.status == "pass"
