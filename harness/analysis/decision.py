@@ -374,7 +374,8 @@ def _target_elsewhere(own: Sequence[CriterionResult]) -> list[DecisionReason]:
         return []
     named = "; ".join(f"'{name}'" + (f" at {', '.join(levels)}" if levels else "") for name, levels in waiting.items())
     text = (
-        f"{len(waiting)} criteria need more machine than this one, or a level this run left out ({named}): "
+        f"{len(waiting)} {'criterion needs' if len(waiting) == 1 else 'criteria need'} more machine than this "
+        f"one, or a level this run left out ({named}): "
         "they are the target-load answer's, not the verdict's"
     )
     return [_reason(ReasonCode.TARGET_ELSEWHERE, text)]
