@@ -2,7 +2,9 @@
 numeric DataFrames that pandas and matplotlib plot directly.
 
 The notebook reads the same schema as everything else (:func:`harness.results.load_results`);
-these helpers only reshape it, they compute no figure of their own.
+these helpers only reshape it, they compute no figure of their own. The two answers are worded
+by the report's own :mod:`harness.report.answers`, so the notebook prints the very lines the
+console, summary.md and report.html show.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ import pandas as pd
 
 from .analysis import latency_column, summary_records
 from .analysis.attribution import waterfall
+from .report.answers import answer_lines
 from .results import Estimate, Results, StepSummary
 from .terms import load_label
 
 __all__ = [
     "REPORT_DIR_VARIABLE",
+    "answer_lines",
     "capacity_frame",
     "claims_frame",
     "effects_frame",
@@ -29,6 +33,7 @@ __all__ = [
     "latency_cdf",
     "ratios_frame",
     "summary_frame",
+    "targets_frame",
     "top_level",
 ]
 
@@ -137,6 +142,59 @@ def ratios_frame(results: Results) -> pd.DataFrame:
             "significant",
         ],
     )
+
+
+TARGET_COLUMNS = [
+    "service",
+    "status",
+    "basis",
+    "users",
+    "offered_rps",
+    "deployment_workers",
+    "capacity_rps_per_cpu",
+    "capacity_rps_per_cpu_ci_low",
+    "capacity_rps_per_cpu_ci_high",
+    "capacity_level",
+    "capacity_within_slo",
+    "service_cpus",
+    "service_cpus_ci_low",
+    "service_cpus_ci_high",
+    "database_cores",
+    "cpu_ms_per_request",
+    "cpu_measured_at",
+    "monthly_usd",
+    "price_per_vcpu_hour",
+    "command",
+]
+
+
+def targets_frame(results: Results) -> pd.DataFrame:
+    """The target-load answer per service as numbers (NaN where missing), with the intervals of
+    the capacity per CPU and of the service CPUs the target needs; ``basis`` says measured or
+    projected."""
+    empty = Estimate(value=None)
+    rows = [
+        {
+            "service": t.service,
+            "status": t.status.value,
+            "basis": t.basis,
+            "users": t.users,
+            "offered_rps": _number(t.offered_rps),
+            "deployment_workers": t.deployment_workers,
+            **_estimate_columns("capacity_rps_per_cpu", t.capacity_rps_per_cpu or empty),
+            "capacity_level": t.capacity_level,
+            "capacity_within_slo": t.capacity_within_slo,
+            **_estimate_columns("service_cpus", t.service_cpus or empty),
+            "database_cores": _number(t.database_cores.value if t.database_cores else None),
+            "cpu_ms_per_request": _number(t.cpu_ms_per_request),
+            "cpu_measured_at": t.cpu_measured_at,
+            "monthly_usd": _number(t.monthly_usd),
+            "price_per_vcpu_hour": t.price_per_vcpu_hour,
+            "command": t.command,
+        }
+        for t in results.targets
+    ]
+    return pd.DataFrame(rows, columns=TARGET_COLUMNS)
 
 
 def error_bars(value: pd.Series, low: pd.Series, high: pd.Series) -> list[pd.Series]:

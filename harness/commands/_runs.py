@@ -19,7 +19,13 @@ from ..bench import BenchConfig, BenchSecrets
 from ..bench.pinning import cpu_plan
 from ..load import DEFAULT_MIX, format_mix, parse_mix
 from ..processes import ProcessFailed
-from ..report.console import console_table, faults_console_table, report_console, soak_console_table
+from ..report.console import (
+    console_table,
+    faults_console_table,
+    print_answers,
+    report_console,
+    soak_console_table,
+)
 from ..results import LoadSettings, Results, RunSettings, StepResult
 from ..runs import (
     DEFAULT_BASELINE,
@@ -34,7 +40,7 @@ from ..runs import (
     run_comparison,
     variant_target,
 )
-from ..terms import Verdict, load_label
+from ..terms import load_label
 
 __all__ = [
     "add_run_arguments",
@@ -445,13 +451,16 @@ def run_with_console(plan: RunPlan, run_dir: Path, console: Console) -> int:
 
 
 def print_results(console: Console, results: Results, run_dir: Path) -> None:
-    """The decision table, the fault and soak tables, then every verdict with its reasons."""
+    """The two answers first (headlines, top reasons, target load), then the step table, the fault
+    and soak tables, then where the report is."""
+    _print_verdicts(console, results)
+    console.print()
     console.print(console_table(results))
     if results.faults:
         console.print(faults_console_table(results))
     if results.soak:
         console.print(soak_console_table(results))
-    _print_verdicts(console, results, run_dir)
+    console.print(f"Report: {run_dir / 'report.html'}\nSummary: {run_dir / 'summary.md'}", markup=False)
 
 
 def _step_line(label: str, step: StepResult) -> str:
@@ -482,15 +491,9 @@ def _step_line(label: str, step: StepResult) -> str:
     )
 
 
-_VERDICT_COLOURS = {Verdict.MIGRATE: "green", Verdict.DO_NOT_MIGRATE: "red", Verdict.INCONCLUSIVE: "yellow"}
-
-
-def _print_verdicts(console: Console, results: Results, run_dir: Path) -> None:
+def _print_verdicts(console: Console, results: Results) -> None:
+    """Every candidate's headline and top reasons, and the target load; every reason in full is
+    in details.md and the report."""
     if not results.complete:
         console.print(f"run incomplete: {results.incomplete_reason}", style="yellow", markup=False)
-    for decision in results.decisions:
-        colour = _VERDICT_COLOURS[decision.verdict]
-        console.print(f"\n[bold {colour}]{decision.candidate} against {decision.baseline}: {decision.verdict}[/]")
-        for reason in decision.reasons:
-            console.print(f"  - {reason.text}", markup=False)
-    console.print(f"\nReport: {run_dir / 'report.html'}\nSummary: {run_dir / 'summary.md'}")
+    print_answers(console, results)

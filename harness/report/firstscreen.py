@@ -1,10 +1,12 @@
 """What the report's first screen says, built once for ``report.html`` and ``summary.md``.
 
-Per candidate a verdict card answers which, how much, can I trust it and what next: the verdict,
-the one or two reasons that decided it, the headline ratios (p95 and throughput, candidate over
-baseline, with their 95% intervals) at every level usable for both, what the evidence rests on,
-and what to do next. Beside the cards, the checklist's claims as a matrix (one row per promise,
-one column per candidate) and, where ``harness attribute`` ran, what each change earns.
+Above the cards, the two answers per candidate (:mod:`.answers`: the headline line and the
+target-load lines). Per candidate a verdict card answers which, how much, can I trust it and what
+next: the verdict, its top reasons (the same lines the console prints; every sentence in full
+folded below), the headline ratios (p95 and throughput, candidate over baseline, with their 95%
+intervals) at every level usable for both, what the evidence rests on, and what to do next.
+Beside the cards, the checklist's claims as a matrix (one row per promise, one column per
+candidate) and, where ``harness attribute`` ran, what each change earns.
 
 Everything here reads codes and fields (verdicts, reason codes, outcomes, usability codes),
 never the sentences; the sentences are only shown.
@@ -14,33 +16,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from ..results import (
     Attribution,
     ClaimCheck,
     Decision,
-    DecisionReason,
-    Estimate,
     Ratio,
     Results,
     StepSummary,
-    UsabilityIssue,
 )
 from ..rounding import MISSING, Better, number, p_value, percent
 from ..terms import (
-    COMPONENT_LABELS,
     METRIC_LABELS,
     PRACTICAL_MARGIN,
     Direction,
     Outcome,
     ReasonCode,
-    Unusable,
     Verdict,
     beyond_margin,
     higher_is_better,
     load_label,
 )
+from .answers import VERDICT_TONES, Answer, Tone, answers, issue_text, level_key, ratio_text
 
 __all__ = [
     "CLAIM_LABELS",
@@ -55,41 +52,13 @@ __all__ = [
     "attribution_line",
     "cards",
     "claims_matrix",
-    "headline",
     "issue_text",
     "level_key",
     "ratio_text",
 ]
 
-Tone = Literal["good", "bad", "warn", "neutral", "muted"]
-HEADLINE_METRICS = ("p95_ms", "throughput_rps")  # what the verdict reads (rules c and e)
-VERDICT_TONES: dict[Verdict, Tone] = {
-    Verdict.MIGRATE: "good",
-    Verdict.DO_NOT_MIGRATE: "bad",
-    Verdict.INCONCLUSIVE: "warn",
-}
-# The reasons that decide each verdict, in the order they are told; the rest are folded away.
-_DECIDING: dict[Verdict, tuple[ReasonCode, ...]] = {
-    Verdict.MIGRATE: (ReasonCode.SIGNIFICANTLY_BETTER, ReasonCode.CRITERIA_PASSED),
-    Verdict.DO_NOT_MIGRATE: (
-        ReasonCode.AUDIT_FAILED,
-        ReasonCode.CRITERION_FAILED,
-        ReasonCode.SIGNIFICANTLY_WORSE,
-        ReasonCode.NO_BENEFIT,
-        ReasonCode.CRITERIA_IMMATERIAL,
-        ReasonCode.BOTH_SATURATED,
-    ),
-    Verdict.INCONCLUSIVE: (
-        ReasonCode.RUN_INCOMPLETE,
-        ReasonCode.BASELINE_AUDIT_FAILED,
-        ReasonCode.NOT_AUDITED,
-        ReasonCode.NO_COMPARABLE_LEVEL,
-        ReasonCode.CRITERIA_NOT_JUDGED,
-        ReasonCode.ONE_SERVICE,
-    ),
-}
+HEADLINE_METRICS = ("p95_ms", "throughput_rps")  # the card's ratio columns
 _NEXT = (ReasonCode.TO_DECIDE, ReasonCode.NEEDS_BIGGER_MACHINE)
-HEADLINE_REASONS = 2
 _Level = tuple[int, float]
 
 
@@ -126,8 +95,9 @@ class Card:
     baseline: str
     verdict: Verdict
     tone: Tone
-    reasons: tuple[str, ...]
-    more_reasons: tuple[str, ...]
+    headline: str  # both answers in one line (:mod:`.answers`)
+    reasons: tuple[str, ...]  # the top reasons, one line each
+    full_reasons: tuple[str, ...]  # every reason's sentence, as the analysis wrote it
     ratios: tuple[RatioRow, ...]  # every level either service ran, in order
     trust: tuple[Item, ...]
     next_steps: tuple[str, ...]
@@ -144,26 +114,6 @@ class Card:
     @property
     def not_compared(self) -> tuple[RatioRow, ...]:
         return tuple(row for row in self.ratios if not row.cells)
-
-
-def level_key(users: int, arrival_rate: float) -> tuple[float, int]:
-    """Sort order of load levels: closed loop by users, then open loop by rate."""
-    return (arrival_rate, users)
-
-
-def _decimals(value: float | None) -> int:
-    return 3 if value is not None and abs(value) < 0.1 else 2
-
-
-def ratio_text(value: Estimate, better: Better, unit: str = "×") -> str:
-    """ "0.25× [0.22, 0.29]": the ratio rounded against the candidate, its interval outwards."""
-    if value.value is None:
-        return MISSING
-    decimals = _decimals(value.value)
-    text = f"{number(value.value, decimals, better)}{unit}"
-    if value.ci_low is not None and value.ci_high is not None:
-        text += f" [{number(value.ci_low, decimals, 'higher')}, {number(value.ci_high, decimals, 'lower')}]"
-    return text
 
 
 def _ratio_cell(ratio: Ratio | None) -> Cell:
@@ -189,17 +139,6 @@ def _ratio_cell(ratio: Ratio | None) -> Cell:
 
 def _usable_levels(summaries: Sequence[StepSummary], service: str) -> set[_Level]:
     return {(s.users, s.arrival_rate) for s in summaries if s.service == service and s.usable}
-
-
-def issue_text(issue: UsabilityIssue) -> str:
-    if issue.code is Unusable.BENCH_BOUND:
-        return "bench-bound" + (f" ({COMPONENT_LABELS[issue.component]})" if issue.component else "")
-    return {
-        Unusable.INCOMPLETE: "incomplete",
-        Unusable.TOO_FEW_REQUESTS: "too few requests",
-        Unusable.NO_RECORDS: "no per-request records",
-        Unusable.DISTURBED: "machine disturbed",
-    }[issue.code]
 
 
 def _not_compared(summaries: Sequence[StepSummary], level: _Level, pair: tuple[str, str]) -> RatioRow:
@@ -332,15 +271,10 @@ def attribution_line(attribution: Attribution) -> str | None:
     return f"smallest migration: {status}"
 
 
-def _card(results: Results, decision: Decision) -> Card:
+def _card(results: Results, decision: Decision, answer: Answer) -> Card:
     pair = (decision.candidate, decision.baseline)
     comparable = _usable_levels(results.summaries, pair[0]) & _usable_levels(results.summaries, pair[1])
     levels = {(s.users, s.arrival_rate) for s in results.summaries if s.service in pair}
-    deciding = _DECIDING[decision.verdict]
-    ranked = sorted(
-        (r for r in decision.reasons if r.code in deciding), key=lambda r: deciding.index(r.code)
-    )  # stable: within a code, the analysis's own order
-    told = _headline_reasons(ranked)
     ratios = {(r.users, r.arrival_rate, r.metric): r for r in decision.ratios}
     rows = tuple(
         RatioRow(load_label(*level), tuple(_ratio_cell(ratios.get((*level, m))) for m in HEADLINE_METRICS))
@@ -353,52 +287,20 @@ def _card(results: Results, decision: Decision) -> Card:
         baseline=decision.baseline,
         verdict=decision.verdict,
         tone=VERDICT_TONES[decision.verdict],
-        reasons=tuple(r.text for r in told),
-        more_reasons=tuple(r.text for r in decision.reasons if all(r is not t for t in told)),
+        headline=answer.headline,
+        reasons=answer.reasons,
+        full_reasons=tuple(r.text for r in decision.reasons),
         ratios=rows,
         trust=tuple(_trust(results, decision, comparable, levels)),
         next_steps=tuple(_next_steps(results, decision, comparable, levels)),
     )
 
 
-def _headline_reasons(ranked: Sequence[DecisionReason]) -> list[DecisionReason]:
-    """Up to HEADLINE_REASONS reasons, one per code first (a MIGRATE tells its best ratio and its
-    criteria, not two ratios), then more of the same codes."""
-    chosen: list[DecisionReason] = []
-    for reason in ranked:
-        if all(reason.code != c.code for c in chosen):
-            chosen.append(reason)
-    chosen = chosen[:HEADLINE_REASONS]
-    for reason in ranked:
-        if len(chosen) >= HEADLINE_REASONS:
-            break
-        if all(reason is not c for c in chosen):
-            chosen.append(reason)
-    return chosen
-
-
 def cards(results: Results) -> list[Card]:
-    return [_card(results, decision) for decision in results.decisions]
-
-
-def headline(results: Results) -> tuple[str, Tone]:
-    """The one line above the cards: which candidate, if any (a capacity run: each capacity)."""
-    if results.capacity is not None:
-        from .capacity import capacity_headline  # it builds on this module's tones
-
-        return capacity_headline(results.capacity)
-    decisions = results.decisions
-    if not decisions:
-        return "No verdict: the run compared no candidate with a baseline", "muted"
-    migrate = [d.candidate for d in decisions if d.verdict is Verdict.MIGRATE]
-    baseline = decisions[0].baseline
-    if len(migrate) == 1:
-        return f"Migrate to {migrate[0]} (against {baseline})", "good"
-    if migrate:
-        return f"{' and '.join(migrate)} each pass against {baseline}: compare their ratios", "good"
-    if any(d.verdict is Verdict.INCONCLUSIVE for d in decisions):
-        return f"Not decided yet: no candidate shown better than {baseline}; see what next", "warn"
-    return f"Keep {baseline}: no candidate should replace it on this run", "bad"
+    """A card per candidate, its reasons the same lines as its answer's."""
+    return [
+        _card(results, decision, answer) for decision, answer in zip(results.decisions, answers(results), strict=True)
+    ]
 
 
 # -- the checklist's claims ------------------------------------------------------------------------
@@ -411,7 +313,7 @@ def _measured(claim: ClaimCheck, value: float | None, better: Better = "higher")
         return percent(value, 1, better)
     if claim.unit == "users":
         return number(value, 0, better)
-    return number(value, _decimals(value), better)
+    return number(value, 3 if value is not None and abs(value) < 0.1 else 2, better)
 
 
 def claim_figure(claim: ClaimCheck) -> str:

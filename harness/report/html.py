@@ -1,9 +1,10 @@
 """``report.html``: one self-contained file (inline style, the plots embedded as PNG, no script,
 nothing fetched), so it shows everything when mailed or attached to a CI run.
 
-Reading order: the first screen (a verdict card per candidate, the checklist's claims, what each
-change earns), then the plots (against the load level, then over time), then the tables (the
-criteria matrix, the decision table, the rest folded). ``docs/report.md`` says how to read it.
+Reading order: the first screen (the two answers per candidate, a verdict card per candidate,
+the checklist's claims, what each change earns), then the plots (against the load level, then
+over time), then the tables (the criteria matrix, the decision table, the rest folded).
+``docs/report.md`` says how to read it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import jinja2
 import pandas as pd
 
 from ..results import Results
-from .capacity import capacity_cards
-from .firstscreen import attribution_line, cards, claims_matrix, headline
+from .answers import answers, no_verdict, target_heading, target_lines
+from .capacity import capacity_cards, capacity_headline
+from .firstscreen import attribution_line, cards, claims_matrix
 from .matrix import criteria_matrix
 from .plots import RenderedPlot
 from .summary import FAULTS_HINT, SOAK_HINT, run_facts
@@ -60,13 +62,16 @@ def _images(plots: Sequence[RenderedPlot], section: str) -> list[tuple[str, str]
 
 def render_html(results: Results, plots: Sequence[RenderedPlot] = ()) -> str:
     verdict = " / ".join(f"{d.candidate}: {d.verdict}" for d in results.decisions) or "not decided"
-    lead, lead_tone = headline(results)
+    lead = capacity_headline(results.capacity) if results.capacity is not None else None
     return _ENVIRONMENT.get_template("report.html.j2").render(
         results=results,
         verdict=verdict,
         verdict_class=_VERDICT_CLASS,
+        answers=answers(results),
+        no_verdict=no_verdict(results),
         lead=lead,
-        lead_tone=lead_tone,
+        target_heading=target_heading(results),
+        targets=target_lines(results),
         facts=run_facts(results),
         cards=cards(results),
         capacity_cards=capacity_cards(results),

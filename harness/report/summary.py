@@ -1,10 +1,12 @@
 """The run in Markdown: ``summary.md``, short enough for a PR comment, and ``details.md``, every
 table.
 
-``summary.md`` follows the report's first screen: which candidate, each verdict with the one or
-two reasons that decided it, the headline ratios at every usable level, what the evidence rests
-on and what next, the checklist's claims, then links to the full report and the tables (and
-the screenshot when there is one). It stays well under :data:`SUMMARY_MAX_LINES` lines.
+``summary.md`` follows the report's first screen: the two answers per candidate (the headline
+lines and the target-load lines, worded by :mod:`.answers` as the console prints them), each
+verdict with its top reasons, what the evidence rests on and what next, the checklist's claims,
+then links to the full report and the tables (and the screenshot when there is one). Every
+reason in full and every ratio are in ``details.md``. It stays under :data:`SUMMARY_MAX_LINES`
+lines.
 ``details.md`` has what the report's tables have.
 """
 
@@ -17,8 +19,9 @@ import pandas as pd
 
 from ..results import Results
 from ..terms import load_label
-from .capacity import capacity_cards, capacity_facts
-from .firstscreen import attribution_line, cards, claims_matrix, headline
+from .answers import answers, no_verdict, target_heading, target_lines
+from .capacity import capacity_cards, capacity_facts, capacity_headline
+from .firstscreen import attribution_line, cards, claims_matrix
 from .matrix import criteria_matrix
 from .tables import (
     attribution_table,
@@ -63,27 +66,29 @@ def run_facts(results: Results) -> str:
     )
 
 
-def _verdict_section(results: Results) -> list[str]:
+def _answers_section(results: Results) -> list[str]:
+    """The two answers first: a headline per candidate, then the target load of every service."""
+    lines = [f"- **{_cell(answer.headline)}**" for answer in answers(results)]
+    if (missing := no_verdict(results)) is not None:
+        lines.append(f"- **{missing}**")
+    if (heading := target_heading(results)) is not None:
+        lines += ["", f"**{_cell(heading)}**", ""]
+        for line in target_lines(results):
+            extra = [line.assumptions] if line.assumptions else []
+            extra += [f"measure: `{line.command}`"] if line.command else []
+            lines.append(f"- {_cell('; '.join([line.text, *extra]))}")
+    return ["", *lines] if lines else []
+
+
+def _verdict_section(results: Results, details: bool) -> list[str]:
     lines: list[str] = []
     for card in cards(results):
         lines += ["", f"## {card.candidate} against {card.baseline}: {card.verdict}", ""]
         lines += [f"- {_cell(reason)}" for reason in card.reasons]
-        if card.more_reasons:
-            lines.append(f"- _{len(card.more_reasons)} more reason(s) in [{DETAILS_FILE}]({DETAILS_FILE})_")
-        if card.ratios:
-            header = ["load", *(f"{label} × [95% CI]" for label in card.metric_labels)]
-            rows = [
-                [row.load, *(f"{cell.text} {cell.note}".strip() for cell in row.cells)]
-                if row.cells
-                else [row.load, row.why, *([""] * (len(card.metrics) - 1))]
-                for row in card.ratios
-            ]
-            lines += ["", pd.DataFrame(rows, columns=header).map(_cell).to_markdown(index=False, disable_numparse=True)]
-        lines += [""]
-        lines.append("Trust: " + " · ".join(_cell(item.text) for item in card.trust) + "  ")
+        lines += ["", "Trust: " + " · ".join(_cell(item.text) for item in card.trust) + "  "]
         lines.append("Next: " + "; ".join(_cell(step) for step in card.next_steps))
-    if not results.decisions:
-        lines += ["", "## Verdict: not decided", "", "_No candidate was compared with a baseline._"]
+    if results.decisions and details:
+        lines += ["", f"_Every reason in full, and every ratio with its interval: [{DETAILS_FILE}]({DETAILS_FILE})_"]
     return lines
 
 
@@ -113,14 +118,17 @@ def _claims_section(results: Results) -> list[str]:
 def render_summary(results: Results, links: Sequence[str] = ()) -> str:
     """Markdown for a PR comment: the verdicts and their headline figures; ``links`` are the
     files beside it (report.html, details.md, report.png) that it names, relative to it."""
-    lead, _ = headline(results)
-    lines = [f"# Migration benchmark {results.run_id}: {lead}", "", run_facts(results)]
+    title = f"# Migration benchmark {results.run_id}"
+    if results.capacity is not None:
+        title += f": {capacity_headline(results.capacity)[0]}"
+    lines = [title, "", run_facts(results)]
     if not results.complete:
         lines += ["", f"**Run incomplete:** {_cell(results.incomplete_reason or 'stopped early')}"]
+    lines += _answers_section(results)
     if results.capacity is not None:
         lines += _capacity_section(results)
     else:
-        lines += _verdict_section(results)
+        lines += _verdict_section(results, DETAILS_FILE in links)
     lines += _claims_section(results)
     if results.attribution is not None and (line := attribution_line(results.attribution)):
         lines += ["", f"Attribution ({results.attribution.baseline} -> {results.attribution.target}): {line}"]
@@ -177,6 +185,12 @@ def render_details(results: Results, plots: Sequence[Path] = (), base: Path | No
     for decision in results.decisions:
         lines += ["", f"## {decision.candidate} against {decision.baseline}: {decision.verdict}", ""]
         lines += [f"- {_cell(reason.text)}" for reason in decision.reasons]
+    if (heading := target_heading(results)) is not None:
+        lines += ["", "## Target load", "", heading, ""]
+        for line, target in zip(target_lines(results), results.targets, strict=True):
+            lines.append(f"- {_cell(line.text)}")
+            lines += [f"  - {_cell(text)}" for text in (target.detail, target.assumptions) if text]
+            lines += [f"  - measure: `{target.command}`"] if target.command else []
     lines += [
         "",
         "## Decision table",

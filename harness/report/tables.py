@@ -39,6 +39,7 @@ __all__ = [
     "ratios_table",
     "settings_lines",
     "soak_table",
+    "steps_table",
 ]
 
 
@@ -173,6 +174,45 @@ def decision_table(results: Results) -> pd.DataFrame:
                 "generator cores": number(summary.load_generator_cpu_cores, 2, "lower"),
                 "bound by": ", ".join(COMPONENT_LABELS[c] for c in summary.bound_by) or "-",
                 "audit": _audit_cell(summary, steps),
+                "usable": "yes" if summary.usable else "NO",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+_SHORT_PARTS = {
+    Component.SERVICE: "service",
+    Component.LOAD_GENERATOR: "locust",
+    Component.DATABASE: "db",
+    Component.UPSTREAM: "upstream",
+    Component.MACHINE: "machine",
+    Component.BENCH_CPUS: "bench CPUs",
+}
+
+
+def steps_table(results: Results) -> pd.DataFrame:
+    """The decision table for a terminal: one short row per service x level, no intervals (those
+    are in :func:`decision_table`, details.md and the report)."""
+    rows = []
+    order = {service: i for i, service in enumerate(results.settings.services)}
+    by_level = sorted(
+        results.summaries, key=lambda s: (s.arrival_rate, s.users, order.get(s.service, len(order)), s.service)
+    )
+    for summary in by_level:
+        steps = _steps_of(results, summary)
+        audits = [step.audit for step in steps if step.audit is not None]
+        rows.append(
+            {
+                "svc": summary.service,
+                "load": load_label(summary.users, summary.arrival_rate),
+                "p95 ms": number(summary.p95_ms.value, 1, "lower"),
+                "p99 ms": number(summary.p99_ms.value, 1, "lower"),
+                "rps": number(summary.throughput_rps.value, 1, "higher"),
+                "err": percent(summary.error_rate, 2, "lower"),
+                "cache": "n/a" if summary.has_cache is False else percent(summary.cache_hit_rate, 1, "higher"),
+                "CPU ms": number(summary.service_cpu_ms_per_request, 2, "lower"),
+                "bound": ", ".join(_SHORT_PARTS[c] for c in summary.bound_by) or "-",
+                "audit": "-" if not audits else "ok" if all(a.passed for a in audits) else "FAIL",
                 "usable": "yes" if summary.usable else "NO",
             }
         )

@@ -16,15 +16,19 @@ from harness.analysis.attribution import DesignedChange, attribute
 from harness.analysis.criteria import load_criteria
 from harness.notebook import (
     REPORT_DIR_VARIABLE,
+    TARGET_COLUMNS,
+    answer_lines,
     claims_frame,
     effects_frame,
     find_report_dir,
     latency_cdf,
     ratios_frame,
     summary_frame,
+    targets_frame,
     top_level,
     waterfall_frame,
 )
+from harness.report.answers import answers, target_lines
 from harness.results import save_results
 from tests.harness.test_figures import make_run
 
@@ -115,9 +119,16 @@ def test_notebook_runs_top_to_bottom_on_a_run_directory(run, reports, this_pytho
     _, records = run
     assert f"run directory: {reports}" in text and f"per-request records: {len(records)} rows" in text
     assert "Machine: bench-host" in text
+    # The two answers, worded as the console and the report word them, before the evidence.
+    results, _ = run
+    for answer in answers(results):
+        assert answer.headline in text and text.index(answer.headline) < text.index("Machine: bench-host")
+    for line in target_lines(results):
+        assert line.text in text
     markdown = "".join(_outputs(notebook, "text/markdown"))
     assert "### optimized against original: " in markdown
     html = "".join(_outputs(notebook, "text/html"))
+    assert "capacity_rps_per_cpu_ci_low" in html  # the target frame
     assert "p95 ms [95% CI]" in html  # the decision table
     assert "ratio [95% CI]" in html and "optimized / original" in html  # the ratios table
     assert "bench-bound" in text or "load generator" in html  # the unusable level is shown as such
@@ -152,12 +163,27 @@ def test_frames_are_numeric_and_complete(run):
     optimized = frame[(frame["service"] == "optimized") & (frame["users"] == 500)].iloc[0]
     assert optimized["p95_ms_ci_low"] <= optimized["p95_ms"] <= optimized["p95_ms_ci_high"]
     assert not frame.loc[(frame["service"] == "original") & (frame["users"] == 500), "usable"].item()
-    assert set(ratios_frame(results)["metric"]) == {"p95_ms", "p99_ms", "throughput_rps"}
+    assert set(ratios_frame(results)["metric"]) == {"p95_ms", "p99_ms", "throughput_rps", "service_cpu_ms_per_request"}
     assert top_level(results) == (500, 0.0)
     cdf = latency_cdf(results, records)
     for _, rows in cdf.groupby("service"):
         assert rows["latency_ms"].is_monotonic_increasing and rows["fraction"].iloc[-1] == 1.0
     assert latency_cdf(results, None).empty
+
+
+def test_the_target_frame_and_the_answer_lines(run):
+    results, _ = run
+    frame = targets_frame(results)
+    assert list(frame.columns) == TARGET_COLUMNS
+    assert list(frame["service"]) == [t.service for t in results.targets] and len(frame) > 0
+    for _, row in frame.iterrows():
+        target = results.target_for(row["service"])
+        assert row["basis"] == target.basis and row["status"] == target.status.value
+        if target.service_cpus is not None and target.service_cpus.ci_low is not None:
+            assert row["service_cpus_ci_low"] <= row["service_cpus"] <= row["service_cpus_ci_high"]
+    lines = answer_lines(results)
+    assert lines[0] == answers(results)[0].headline  # the headline first, then its reasons
+    assert targets_frame(results.model_copy(update={"targets": []})).empty
 
 
 def test_claims_effects_and_the_waterfall_frames(run):

@@ -8,6 +8,7 @@ never for the sentences the analysis wrote.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 import subprocess
@@ -21,7 +22,10 @@ from rich.console import Console
 from harness.analysis import conclude
 from harness.analysis.criteria import load_criteria
 from harness.cli import main
+from harness.commands._runs import print_results
 from harness.report import PLOTS, SUMMARY_MAX_LINES, console_table, render_plots, write_report
+from harness.report.answers import LINE_LIMIT, TOP_REASONS, answers, target_lines
+from harness.report.console import CONSOLE_WIDTH, report_console
 from harness.report.firstscreen import HEADLINE_METRICS, cards, claims_matrix
 from harness.report.matrix import criteria_matrix
 from harness.report.screenshot import CHROMIUM_VARIABLE, find_chromium, no_chromium_hint
@@ -30,17 +34,19 @@ from harness.report.timeline import fault_spans, per_second, timeline_figure
 from harness.results import (
     Attribution,
     ChangeEffect,
+    DecisionReason,
     Effect,
     Estimate,
     FaultResult,
     MinimalMigration,
     Results,
+    UsabilityIssue,
     load_results,
     save_results,
 )
 from harness.rounding import estimate, number, percent
-from harness.terms import Outcome, ReasonCode, Verdict
-from tests.harness.test_decision import WIN
+from harness.terms import Outcome, ReasonCode, TargetStatus, Unusable, Verdict
+from tests.harness.test_decision import WIN, verdict_of
 from tests.harness.test_figures import T0, WARMUP_S, clean_audit, make_records, make_run, make_step
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,8 +194,15 @@ def test_summary_is_a_short_pr_comment_with_links(written, rich):
     assert "## The checklist's claims" in summary and "[report.html](report.html)" in summary
     assert "[details.md](details.md)" in summary
     assert "Machine: bench-host, Linux-test, 2 CPUs (Test CPU)" in summary  # folded, but there
-    tables = [line for line in lines if line.startswith("| ")]
-    assert any(line.startswith("| 500 users") for line in tables)  # every level, compared or not
+    # The two answers come first, worded as the console words them: every headline, every target line.
+    first_card = summary.index("## checklist against original")
+    for answer in answers(results):
+        assert f"- **{answer.headline}**" in summary and summary.index(answer.headline) < first_card
+        for reason in answer.reasons:
+            assert f"- {reason}" in summary
+    for line in target_lines(results):
+        assert f"- {line.text}" in summary and summary.index(line.text) < first_card
+    assert "Not decided yet" not in summary and "Migrate to" not in summary  # the old lead line is gone
 
 
 def test_details_hold_every_table(written):
@@ -223,7 +236,8 @@ def test_html_reading_order(written, rich):
     results, _ = rich
     html = (out / "report.html").read_text()
     order = [
-        'class="lead',
+        'class="answers"',
+        'id="target-load"',
         'class="card verdict-card',
         'id="claims"',
         'id="attribution"',
@@ -239,6 +253,11 @@ def test_html_reading_order(written, rich):
     for decision in results.decisions:
         assert f'data-candidate="{decision.candidate}" data-verdict="{decision.verdict}"' in html
     assert '<span class="verdict migrate">MIGRATE</span>' in html
+    for answer in answers(results):  # a headline per candidate, saying what its card says
+        assert f'data-candidate="{answer.candidate}" data-verdict="{answer.verdict}">{answer.headline}' in html.replace(
+            "&#39;", "'"
+        )
+    assert html.count('class="target tone-') == len(results.targets)
 
 
 def test_html_escapes_what_the_run_recorded(tmp_path, run, no_browser):
@@ -258,21 +277,21 @@ def test_report_without_records_omits_the_cdf_and_the_timelines(tmp_path, run, n
 
 
 # -- the first screen ------------------------------------------------------------------------------
-def test_cards_tell_the_deciding_reasons_by_code(rich):
+def test_cards_tell_the_answers_top_reasons_and_every_reason_in_full(rich):
     results, _ = rich
     by_candidate = {card.candidate: card for card in cards(results)}
-    optimized = results.decision_for("optimized")
-    assert optimized.verdict is Verdict.MIGRATE
-    card = by_candidate["optimized"]
-    better = optimized.with_code(ReasonCode.SIGNIFICANTLY_BETTER)
-    passed = optimized.with_code(ReasonCode.CRITERIA_PASSED)
-    assert card.reasons == (better[0].text, passed[0].text)  # one of each code, not two ratios
-    assert set(card.more_reasons) == {r.text for r in optimized.reasons} - set(card.reasons)
+    for answer in answers(results):
+        card = by_candidate[answer.candidate]
+        decision = results.decision_for(answer.candidate)
+        assert card.verdict is decision.verdict is answer.verdict
+        assert card.headline == answer.headline and card.reasons == answer.reasons
+        assert card.full_reasons == tuple(r.text for r in decision.reasons)
+        # the headline never contradicts the card: it leads with the card's verdict
+        assert card.headline.startswith(f"{card.candidate}: {card.verdict} (")
     checklist = results.decision_for("checklist")
     assert checklist.verdict is Verdict.INCONCLUSIVE
     told = by_candidate["checklist"]
     assert told.next_steps == tuple(r.text for r in checklist.with_code(ReasonCode.TO_DECIDE))
-    assert all(r.code is not ReasonCode.TO_DECIDE for r in checklist.reasons if r.text in told.reasons)
 
 
 def test_cards_show_every_level_and_compare_only_the_usable_ones(rich):
@@ -451,14 +470,193 @@ def test_numbers_are_rounded_against_the_service():
     assert number(None) == "n/a"
 
 
-def test_console_table_has_a_row_per_service_and_level(run):
+def test_console_table_has_a_short_row_per_service_and_level(run):
     results, _ = run
     table = console_table(results)
     assert table.row_count == len(results.summaries) == 4
-    console = Console(record=True, width=250)
+    assert [column.header for column in table.columns] == [
+        "svc",
+        "load",
+        "p95 ms",
+        "p99 ms",
+        "rps",
+        "err",
+        "cache",
+        "CPU ms",
+        "bound",
+        "audit",
+        "usable",
+    ]
+    console = Console(record=True, width=CONSOLE_WIDTH, file=io.StringIO())
     console.print(table)
     text = console.export_text()
-    assert "MIGRATE" in text and "optimized" in text and "n/a (no cache)" in text
+    assert "n/a" in text and "[" not in text  # no intervals: they are in details.md and the report
+
+
+def _console_text(results: Results, width: int = CONSOLE_WIDTH) -> list[str]:
+    console = Console(record=True, width=width, file=io.StringIO())
+    print_results(console, results, Path("/runs/x"))
+    return console.export_text().splitlines()
+
+
+def test_the_console_puts_both_answers_first_and_fits_120_columns(rich):
+    results, _ = rich
+    lines = _console_text(results)
+    assert max(len(line) for line in lines) <= CONSOLE_WIDTH
+    header = next(i for i, line in enumerate(lines) if "svc" in line and "p95 ms" in line and "usable" in line)
+    # The step table: one line per row, each naming its service and level once, in level order.
+    caption = next(i for i, line in enumerate(lines) if line.startswith("dim rows are not usable"))
+    rows = [line for line in lines[header + 2 : caption] if line.strip()]
+    assert len(rows) == len(results.summaries)
+    for summary in results.summaries:
+        label = f"{summary.users} users"
+        assert sum(1 for row in rows if row.split()[:3] == [summary.service, *label.split()]) == 1
+    # Every headline, its reasons and every target line come before the table, within 40 lines.
+    for answer in answers(results):
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"{answer.candidate}: {answer.verdict} ("))
+        assert start < min(header, 40)
+        for reason in answer.reasons:
+            assert any(line.strip() == f"- {reason}" for line in lines[start:header])
+    for line in target_lines(results):
+        at = next(i for i, text in enumerate(lines) if text.startswith(f"{line.label}: "))
+        assert at < min(header, 40)
+    assert lines[-2:] == ["Report: /runs/x/report.html", "Summary: /runs/x/summary.md"]
+
+
+def test_a_ci_log_gets_the_120_column_console():
+    assert report_console().width == CONSOLE_WIDTH  # pytest captures stdout: not a terminal
+
+
+# -- the answers ------------------------------------------------------------------------------------
+def _check_shape(results: Results) -> None:
+    for answer in answers(results):
+        assert answer.headline.startswith(f"{answer.candidate}: {answer.verdict} (")
+        assert 0 < len(answer.reasons) <= TOP_REASONS
+        assert all(len(reason) <= LINE_LIMIT and "\n" not in reason for reason in answer.reasons)
+
+
+@pytest.mark.parametrize(
+    ("medians", "kwargs", "verdict", "why"),
+    [
+        (WIN, {}, Verdict.MIGRATE, "(0.19x p95 at 500 users)"),
+        (
+            {"original": {100: 6000.0, 500: 8000.0}, "optimized": {100: 100.0, 500: 1500.0}},
+            {},
+            Verdict.DO_NOT_MIGRATE,
+            "(fails 'p95 under 2 s')",
+        ),
+        (
+            {"original": {100: 100.0, 500: 150.0}, "optimized": {100: 100.0, 500: 300.0}},
+            {},
+            Verdict.DO_NOT_MIGRATE,
+            "(p95 1.97x at 500 users)",
+        ),
+        (
+            {"original": {100: 200.0, 500: 300.0}, "optimized": {100: 200.0, 500: 300.0}},
+            {},
+            Verdict.DO_NOT_MIGRATE,
+            "(no measurable benefit)",
+        ),
+        (
+            WIN,
+            {"generator_cores": {("optimized", 500): 0.97}},
+            Verdict.INCONCLUSIVE,
+            "(7 criteria not judged at 500 users)",
+        ),
+    ],
+    ids=["migrate", "criterion", "worse", "no-benefit", "inconclusive"],
+)
+def test_the_headline_names_what_decided_the_verdict(medians, kwargs, verdict, why):
+    results = verdict_of(medians, **kwargs)
+    answer = answers(results)[0]
+    assert answer.verdict is verdict
+    assert answer.headline.startswith(f"optimized: {verdict} {why}"), answer.headline
+    _check_shape(results)
+
+
+def test_a_knife_edge_the_analysis_found_is_worded_from_its_ratios():
+    same = {100: 200.0, 500: 300.0}
+    results = verdict_of({"original": same, "optimized": same})
+    assert results.decision.with_code(ReasonCode.KNIFE_EDGE)  # an interval reaches past the margin
+    edge = [r for r in answers(results)[0].reasons if r.startswith("knife edge: ")]
+    assert len(edge) == 1 and " at 100 users near the 10% margin; " in edge[0]
+    assert edge[0].endswith("2 more trials (--trials 3) settle it") and len(edge[0]) <= LINE_LIMIT
+
+
+def test_a_baseline_that_lost_replies_is_the_inconclusive_cause():
+    from tests.harness.test_figures import clean_audit
+
+    results = verdict_of(WIN, audits={("original", 100): clean_audit(400, wrong_token=3)})
+    assert answers(results)[0].headline.startswith("optimized: INCONCLUSIVE (original's delivery audit failed);")
+    _check_shape(results)
+
+
+def test_ratios_that_repeat_per_level_are_one_line_naming_the_levels(rich):
+    results, _ = rich
+    answer = next(a for a in answers(results) if a.candidate == "optimized")
+    better = [reason for reason in answer.reasons if reason.startswith("better at")]
+    assert len(better) == 1 and better[0].startswith("better at 100, 250 users: p95 ")
+    wins = [r for r in results.decision_for("optimized").ratios if r.metric == "p95_ms" and r.users in (100, 250)]
+    for ratio in wins:  # rounded against the candidate (p95 up), the interval outwards
+        assert number(ratio.value.value, 2, "lower") + "x [" in better[0]
+    # The key ratio comes from a level usable for both, never the bench-bound 500 users.
+    assert "at 500 users" not in answer.headline.split(";")[0]
+
+
+def test_a_knife_edge_and_a_disturbed_machine_are_always_among_the_top_reasons(rich):
+    results, _ = rich
+    decision = results.decision_for("optimized")
+    disturbed = UsabilityIssue(code=Unusable.DISTURBED, detail="another process took 0.8 cores")
+    summaries = [
+        s.model_copy(update={"unusable": [*s.unusable, disturbed]}) if (s.service, s.users) == ("original", 500) else s
+        for s in results.summaries
+    ]
+    crowded = [
+        DecisionReason(code=code, text="a sentence the report shows in full")
+        for code in (
+            ReasonCode.NOT_COMPARED,
+            ReasonCode.TARGET_ELSEWHERE,
+            ReasonCode.BOTH_SATURATED,
+            ReasonCode.CRITERIA_PASSED,
+            ReasonCode.SIGNIFICANTLY_BETTER,
+            ReasonCode.KNIFE_EDGE,
+            ReasonCode.MACHINE_DISTURBED,
+        )
+    ]
+    marked = results.model_copy(
+        update={"summaries": summaries, "decisions": [decision.model_copy(update={"reasons": crowded})]}
+    )
+    reasons = answers(marked)[0].reasons
+    assert len(reasons) == TOP_REASONS
+    assert any(r.startswith("knife edge: ") and r.endswith("2 more trials (--trials 3) settle it") for r in reasons)
+    assert any(r.startswith("machine disturbed at 500 users (original)") for r in reasons)
+    assert reasons[0].startswith("better at")  # what decided it stays first
+    assert all("a sentence the report shows in full" not in r for r in reasons)  # never the analysis's text
+
+
+def test_target_lines_say_measured_or_projected_and_round_against_the_service(rich):
+    results, _ = rich
+    by_service = {line.service: line for line in target_lines(results)}
+    assert list(by_service) == ["original", "checklist", "optimized"]
+    assert by_service["original"].label == "original (baseline)"
+    measured = by_service["optimized"]
+    assert measured.status is TargetStatus.HOLDS and "(measured)" in measured.need and not measured.command
+    assert "holds the 500-user target on 2 CPUs (measured)" in answers(results)[1].headline
+    projected = results.target_for("checklist").model_copy(
+        update={
+            "status": TargetStatus.FITS,
+            "service_cpus": Estimate(value=2.7412, ci_low=2.6375, ci_high=2.8613),
+            "database_cores": Estimate(value=1.2357),
+            "monthly_usd": 148.42,
+        }
+    )
+    line = target_lines(results.model_copy(update={"targets": [projected]}))[0]
+    assert "need 2.8 service CPUs [2.6, 2.9] + 1.3 DB cores (projected; fits the checklist's 4 workers)" in line.need
+    assert line.cost == "$149/month" and line.assumptions.startswith("projected from ") and line.command
+    headline = answers(results.model_copy(update={"targets": [*results.targets[:1], projected]}))[0].headline
+    assert headline.endswith(
+        "the 500-user target needs ~2.8 service CPUs + 1.3 DB cores (projected; fits the checklist's 4 workers)"
+    )
 
 
 # -- report.png -------------------------------------------------------------------------------------
@@ -502,8 +700,9 @@ def test_harness_report_rejudges_under_other_criteria(run_dir, capsys, no_browse
     stored = load_results(run_dir)
     assert stored.decision.verdict == "DO NOT MIGRATE" and stored.settings.criteria_file == str(strict)
     assert "## optimized against original: DO NOT MIGRATE" in (run_dir / "summary.md").read_text()
-    card = cards(stored)[0]
-    assert card.reasons == tuple(r.text for r in stored.decision.with_code(ReasonCode.CRITERION_FAILED))[:2]
+    answer = answers(stored)[0]
+    assert answer.headline.startswith("optimized: DO NOT MIGRATE (fails 'p95 under 100 ms')")
+    assert answer.reasons[0].startswith("fails 'p95 under 100 ms' at 100, 500 users")
 
 
 def test_harness_report_prices_the_costs_at_the_users_rate(run_dir, capsys, no_browser):

@@ -2,8 +2,9 @@
 Playwright's Python package with the system executable; no browser is downloaded).
 
 Every image must load, the console must stay free of errors, nothing may be fetched but the
-file itself, and the first screen (1280 x 900) must hold a verdict card per candidate and the
-claims without scrolling; the criteria matrix must be there below. Without a Chromium the tests
+file itself, and the first screen (1280 x 900) must hold the two answers (a headline per
+candidate, the target-load lines) and a verdict card per candidate without scrolling; the
+claims follow the cards, the criteria matrix is there below. Without a Chromium the tests
 are skipped with the reason, unless ``HARNESS_REQUIRE_BROWSER=1`` (``.ci/run`` sets it after
 installing one): then a missing browser fails them, so CI never skips them.
 """
@@ -52,7 +53,9 @@ class PageCheck:
     page_errors: list[str]
     fetched: list[str]  # every request but the report itself and its embedded images
     cards: list[dict]  # candidate, verdict, top, bottom of each verdict card
-    claims_bottom: float | None
+    headlines: list[dict]  # candidate, verdict, bottom of each headline line
+    targets_bottom: float | None  # the target-load lines
+    claims_top: float | None
     matrix_rows: int
     height: float
     problems: list[str] = field(default_factory=list)
@@ -67,7 +70,10 @@ _INSPECT = """() => {
     cards: Array.from(document.querySelectorAll('.verdict-card')).map(c => ({
       candidate: c.dataset.candidate, verdict: c.dataset.verdict,
       badge: c.querySelector('.verdict').textContent.trim(), top: box(c).top, bottom: box(c).bottom})),
-    claims_bottom: claims ? box(claims).bottom : null,
+    headlines: Array.from(document.querySelectorAll('.answers .headline[data-candidate]')).map(h => ({
+      candidate: h.dataset.candidate, verdict: h.dataset.verdict, bottom: box(h).bottom})),
+    targets_bottom: document.querySelector('#target-load') ? box(document.querySelector('#target-load')).bottom : null,
+    claims_top: claims ? box(claims).top : null,
     matrix_rows: document.querySelectorAll('table.criteria-matrix tbody tr').length,
     height: document.documentElement.scrollHeight,
   };
@@ -110,7 +116,9 @@ def open_report(html: Path, browser: Path) -> PageCheck:
         page_errors=page_errors,
         fetched=fetched,
         cards=seen["cards"],
-        claims_bottom=seen["claims_bottom"],
+        headlines=seen["headlines"],
+        targets_bottom=seen["targets_bottom"],
+        claims_top=seen["claims_top"],
         matrix_rows=seen["matrix_rows"],
         height=seen["height"],
     )
@@ -126,8 +134,15 @@ def assert_report_reads_in_a_browser(run_dir: Path, results, browser: Path) -> P
         (d.candidate, str(d.verdict)) for d in results.decisions
     ]
     assert all(c["badge"] == c["verdict"] for c in check.cards)
+    # The headlines say what the cards say, one per candidate.
+    assert [(h["candidate"], h["verdict"]) for h in check.headlines] == [
+        (c["candidate"], c["verdict"]) for c in check.cards
+    ]
     assert check.matrix_rows == len({r.criterion for r in results.criteria}) > 0
-    # The first screen answers without scrolling: every card ends inside it.
+    # The first screen answers without scrolling: the headlines, the target load and every card.
+    assert all(h["bottom"] <= FIRST_SCREEN[1] for h in check.headlines), check.headlines
+    if results.targets:
+        assert check.targets_bottom is not None and check.targets_bottom <= FIRST_SCREEN[1]
     assert all(c["bottom"] <= FIRST_SCREEN[1] for c in check.cards), check.cards
     return check
 
@@ -150,7 +165,7 @@ def constructed(tmp_path_factory):
 def test_the_report_reads_in_a_real_browser(browser, constructed):
     out, results = constructed
     check = assert_report_reads_in_a_browser(out, results, browser)
-    assert check.claims_bottom is not None and check.claims_bottom <= FIRST_SCREEN[1]  # claims on the first screen
+    assert check.claims_top is not None and check.claims_top >= max(c["bottom"] for c in check.cards)  # then claims
     assert check.height > FIRST_SCREEN[1]  # the plots and tables follow below
 
 
