@@ -1,10 +1,14 @@
 """CI performance gate: judge a finished run (results.json or its run directory) against success
-criteria and, with --baseline, flag regressions against another run the way asv and Bencher do
-(a change beyond --max-regression that is also statistically significant). Prints a table and
-writes JUnit XML and a Markdown summary ($GITHUB_STEP_SUMMARY).
+criteria and, with --baseline, flag regressions in latency, throughput and cost against another
+run the way asv and Bencher do (a change beyond --max-regression that its interval also shows;
+see harness.gate.regression for what two runs can and cannot show). Prints the run's verdict and
+target load per candidate (not gated), a table, and writes JUnit XML and a Markdown summary
+($GITHUB_STEP_SUMMARY).
 
 Exit codes: 0 pass, 1 fail (a criterion or delivery audit failed, or a significant regression),
-2 inconclusive (something that must be judged could not be, or the inputs cannot be read).
+2 inconclusive (something this machine could have judged was not, or the inputs cannot be read).
+A criterion whose load needs a bigger machine, or a level the run left out, never gives 2: the
+run's target-load answer has it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pydantic import ValidationError
 
 from ..analysis import CriteriaError, load_criteria
 from ..gate import (
+    ACROSS_RUNS_FACTOR,
     DEFAULT_ALPHA,
     DEFAULT_MAX_REGRESSION,
     EXIT_FAIL,
@@ -32,7 +37,7 @@ from ..records import load_run_records
 from ..report.console import report_console
 from ..results import Results, load_results
 
-HELP = "CI performance gate: criteria and regressions vs a baseline; exit 0 pass, 1 fail, 2 inconclusive"
+HELP = "CI performance gate: criteria, audit, regressions and cost vs a baseline; exit 0 pass, 1 fail, 2 inconclusive"
 
 JUNIT_FILE = "gate-junit.xml"
 MARKDOWN_FILE = "gate-summary.md"
@@ -89,13 +94,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive(below_one=False),
         default=DEFAULT_MAX_REGRESSION,
         metavar="FACTOR",
-        help="relative change allowed before a significant one fails (0.10 = 10%%)",
+        help="relative change allowed before a significant one fails (default %(default)g, the verdict's "
+        "margin); a latency rise across runs with fewer than 3 trials a level is advisory up to "
+        f"{ACROSS_RUNS_FACTOR:g}x it",
     )
     parser.add_argument(
         "--alpha",
         type=_positive(below_one=True),
         default=DEFAULT_ALPHA,
-        help="significance level of the Mann-Whitney U test on per-request latencies",
+        help="significance level of the Mann-Whitney U test on per-request latencies (default %(default)g)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seeds the bootstrap resampling")
 

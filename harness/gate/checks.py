@@ -1,10 +1,13 @@
 """The gate's checks: one row per criterion x service x load level, delivery audit and regression.
 
-Every check ends in one of four outcomes, and the outcomes alone give the gate's exit code:
-``fail`` fails the gate; ``not judged`` holds it at inconclusive (a criterion that must be
-judged could not be, a possible regression that cannot be confirmed); ``skipped`` is not judged
-by design (no cache, ``when_missing = "skip"``, the bench's own echo app) and never holds the
-gate up; ``pass`` passes.
+Every check ends in one of these outcomes, and the outcomes alone give the gate's exit code:
+``fail`` fails the gate; ``not judged`` holds it at inconclusive (a criterion this machine could
+have judged and did not, a possible regression that cannot be confirmed); the others never hold
+it up: ``target`` is a criterion whose load needs more machine than this one, or a level the run
+left out (:data:`harness.terms.TARGET_REASONS`): the run's second answer, the target load, has
+it; ``advisory`` is a latency rise across two runs that their requests cannot confirm (see
+:mod:`.regression`); ``skipped`` is not judged by design (no cache, ``when_missing = "skip"``,
+the bench's own echo app, latency where the service filled its CPUs); ``pass`` passes.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from typing import Literal
 from ..analysis import Criteria, evaluate
 from ..results import AuditFigures, CriterionResult, Estimate, Results, StepSummary
 from ..rounding import Better, estimate, number, percent
-from ..terms import ECHO, METRIC_LABELS, load_label
+from ..terms import ECHO, LATENCY_METRICS, TARGET_REASONS, load_label
 from ..terms import Outcome as CriterionOutcome
-from .regression import Regression
+from .regression import ACROSS_RUNS_FACTOR, GATE_METRIC_LABELS, METRIC_UNITS, Regression
 
 __all__ = [
     "EXCLUDED_SERVICES",
@@ -32,7 +35,7 @@ __all__ = [
     "regression_checks",
 ]
 
-Outcome = Literal["pass", "fail", "not judged", "skipped"]
+Outcome = Literal["pass", "fail", "not judged", "target", "advisory", "skipped"]
 Suite = Literal["run", "criteria", "audit", "regression"]
 
 # The bench's reference app: its figures describe the machine, never the code under test.
@@ -92,7 +95,15 @@ _CRITERION_OUTCOMES: dict[CriterionOutcome, tuple[Outcome, str]] = {
 
 
 def _criterion_outcome(judged: CriterionResult) -> tuple[Outcome, str]:
+    if judged.outcome is CriterionOutcome.NOT_JUDGED and judged.reason in TARGET_REASONS:
+        return "target", "TARGET LOAD"  # the second answer's, never the gate's
     return _CRITERION_OUTCOMES[judged.outcome]
+
+
+def _target_detail(judged: CriterionResult, results: Results) -> str:
+    target = results.target_for(judged.service)
+    answer = f"{target.status.value}, {target.basis}" if target is not None else "not computed"
+    return f"not judged here: the target-load answer has it ({answer}); {judged.detail}"
 
 
 def _criterion_check(judged: CriterionResult, results: Results) -> GateCheck:
@@ -116,7 +127,7 @@ def _criterion_check(judged: CriterionResult, results: Results) -> GateCheck:
         if relative
         else f"{judged.op} {_threshold_text(metric, judged.threshold)}"
     )
-    detail = judged.detail
+    detail = _target_detail(judged, results) if outcome == "target" else judged.detail
     if outcome in ("pass", "fail") and _threshold_inside(judged.threshold, interval):
         detail += "; the threshold lies inside the 95% CI: a re-run may judge it otherwise"
     return GateCheck(
@@ -256,13 +267,25 @@ def _sum_audits(audits: Iterable[AuditFigures]) -> AuditFigures:
 # -- regression against a baseline --------------------------------------------------------------
 _REGRESSION_LABELS: dict[str, tuple[str, Outcome]] = {
     "regression": ("REGRESSION", "fail"),
+    "advisory": ("ADVISORY", "advisory"),
     "improvement": ("IMPROVED", "pass"),
     "no change": ("NO CHANGE", "pass"),
+    "set aside": ("N/A (saturated)", "skipped"),
 }
 
 
 def regression_checks(regressions: Iterable[Regression], max_regression: float) -> list[GateCheck]:
     return [_regression_check(r, max_regression) for r in regressions]
+
+
+def _regression_threshold(regression: Regression, margin: float) -> str:
+    if regression.metric == "throughput_rps":
+        return f">= {1 - margin:g} x, or not significant"
+    if regression.metric in LATENCY_METRICS and regression.verdict == "set aside":
+        return "not judged where the service filled its CPUs"
+    if regression.advisory_only:
+        return f"<= {1 + margin:g} x (advisory to {1 + ACROSS_RUNS_FACTOR * margin:g} x)"
+    return f"<= {1 + margin:g} x, or not significant"
 
 
 def _regression_check(regression: Regression, margin: float) -> GateCheck:
@@ -271,30 +294,29 @@ def _regression_check(regression: Regression, margin: float) -> GateCheck:
     better: Better = "higher" if throughput else "lower"
     ratio = regression.ratio
     value = estimate(ratio.value, ratio.ci_low, ratio.ci_high, 3, better) + " x"
-    bound = 1 - margin if throughput else 1 + margin
-    threshold = f"{'>=' if throughput else '<='} {bound:g} x, or not significant"
-    unit = "rps" if throughput else "ms"
+    unit = METRIC_UNITS.get(metric, "")
+    label = GATE_METRIC_LABELS.get(metric, metric)
     figures = (
-        f"{METRIC_LABELS.get(metric, metric)} {number(regression.current, 1, better)} {unit} vs "
-        f"{number(regression.baseline, 1, better)} {unit} in the baseline"
+        f"{label} {number(regression.current, _decimals(regression.current), better)} {unit} vs "
+        f"{number(regression.baseline, _decimals(regression.baseline), better)} {unit} in the baseline"
     )
     detail = f"{figures}: {regression.reason} [{regression.method}]"
     if regression.verdict == "not judged":
-        label, outcome = ("NOT JUDGED", "not judged") if regression.suspect else ("N/A", "skipped")
+        result, outcome = ("NOT JUDGED", "not judged") if regression.suspect else ("N/A", "skipped")
     else:
-        label, outcome = _REGRESSION_LABELS[regression.verdict]
-    if regression.service in EXCLUDED_SERVICES and outcome in ("fail", "not judged"):
+        result, outcome = _REGRESSION_LABELS[regression.verdict]
+    if regression.service in EXCLUDED_SERVICES and outcome in ("fail", "not judged", "advisory"):
         # The echo app is the machine's ceiling: its change describes the machine, not the code.
-        label, outcome = f"{label} (machine)", "skipped"
+        result, outcome = f"{result} (machine)", "skipped"
         detail += "; the echo app measures the machine: never a failure, but a reason to doubt the others"
     return GateCheck(
         suite="regression",
-        name=f"{METRIC_LABELS.get(metric, metric)} vs baseline",
+        name=f"{label} vs baseline",
         service=regression.service,
         load=load_label(regression.users, regression.arrival_rate),
         value=value,
-        threshold=threshold,
-        result=label,
+        threshold=_regression_threshold(regression, margin),
+        result=result,
         outcome=outcome,
         detail=detail,
     )

@@ -1,17 +1,25 @@
-"""The gate on the terminal: one rich table, coloured by outcome, then why it did not pass."""
+"""The gate on the terminal: the run's answers, one rich table coloured by outcome, then why it
+did not pass."""
 
 from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
 
-from .markdown import GATE_COLUMNS
+from .markdown import ANSWERS_NOTE, GATE_COLUMNS
 from .result import GateResult
 
 __all__ = ["gate_table", "print_gate"]
 
 _STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "bold yellow"}
-_ROW_STYLE = {"pass": None, "fail": "red", "not judged": "yellow", "skipped": "dim"}
+_ROW_STYLE = {
+    "pass": None,
+    "fail": "red",
+    "not judged": "yellow",
+    "advisory": "magenta",
+    "target": "cyan",
+    "skipped": "dim",
+}
 
 
 def gate_table(gate: GateResult) -> Table:
@@ -19,7 +27,8 @@ def gate_table(gate: GateResult) -> Table:
     table = Table(
         title=f"harness gate {gate.run_id}{baseline}: [{_STATUS_STYLE[gate.status]}]{gate.status}[/]",
         caption=f"criteria: {gate.criteria_source}; [95% CI] bootstrap intervals; red fails, "
-        "yellow is not judged (inconclusive), dim is not judged by design",
+        "yellow is not judged (inconclusive), magenta is advisory, cyan is the target load's "
+        "(not judged on this machine), dim is not judged by design",
     )
     for column in GATE_COLUMNS:
         table.add_column(column, justify="right" if column == "value [95% CI]" else "left")
@@ -37,6 +46,10 @@ def gate_table(gate: GateResult) -> Table:
 
 
 def print_gate(gate: GateResult, console: Console) -> None:
+    if gate.answers:
+        console.print(f"[bold]The run's answers[/] ({ANSWERS_NOTE}):")
+        for answer in gate.answers:
+            console.print(f"  {answer.line}", markup=False)
     console.print(gate_table(gate))
     for note in gate.notes:
         console.print(f"[dim]note: {note}[/]")

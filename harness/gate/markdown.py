@@ -1,8 +1,9 @@
 """The gate as Markdown, for GitHub's ``$GITHUB_STEP_SUMMARY`` (or any CI that shows Markdown).
 
-The same shape as the run's ``summary.md``: the status and the rule first, the tally of the
-checks, why the gate did not pass, then only the checks that held it up (or, when it passed,
-the headline comparison against the baseline); every check and its detail folded below.
+The same shape as the run's ``summary.md``: the status and the rule first, the run's two answers
+per candidate (shown, not gated), the tally of the checks, why the gate did not pass, then only
+the checks that held it up (or, when it passed, the headline comparison against the baseline);
+every check and its detail folded below.
 """
 
 from __future__ import annotations
@@ -13,12 +14,22 @@ from pathlib import Path
 import pandas as pd
 
 from .checks import GateCheck
+from .regression import ACROSS_RUNS_FACTOR
 from .result import GateResult
 
-__all__ = ["GATE_COLUMNS", "HEADLINE_ROWS", "STATUS_MARKS", "gate_frame", "render_markdown", "write_markdown"]
+__all__ = [
+    "ANSWERS_NOTE",
+    "GATE_COLUMNS",
+    "HEADLINE_ROWS",
+    "STATUS_MARKS",
+    "gate_frame",
+    "render_markdown",
+    "write_markdown",
+]
 
 STATUS_MARKS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
-_RESULT_MARKS = {"pass": "", "fail": "❌ ", "not judged": "⚠️ ", "skipped": ""}
+_RESULT_MARKS = {"pass": "", "fail": "❌ ", "not judged": "⚠️ ", "advisory": "ℹ️ ", "target": "", "skipped": ""}
+ANSWERS_NOTE = "verdict and target load as the run concluded them; shown, not gated"
 GATE_COLUMNS = ["check", "service", "load", "value [95% CI]", "threshold", "result"]
 HEADLINE_ROWS = 12  # the visible table's rows at most; every check is in the folded table
 
@@ -38,12 +49,20 @@ def _table(checks: Sequence[GateCheck]) -> str:
     return pd.DataFrame(rows, columns=GATE_COLUMNS).map(_cell).to_markdown(index=False)
 
 
+_TALLY = {
+    "fail": "fail",
+    "not judged": "not judged",
+    "advisory": "advisory",
+    "pass": "pass",
+    "target": "target load (not judged on this machine)",
+    "skipped": "N/A",
+}
+
+
 def _tally(gate: GateResult) -> str:
-    counts = {outcome: len(gate.with_outcome(outcome)) for outcome in ("fail", "not judged", "pass", "skipped")}
-    return (
-        f"**{len(gate.checks)} checks:** {counts['fail']} fail · {counts['not judged']} not judged · "
-        f"{counts['pass']} pass · {counts['skipped']} N/A"
-    )
+    counts = {outcome: len(gate.with_outcome(outcome)) for outcome in _TALLY}  # type: ignore[arg-type]
+    shown = [f"{counts[o]} {label}" for o, label in _TALLY.items() if counts[o] or o in ("fail", "not judged", "pass")]
+    return f"**{len(gate.checks)} checks:** " + " · ".join(shown)
 
 
 def _headline(gate: GateResult) -> tuple[str, list[GateCheck]]:
@@ -65,16 +84,20 @@ def render_markdown(gate: GateResult) -> str:
         "",
         f"Run `{gate.run_id}` judged under `{gate.criteria_source}`"
         + (
-            f"; regressions against baseline `{gate.baseline_run_id}`: a change beyond "
-            f"{gate.max_regression:.0%} that is also significant (Mann-Whitney U p < {gate.alpha:g} "
-            "and a bootstrap 95% interval beyond 1)."
+            f"; regressions against baseline `{gate.baseline_run_id}` in latency, throughput and cost "
+            f"(CPU and database operations per request): a change beyond {gate.max_regression:.0%} "
+            "that its 95% interval also shows. Latency is not judged where the service filled its CPUs; "
+            "where it rests on one run's requests (fewer than 3 trials a level) it also needs Mann-Whitney "
+            f"U p < {gate.alpha:g}, and a rise up to {ACROSS_RUNS_FACTOR * gate.max_regression:.0%} is "
+            "advisory: requests of one run share its machine state, so they cannot show run-to-run variance."
             if gate.baseline_run_id
             else "; no baseline given, so no regression check."
         ),
         "",
-        _tally(gate),
-        "",
     ]
+    if gate.answers:
+        lines += [f"**The run's answers** ({ANSWERS_NOTE}):", "", *(f"- {_cell(a.line)}" for a in gate.answers), ""]
+    lines += [_tally(gate), ""]
     if gate.reasons:
         lines += ["**Why:**", "", *(f"- {_cell(reason)}" for reason in gate.reasons), ""]
     title, shown = _headline(gate)
@@ -96,7 +119,7 @@ def render_markdown(gate: GateResult) -> str:
         "</details>",
         "",
         "Exit codes: 0 pass, 1 fail, 2 inconclusive. Values are rounded against the service, "
-        "intervals outwards; N/A rows are not judged by design and never hold the gate up.",
+        "intervals outwards; N/A, TARGET LOAD and ADVISORY rows never hold the gate up.",
         "",
     ]
     return "\n".join(lines)

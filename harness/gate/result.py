@@ -1,9 +1,15 @@
-"""The gate's result: every check of a run, and the exit code they give.
+"""The gate's result: every check of a run, the exit code they give, and the run's two answers.
 
 Exit codes (what CI reads): 0 pass; 1 fail (a criterion failed on usable data, a delivery audit
-failed, or a significant regression against the baseline); 2 inconclusive (nothing failed, but a
-criterion that must be judged could not be, a suspected regression could not be confirmed, or
-the run stopped early). ``harness gate`` also answers 2 when its inputs cannot be read.
+failed, or a significant regression against the baseline, cost included); 2 inconclusive
+(nothing failed, but something this machine could have judged was not: a criterion on a level
+that was not usable, a suspected regression that could not be confirmed, a run that stopped
+early). A criterion whose load needs more machine than this one, or a level the run left out,
+is the target-load answer's and never gives 2. ``harness gate`` also answers 2 when its inputs
+cannot be read.
+
+Beside the checks, each candidate's verdict and target load as the run concluded them
+(:mod:`.answers`): shown, not gated.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import pandas as pd
 from ..analysis import Criteria, summarize
 from ..results import Results
 from ..terms import load_label
+from .answers import Answer, run_answers
 from .checks import (
     EXCLUDED_SERVICES,
     GateCheck,
@@ -30,6 +37,7 @@ from .regression import (
     DEFAULT_ALPHA,
     DEFAULT_MAX_REGRESSION,
     Regression,
+    across_runs_notes,
     compare_runs,
     levels_not_compared,
     run_differences,
@@ -59,6 +67,7 @@ class GateResult:
     max_regression: float = DEFAULT_MAX_REGRESSION
     alpha: float = DEFAULT_ALPHA
     notes: tuple[str, ...] = field(default=())
+    answers: tuple[Answer, ...] = field(default=())  # the run's verdict and target load per candidate
 
     @property
     def status(self) -> GateStatus:
@@ -116,6 +125,7 @@ def judge_run(
         )
         checks += regression_checks(regressions, max_regression)
         notes += _baseline_notes(results, baseline, regressions, records, baseline_records)
+        notes += across_runs_notes(regressions, max_regression)
     return GateResult(
         run_id=results.run_id,
         criteria_source=criteria.source,
@@ -124,6 +134,7 @@ def judge_run(
         max_regression=max_regression,
         alpha=alpha,
         notes=tuple(notes),
+        answers=run_answers(results),
     )
 
 

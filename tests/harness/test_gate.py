@@ -12,36 +12,81 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from rich.console import Console
 
-from harness.analysis import conclude, summarize
+from harness.analysis import SIGNIFICANCE_LEVEL, conclude, evaluate, summarize
 from harness.analysis.criteria import load_criteria
 from harness.cli import build_parser, main
 from harness.gate import (
+    DEFAULT_ALPHA,
+    DEFAULT_MAX_REGRESSION,
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
     EXIT_PASS,
+    GATED_METRICS,
     compare_runs,
     judge_run,
     junit_xml,
+    print_gate,
     render_markdown,
 )
+from harness.gate.checks import _criterion_check as criteria_check
+from harness.gate.junit import ANSWERS_SUITE
 from harness.gate.markdown import HEADLINE_ROWS
-from harness.results import Results, save_results
+from harness.report.answers import answers as report_answers
+from harness.results import CriterionResult, Results, StepResult, save_results
+from harness.terms import PRACTICAL_MARGIN, TARGET_REASONS, CriterionReason, Verdict
+from harness.terms import Outcome as CriterionOutcome
 from tests.harness.test_figures import clean_audit, make_run
 
 CI_CRITERIA = Path(__file__).resolve().parents[2] / "harness" / "criteria-ci.toml"
 REQUESTS = {100: 400, 500: 600}
 WIN = {"original": {100: 400.0, 500: 800.0}, "optimized": {100: 100.0, 500: 150.0}}
+# The services' CPU in cores: optimized does a quarter of the original's work per request.
+CORES = {"original": 0.8, "checklist": 0.9, "optimized": 0.2, "echo": 0.05}
 
 
-def scaled(medians: dict[str, dict[int, float]], factor: float, service: str = "optimized"):
-    return {s: {u: m * (factor if s == service else 1) for u, m in levels.items()} for s, levels in medians.items()}
+def scaled(medians: dict[str, dict[int, float]], factor: float, service: str | None = "optimized"):
+    """``medians`` with ``service``'s (None: every service's) latencies times ``factor``."""
+    return {
+        s: {u: m * (factor if service in (None, s) else 1) for u, m in levels.items()} for s, levels in medians.items()
+    }
 
 
-def run_of(medians=WIN, *, run_id: str = "current", seed: int = 1, requests=REQUESTS, **kwargs):
+def run_of(
+    medians=WIN,
+    *,
+    run_id: str = "current",
+    seed: int = 1,
+    requests=REQUESTS,
+    criteria=None,
+    operations: dict[str, float] | None = None,
+    **kwargs,
+):
+    """A concluded run; ``operations``: each named service's database operations times a factor."""
+    kwargs.setdefault("service_cores", CORES)
     results, records = make_run(medians, requests=requests, seed=seed, **kwargs)
+    if operations:
+        steps = [_more_operations(step, operations.get(step.service, 1.0)) for step in results.steps]
+        results = results.model_copy(update={"steps": steps})
     results = results.model_copy(update={"run_id": run_id})
-    return conclude(results, records, load_criteria(CI_CRITERIA)), records
+    return conclude(results, records, criteria or load_criteria(CI_CRITERIA)), records
+
+
+def _more_operations(step: StepResult, factor: float) -> StepResult:
+    database = step.database
+    if factor == 1.0 or database is None:
+        return step
+    operations = round(database.operations * factor)
+    more = database.model_copy(update={"operations": operations, "operations_per_request": operations / step.requests})
+    return step.model_copy(update={"database": more})
+
+
+def saturated(run: tuple[Results, pd.DataFrame], *services: str) -> tuple[Results, pd.DataFrame]:
+    """``run`` with ``services`` having filled their own CPUs at every level (a pinned run's flag)."""
+    results, records = run
+    summaries = [s.model_copy(update={"service_saturated": s.service in services}) for s in results.summaries]
+    return results.model_copy(update={"summaries": summaries}), records
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +201,7 @@ def test_a_rerun_of_the_same_services_is_no_regression(ci_criteria, baseline):
     current, records = run_of(seed=2)  # same distributions, other draws
     gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
     checks = regressions_of(gate)
-    assert len(checks) == 2 * 2 * 3  # services x levels x (p95, p99, throughput)
+    assert len(checks) == 2 * 2 * len(GATED_METRICS)  # services x levels x (p95, p99, throughput, 2 costs)
     assert all(c.outcome == "pass" and c.result == "NO CHANGE" for c in checks.values())
     assert gate.exit_code == EXIT_PASS and gate.baseline_run_id == "baseline"
 
@@ -234,19 +279,220 @@ def test_differing_settings_are_noted(ci_criteria, baseline):
     assert any("settings.bench.llm_latency_ms: 400.0 here, 40.0 in the baseline" in note for note in gate.notes)
 
 
+# -- a short CI run, as the workflow runs it: 50 and 100 users --------------------------------------
+SHORT = {
+    "original": {50: 400.0, 100: 700.0},
+    "checklist": {50: 380.0, 100: 650.0},
+    "optimized": {50: 90.0, 100: 100.0},
+}
+SHORT_REQUESTS = {50: 400, 100: 400}
+QUEUED = ("original", "checklist")  # the designs that fill their CPUs at 50 and 100 users
+
+
+def short_run(factors: dict[str, float] | None = None, *, services=tuple(SHORT), **kwargs):
+    """A `compare --users 50,100` (or, with one service, a `run`) with each service's latencies
+    times ``factors[service]``. The same seed draws the same requests, so unchanged services
+    have identical figures."""
+    factors = factors or {}
+    medians = {s: {u: m * factors.get(s, 1.0) for u, m in SHORT[s].items()} for s in services}
+    return run_of(medians, requests=SHORT_REQUESTS, **kwargs)
+
+
+def by_metric(gate, metric_label: str) -> dict[tuple[str, str], object]:
+    return {(c.service, c.load): c for c in gate.checks if c.name == f"{metric_label} vs baseline"}
+
+
+@pytest.mark.parametrize("services", [tuple(SHORT), ("optimized",)], ids=["compare", "run --variant optimized"])
+def test_a_short_ci_run_judges_every_ci_criterion(ci_criteria, services):
+    results, records = short_run(services=services)
+    judged = evaluate(ci_criteria, results)
+    assert judged and [r for r in judged if r.outcome is CriterionOutcome.NOT_JUDGED] == []
+    relative = [r for r in judged if " / " in r.metric]
+    if "original" in services:  # judged at both levels, where both services ran
+        assert {(r.criterion, r.users) for r in relative} == {
+            (c.name, u) for c in ci_criteria.relative for u in (50, 100)
+        }
+        assert all(r.outcome is CriterionOutcome.PASS for r in relative)
+    else:  # no original in the run: not applicable, never inconclusive
+        assert relative and all(r.outcome is CriterionOutcome.NOT_APPLICABLE for r in relative)
+    absolute = [r for r in judged if " / " not in r.metric]
+    assert {r.users for r in absolute} == {50, 100} and all(r.outcome is CriterionOutcome.PASS for r in absolute)
+    assert judge_run(results, ci_criteria, records=records).exit_code == EXIT_PASS
+
+
+def test_unchanged_code_passes_though_its_saturated_services_queued_20_percent_longer(ci_criteria):
+    # Identical figures, except that the services that filled their CPUs at both levels came out
+    # 20 % slower: the queue the load builds on a runner a little slower today, not the code.
+    before = saturated(short_run(run_id="baseline"), *QUEUED)
+    now = saturated(short_run(dict.fromkeys(QUEUED, 1.2)), *QUEUED)
+    gate = judge_run(now[0], ci_criteria, records=now[1], baseline=before[0], baseline_records=before[1])
+    assert (gate.status, gate.exit_code) == ("PASS", EXIT_PASS)
+    for label in ("p95 latency", "p99 latency"):
+        checks = by_metric(gate, label)
+        aside = [c for (service, _), c in checks.items() if service in QUEUED]
+        assert len(aside) == 4 and all((c.result, c.outcome) == ("N/A (saturated)", "skipped") for c in aside)
+        assert all("+20.0%" in c.detail and "the queue the load builds" in c.detail for c in aside)
+        assert all(c.result == "NO CHANGE" for (service, _), c in checks.items() if service == "optimized")
+    # Throughput and cost are still judged there, and found unchanged.
+    for label in ("throughput", "CPU per request", "database operations per request"):
+        assert {c.result for c in by_metric(gate, label).values()} == {"NO CHANGE"}
+    assert any("latency set aside where the service filled its CPUs (checklist at 50 users" in n for n in gate.notes)
+
+
+def test_the_same_shift_where_the_service_had_cpu_to_spare_fails_on_trials(ci_criteria):
+    # The 20 % of the test above at levels the services did not fill their CPUs, measured in 3
+    # trials a level: the trials vary with the runner, so they can show it, and they do.
+    before = short_run(run_id="baseline", trials=3)
+    now = short_run(dict.fromkeys(QUEUED, 1.2), trials=3)
+    gate = judge_run(now[0], ci_criteria, records=now[1], baseline=before[0], baseline_records=before[1])
+    assert gate.exit_code == EXIT_FAIL
+    p95 = by_metric(gate, "p95 latency")
+    assert all(p95[(service, load)].result == "REGRESSION" for service in QUEUED for load in ("50 users", "100 users"))
+    assert all("over the trials' figures" in p95[(service, "50 users")].detail for service in QUEUED)
+    assert p95[("optimized", "50 users")].result == "NO CHANGE"
+    assert any("compared on the trials' figures" in note for note in gate.notes)
+
+
+def test_across_runs_on_requests_a_modest_latency_rise_is_advisory(ci_criteria):
+    # One trial a level: the intervals rest on one run's requests. 15 % is past the margin and
+    # "significant", but within what two runs of unchanged code can differ by: advisory.
+    before = short_run(run_id="baseline")
+    now = short_run({"optimized": 1.15})
+    gate = judge_run(now[0], ci_criteria, records=now[1], baseline=before[0], baseline_records=before[1])
+    assert (gate.status, gate.exit_code) == ("PASS", EXIT_PASS)
+    p95 = by_metric(gate, "p95 latency")[("optimized", "100 users")]
+    assert (p95.result, p95.outcome) == ("ADVISORY", "advisory")
+    assert "Mann-Whitney p" in p95.detail and "only a rise beyond 20% fails" in p95.detail
+    assert p95.threshold == "<= 1.1 x (advisory to 1.2 x)"
+    assert any("rests on requests" in note and "--trials 3" in note for note in gate.notes)
+    assert "ADVISORY" in render_markdown(gate)
+    # 30 %: beyond the wider margin, it fails.
+    slower = short_run({"optimized": 1.3})
+    gate = judge_run(slower[0], ci_criteria, records=slower[1], baseline=before[0], baseline_records=before[1])
+    assert gate.exit_code == EXIT_FAIL
+    assert by_metric(gate, "p95 latency")[("optimized", "100 users")].result == "REGRESSION"
+
+
+def test_thirty_percent_more_cpu_per_request_fails_and_names_the_service(ci_criteria):
+    before = short_run(run_id="baseline")
+    now = short_run(service_cores={**CORES, "optimized": CORES["optimized"] * 1.3})  # the latencies are unchanged
+    gate = judge_run(now[0], ci_criteria, records=now[1], baseline=before[0], baseline_records=before[1])
+    assert gate.exit_code == EXIT_FAIL
+    failed = gate.with_outcome("fail")
+    assert {(c.name, c.service) for c in failed} == {("CPU per request vs baseline", "optimized")}
+    assert {c.load for c in failed} == {"50 users", "100 users"}
+    cpu = [r for r in compare_runs(now[0], before[0], now[1], before[1]) if r.metric == "service_cpu_ms_per_request"]
+    worse = [r for r in cpu if r.service == "optimized"]
+    assert all(r.ratio.value == pytest.approx(1.3) for r in worse)
+    assert all(r.ratio.ci_low > 1 + DEFAULT_MAX_REGRESSION for r in worse)  # clear of the margin
+    assert all(r.verdict == "no change" for r in cpu if r.service != "optimized")
+    assert any(reason.startswith("'CPU per request vs baseline' (optimized at 50 users)") for reason in gate.reasons)
+    assert "ms/request" in failed[0].detail
+
+
+def test_more_database_operations_per_request_fail_where_the_database_counts_them(ci_criteria):
+    before = short_run(run_id="baseline")
+    now = short_run(operations={"optimized": 1.3})
+    gate = judge_run(now[0], ci_criteria, records=now[1], baseline=before[0], baseline_records=before[1])
+    assert gate.exit_code == EXIT_FAIL
+    operations = by_metric(gate, "database operations per request")
+    assert {(s, c.result) for (s, _), c in operations.items()} == {
+        ("optimized", "REGRESSION"),
+        ("original", "NO CHANGE"),
+        ("checklist", "NO CHANGE"),
+    }
+    assert "Poisson" in operations[("optimized", "50 users")].detail
+
+
+def test_a_criterion_only_the_target_load_can_judge_never_makes_the_gate_inconclusive():
+    # The default criteria's "500 rps at 500 users" on a run of 50 and 100 users.
+    results, records = short_run(criteria=load_criteria())
+    assert any(r.reason is CriterionReason.TARGET_NOT_RUN for r in results.criteria)
+    gate = judge_run(results, load_criteria(), records=records)
+    target = gate.with_outcome("target")
+    assert {(c.name, c.result) for c in target} == {("500 rps at 500 users", "TARGET LOAD")}
+    assert {c.service for c in target} == set(SHORT)
+    assert all(c.detail.startswith("not judged here: the target-load answer has it (") for c in target)
+    assert (gate.status, gate.exit_code) == ("PASS", EXIT_PASS) and not gate.with_outcome("not judged")
+    assert "target load (not judged on this machine)" in render_markdown(gate)
+
+
+@pytest.mark.parametrize("reason", sorted(TARGET_REASONS))
+def test_every_target_reason_goes_to_the_target_load_answer(reason):
+    results, _ = short_run()
+    judged = CriterionResult(
+        criterion="p95 under 2 s",
+        service="optimized",
+        users=500,
+        metric="p95_ms",
+        op="<",
+        threshold=2000,
+        value=None,
+        outcome=CriterionOutcome.NOT_JUDGED,
+        reason=reason,
+        detail="500 users need more machine",
+    )
+    check = criteria_check(judged, results)
+    assert (check.outcome, check.result) == ("target", "TARGET LOAD")
+    unusable = judged.model_copy(update={"reason": CriterionReason.LEVEL_UNUSABLE})
+    assert criteria_check(unusable, results).outcome == "not judged"  # this machine should have judged it
+
+
+def test_the_gate_shows_each_candidates_verdict_and_target_load(ci_criteria):
+    results, records = short_run()
+    gate = judge_run(results, ci_criteria, records=records)
+    assert [a.service for a in gate.answers] == results.settings.candidates == ["checklist", "optimized"]
+    for answer in gate.answers:
+        decision, target = results.decision_for(answer.service), results.target_for(answer.service)
+        assert answer.verdict is decision.verdict and answer.codes == tuple(r.code for r in decision.reasons)
+        assert (answer.target, answer.basis) == (target.status, target.basis)
+        assert answer.line.startswith(f"{answer.service}: {decision.verdict.value} (")
+        assert f"({target.basis};" in answer.line and "the 500-user target needs ~" in answer.line
+    optimized = gate.answers[1]
+    assert optimized.verdict is Verdict.MIGRATE and "x p95 at 100 users" in optimized.line
+    markdown = render_markdown(gate)
+    assert all(f"- {a.line}" in markdown for a in gate.answers)
+    console = Console(record=True, width=400)
+    print_gate(gate, console)
+    printed = console.export_text()
+    assert all(a.line in printed for a in gate.answers)
+    assert printed.index(gate.answers[0].line) < printed.index("harness gate current")  # before the table
+
+
+def test_the_gates_answer_lines_are_the_reports_headlines(ci_criteria):
+    results, records = short_run()
+    lines = [a.line for a in judge_run(results, ci_criteria, records=records).answers]
+    assert lines == [answer.headline for answer in report_answers(results)]
+    assert {d.verdict for d in results.decisions} == {Verdict.MIGRATE, Verdict.DO_NOT_MIGRATE}
+
+
+def test_a_run_without_a_verdict_shows_each_services_target_load(ci_criteria):
+    results, records = short_run(services=("optimized",))
+    (answer,) = judge_run(results, ci_criteria, records=records).answers
+    assert answer.verdict is None and answer.line.startswith("optimized: no verdict")
+    assert answer.target is results.target_for("optimized").status
+
+
+def test_the_gate_has_no_margin_of_its_own():
+    assert (DEFAULT_MAX_REGRESSION, DEFAULT_ALPHA) == (PRACTICAL_MARGIN, SIGNIFICANCE_LEVEL)
+
+
 # -- JUnit and Markdown -------------------------------------------------------------------------
 def test_junit_has_one_case_per_check_and_marks_failures_and_skips(ci_criteria, baseline):
     current, records = run_of(scaled(WIN, 1.3), seed=2, generator_cores={("original", 100): 0.97})
     gate = judge_run(current, ci_criteria, records=records, baseline=baseline[0], baseline_records=baseline[1])
     root = ET.fromstring(junit_xml(gate).encode())
     assert root.tag == "testsuites"
-    cases = root.findall("./testsuite/testcase")
-    assert len(cases) == len(gate.checks) == int(root.get("tests"))
+    answers = root.findall(f"./testsuite[@name='{ANSWERS_SUITE}']/testcase")
+    assert [case.find("system-out").text for case in answers] == [a.line for a in gate.answers] != []
+    assert all(case.find("failure") is None and case.find("skipped") is None for case in answers)
+    cases = [c for c in root.findall("./testsuite/testcase") if c not in answers]
+    assert len(cases) == len(gate.checks) == int(root.get("tests")) - len(answers)
     assert (
         len(root.findall("./testsuite/testcase/failure")) == len(gate.with_outcome("fail")) == int(root.get("failures"))
     )
     skipped = root.findall("./testsuite/testcase/skipped")
-    assert len(skipped) == len(gate.with_outcome("not judged")) + len(gate.with_outcome("skipped"))
+    assert len(skipped) == sum(len(gate.with_outcome(o)) for o in ("not judged", "target", "skipped"))
     assert all(s.get("message") for s in skipped)
     names = {c.get("name") for c in cases}
     assert "optimized p95 at most half the original's [optimized @ 500 users]" in names
@@ -401,7 +647,7 @@ WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "perf
 def harness_command_lines(script: str) -> list[list[str]]:
     """Each `harness ...` invocation of a shell script, cut where the shell takes over again."""
     found = []
-    for line in script.splitlines():
+    for line in script.replace("\\\n", " ").splitlines():  # a command continued over lines is one
         line = line.strip()
         match = re.search(r"(?:^|\s)(?:\S*/)?harness\s+(.*)$", line)
         if line.startswith("#") or not match:
@@ -420,7 +666,8 @@ def test_the_example_workflow_is_valid_and_its_harness_commands_parse():
     assert {"actions/checkout", "actions/setup-python", "actions/upload-artifact"} <= set(uses)
     assert any(step.get("with", {}).get("python-version") == "3.11" for step in steps)
     scripts = "\n".join(step.get("run", "") for step in steps)
-    commands = harness_command_lines(scripts)
+    # The base branch a pull request fetches: here, a revision this clone has.
+    commands = harness_command_lines(re.sub(r"origin/\$\{\{\s*github\.base_ref\s*\}\}", "HEAD", scripts))
     parser = build_parser()
     for words in commands:
         args = parser.parse_args(words)  # exits (fails the test) on an invalid command line
