@@ -450,10 +450,13 @@ class Ratio(_Schema):
 
 
 class DecisionReason(_Schema):
-    """One reason of a verdict: its code for logic and tests, its sentence for people."""
+    """One reason of a verdict: its code for logic and tests, its sentence for people, and the
+    ratios and load levels it rests on (what renderers word, so nobody parses the sentence)."""
 
     code: ReasonCode
     text: str
+    ratios: list[Ratio] = Field(default=[], description="the ratios this reason rests on")
+    levels: list[tuple[int, float]] = Field(default=[], description="(users, arrival rate) of the levels it names")
 
 
 class Decision(_Schema):

@@ -478,6 +478,13 @@ def _judge_relative(
             summary_metric(baseline, relative.metric),
         )
         if not (candidate.usable and baseline.usable):
+            unusable = [s for s in (candidate, baseline) if not s.usable]
+            if all(_short_of_machine(s) for s in unusable):
+                # The machine is too small for the level (its bench CPUs or the database ran out).
+                why = "; ".join(f"{s.service}: {_short_of_machine(s)}" for s in unusable)
+                outcome, detail = _missing(relative, f"{level}: ran short of machine ({why})")
+                yield result(candidate, None, outcome, CriterionReason.NEEDS_MORE_CPU, detail)
+                continue
             outcome, detail = _missing(relative, f"{level}: the level is not usable for both services")
             yield result(candidate, None, outcome, CriterionReason.LEVEL_UNUSABLE, detail)
             continue

@@ -172,7 +172,9 @@ def key_ratio(decision: Decision) -> Ratio | None:
         direction = Direction.WORSE
     if direction is None:
         return None
-    acted = [r for r in decision.ratios if acts_on(r, direction)]
+    code = ReasonCode.SIGNIFICANTLY_BETTER if direction is Direction.BETTER else ReasonCode.SIGNIFICANTLY_WORSE
+    # The ratios the verdict acted on (levels usable for both), never a level it did not compare.
+    acted = [r for reason in decision.with_code(code) for r in reason.ratios]
     if not acted:
         return None
 
@@ -184,8 +186,8 @@ def key_ratio(decision: Decision) -> Ratio | None:
     return max(acted, key=distance)
 
 
-def _reason(code: ReasonCode, text: str) -> DecisionReason:
-    return DecisionReason(code=code, text=text)
+def _reason(code: ReasonCode, text: str, ratios: Sequence[Ratio] = (), levels: Iterable[_Level] = ()) -> DecisionReason:
+    return DecisionReason(code=code, text=text, ratios=list(ratios), levels=sorted(set(levels)))
 
 
 def _services(results: Results) -> list[str]:
@@ -250,7 +252,7 @@ def _uncompared(
         ran = {s.service for s in at_level}
         why += [f"{service} did not run" for service in pair if service not in ran]
         text = f"not compared at {load_label(users, arrival_rate)} ({'; '.join(why)})"
-        reasons.append(_reason(ReasonCode.NOT_COMPARED, text))
+        reasons.append(_reason(ReasonCode.NOT_COMPARED, text, levels=[(users, arrival_rate)]))
     return reasons
 
 
@@ -274,7 +276,7 @@ def _ratio_reason(ratio: Ratio, candidate: str, baseline: str, direction: Direct
         f"at {load_label(ratio.users, ratio.arrival_rate)}: {candidate} {METRIC_LABELS[ratio.metric]} is "
         f"{_ratio_text(ratio)} {baseline}'s, significantly {direction} (ratio {comparison} {bound:g})"
     )
-    return _reason(code, text)
+    return _reason(code, text, [ratio], [(ratio.users, ratio.arrival_rate)])
 
 
 def _inconclusive(
@@ -302,9 +304,8 @@ def _inconclusive(
     if not comparable:
         text = f"no load level has usable data for both {candidate} and {baseline}"
         reasons.append(_reason(ReasonCode.NO_COMPARABLE_LEVEL, text))
-    disturbed = _disturbed(results.summaries, (candidate, baseline))
-    if disturbed:
-        reasons.append(_reason(ReasonCode.MACHINE_DISTURBED, disturbed))
+    if disturbed := _disturbed(results.summaries, (candidate, baseline)):
+        reasons.append(disturbed)
     unjudged: dict[str, list[str]] = {}  # one reason per cause, naming every criterion it hides
     for r in own:
         if r.outcome is Outcome.NOT_JUDGED and r.reason not in TARGET_REASONS:
@@ -381,21 +382,23 @@ def _target_elsewhere(own: Sequence[CriterionResult]) -> list[DecisionReason]:
     return [_reason(ReasonCode.TARGET_ELSEWHERE, text)]
 
 
-def _disturbed(summaries: Sequence[StepSummary], pair: Sequence[str]) -> str | None:
-    """The levels of the pair measured on a machine that was not quiet, in one sentence."""
-    found = [
-        f"{load_label(s.users, s.arrival_rate)} ({s.service}: {issue.detail})"
+def _disturbed(summaries: Sequence[StepSummary], pair: Sequence[str]) -> DecisionReason | None:
+    """The levels of the pair measured on a machine that was not quiet, in one reason."""
+    hit = [
+        (s, issue)
         for s in sorted(summaries, key=lambda s: (s.arrival_rate, s.users))
         if s.service in pair
         for issue in s.unusable
         if issue.code is Unusable.DISTURBED
     ]
-    if not found:
+    if not hit:
         return None
-    return (
+    found = [f"{load_label(s.users, s.arrival_rate)} ({s.service}: {issue.detail})" for s, issue in hit]
+    text = (
         f"the machine was disturbed while it measured, at {'; '.join(found)}. This is a cause outside both "
         "designs: rerun on a quiet machine (no test suite, build or second benchmark beside it)"
     )
+    return _reason(ReasonCode.MACHINE_DISTURBED, text, levels=[(s.users, s.arrival_rate) for s, _ in hit])
 
 
 def _reaches(ratio: Ratio, direction: Direction) -> bool:
@@ -422,7 +425,7 @@ def _edge_of(deciding: Sequence[Ratio], direction: Direction, trials: int) -> li
         f"knife edge: the interval of every ratio that decided this ({where}) reaches the "
         f"{PRACTICAL_MARGIN:.0%} margin; {_settle(trials)}"
     )
-    return [_reason(ReasonCode.KNIFE_EDGE, text)]
+    return [_reason(ReasonCode.KNIFE_EDGE, text, deciding, [(r.users, r.arrival_rate) for r in deciding])]
 
 
 def _near_benefit(usable_ratios: Sequence[Ratio], trials: int) -> list[DecisionReason]:
@@ -442,7 +445,7 @@ def _near_benefit(usable_ratios: Sequence[Ratio], trials: int) -> list[DecisionR
         return []
     where = ", ".join(f"{METRIC_LABELS[r.metric]} at {load_label(r.users, r.arrival_rate)}" for r in near)
     text = f"knife edge: the interval of {where} reaches past the {PRACTICAL_MARGIN:.0%} margin towards a benefit; "
-    return [_reason(ReasonCode.KNIFE_EDGE, text + _settle(trials))]
+    return [_reason(ReasonCode.KNIFE_EDGE, text + _settle(trials), near, [(r.users, r.arrival_rate) for r in near])]
 
 
 def _past(ratio: Ratio, direction: Direction) -> bool:
@@ -472,7 +475,7 @@ def _guarded_levels(
         f"knife edge: the bench guard set aside {where}, where a difference could have shown; "
         "add --locust-workers or a bigger machine to compare it"
     )
-    return [_reason(ReasonCode.KNIFE_EDGE, text)]
+    return [_reason(ReasonCode.KNIFE_EDGE, text, levels=found)]
 
 
 _CAUSE_ADVICE = {
@@ -524,5 +527,5 @@ def _no_benefit(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -
                 f"at {load_label(ratio.users, ratio.arrival_rate)}: {METRIC_LABELS[ratio.metric]} ratio "
                 f"{_ratio_text(ratio)}, {significance}"
             )
-            reasons.append(_reason(ReasonCode.RATIO, text))
+            reasons.append(_reason(ReasonCode.RATIO, text, [ratio], [(ratio.users, ratio.arrival_rate)]))
     return reasons

@@ -51,7 +51,6 @@ from ..terms import (
     Verdict,
     higher_is_better,
     load_label,
-    margin_bound,
 )
 
 __all__ = [
@@ -204,8 +203,8 @@ class _Facts:
 
 
 def _key_ratio(facts: _Facts) -> Ratio | None:
-    """The analysis's key ratio, among the levels usable for both (a level not compared is no evidence)."""
-    return key_ratio(facts.decision.model_copy(update={"ratios": facts.ratios}))
+    """The analysis's key ratio: among the ratios the verdict acted on (levels usable for both)."""
+    return key_ratio(facts.decision)
 
 
 def _ratios_line(prefix: str, ratios: Sequence[Ratio]) -> str:
@@ -434,69 +433,29 @@ def _one_service_line(facts: _Facts) -> str:
     return f"the run did not measure both {facts.pair[0]} and {facts.pair[1]}: no verdict"
 
 
-def _reaches(ratio: Ratio, direction: Direction) -> bool:
-    """The ratio's interval reaches the margin's bound from the ``direction`` side."""
-    bound = margin_bound(ratio.metric, direction)
-    low, high = ratio.value.ci_low, ratio.value.ci_high
-    if low is None or high is None:
-        return True
-    return high >= bound if bound < 1 else low <= bound
-
-
-def _guarded(facts: _Facts) -> set[_Level]:
-    """Levels the bench's guard set aside for the pair (its CPUs, the machine or the generator)."""
-    guard = {Component.BENCH_CPUS, Component.MACHINE, Component.LOAD_GENERATOR}
-    return {
-        (s.users, s.arrival_rate)
-        for s in facts.summaries()
-        if (s.users, s.arrival_rate) not in facts.comparable
-        and s.unusable
-        and all(i.code is Unusable.BENCH_BOUND for i in s.unusable)
-        and any(i.component in guard for i in s.unusable)
-    }
-
-
 def _knife_edge_line(facts: _Facts) -> str:
-    """What the verdict rests on at its threshold, and what would settle it."""
-    trials = "2 more trials (--trials 3)" if facts.results.settings.load.trials < 3 else "more trials"
-    parts, fixes = [], [trials]
-    direction = Direction.BETTER if facts.decision.verdict is Verdict.MIGRATE else None
-    if facts.decision.with_code(ReasonCode.SIGNIFICANTLY_WORSE):
-        direction = Direction.WORSE
-    if direction is not None:  # every ratio that decided it reaches the margin
-        edge = [r for r in facts.acting(direction) if _reaches(r, direction)]
+    """What the verdict rests on at its threshold, and what would settle it: the knife-edge
+    reasons' own ratios and levels."""
+    reasons = facts.decision.with_code(ReasonCode.KNIFE_EDGE)
+    edge = list({(r.users, r.arrival_rate, r.metric): r for reason in reasons for r in reason.ratios}.values())
+    guarded = {level for reason in reasons if not reason.ratios for level in reason.levels}
+    parts, fixes = [], []
+    deciding = facts.decision.verdict is Verdict.MIGRATE or facts.decision.with_code(ReasonCode.SIGNIFICANTLY_WORSE)
+    if edge and deciding:  # every ratio that decided the verdict reaches the margin
         told = ", ".join(f"{_short(r.metric)} {_ratio(r)} at {load_label(r.users, r.arrival_rate)}" for r in edge)
-        if told:
-            parts.append(f"{told} reach{'es' if len(edge) == 1 else ''} the {PRACTICAL_MARGIN:.0%} margin")
-    else:  # no benefit shown, but an interval reaches past the margin, or the bench guard set a level aside
-        near = [
-            r
-            for r in facts.ratios
-            if r.metric in VERDICT_METRICS
-            and r.is_evidence
-            and not acts_on(r, Direction.BETTER)
-            and r.value.ci_low is not None
-            and r.value.ci_high is not None
-            and _reaches_past(r)
-        ]
-        if near:
-            metrics = ", ".join(dict.fromkeys(_short(r.metric) for r in near))
-            where = levels_text({(r.users, r.arrival_rate) for r in near})
-            parts.append(f"{metrics} at {where} near the {PRACTICAL_MARGIN:.0%} margin")
-        if guarded := _guarded(facts):
-            parts.append(f"the bench guard set aside {levels_text(guarded)}")
-            fixes = [trials] if near else []
-            fixes.append("--locust-workers or a bigger machine")
+        parts.append(f"{told} reach{'es' if len(edge) == 1 else ''} the {PRACTICAL_MARGIN:.0%} margin")
+    elif edge:  # no benefit shown, but an interval reaches past the margin towards one
+        metrics = ", ".join(dict.fromkeys(_short(r.metric) for r in edge))
+        where = levels_text({(r.users, r.arrival_rate) for r in edge})
+        parts.append(f"{metrics} at {where} near the {PRACTICAL_MARGIN:.0%} margin")
+    if edge:
+        fixes.append("2 more trials (--trials 3)" if facts.results.settings.load.trials < 3 else "more trials")
+    if guarded:
+        parts.append(f"the bench guard set aside {levels_text(guarded)}")
+        fixes.append("--locust-workers or a bigger machine")
     what = "; ".join(parts) or "the verdict rests on a figure at its threshold"
-    head, settle = "knife edge: ", f"{' or '.join(fixes)} settle it"
+    head, settle = "knife edge: ", f"{' or '.join(fixes) or 'a longer run'} settle it"
     return f"{head}{_fit(what, LINE_LIMIT - len(head) - len(settle) - 2)}; {settle}"  # what settles it stays whole
-
-
-def _reaches_past(ratio: Ratio) -> bool:
-    bound = margin_bound(ratio.metric, Direction.BETTER)
-    low, high = ratio.value.ci_low, ratio.value.ci_high
-    assert low is not None and high is not None
-    return low < bound if bound < 1 else high > bound
 
 
 _Wording = Callable[[_Facts], str | None]

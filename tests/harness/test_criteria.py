@@ -16,7 +16,7 @@ from harness.analysis.criteria import (
     load_criteria,
 )
 from harness.analysis.projection import cpu_need
-from harness.results import SoakResult, UsabilityIssue
+from harness.results import SoakResult, StepSummary, UsabilityIssue
 from harness.runs.variants import variant_info
 from harness.terms import Component, CriterionReason, Outcome, Unusable
 from tests.harness.test_figures import make_run
@@ -355,3 +355,32 @@ def test_an_unanswered_metrics_endpoint_is_the_target_answers_only_where_the_ser
 
     assert cache_reason(saturated=False) is CriterionReason.METRICS_UNANSWERED  # CPU to spare: rerun it here
     assert cache_reason(saturated=True) is CriterionReason.NEEDS_MORE_CPU  # more CPUs would answer it
+
+
+def test_a_relative_criterion_on_a_level_the_machine_is_too_small_for_is_the_target_s():
+    # optimized at 500 users with the database the bound: the relative criterion waits for a
+    # bigger machine (the target-load answer); it holds neither a verdict nor a gate. A level the
+    # machine could fix (too few requests) still is "not usable".
+    results = judged_run({"original": {100: 400.0, 500: 400.0}, "optimized": {100: 100.0, 500: 100.0}})
+
+    def marked(issue: UsabilityIssue) -> list[StepSummary]:
+        return [
+            s.model_copy(update={"unusable": [issue]}) if (s.service, s.users) == ("optimized", 500) else s
+            for s in results.summaries
+        ]
+
+    criteria = Criteria(
+        relative=[
+            RelativeCriterion(
+                name="half", metric="p95_ms", service="optimized", baseline="original", op="<=", factor=0.5
+            )
+        ]
+    )
+    bound = {
+        r.users: r
+        for r in evaluate(criteria, results.model_copy(update={"summaries": marked(_bound(Component.DATABASE))}))
+    }
+    assert (bound[500].outcome, bound[500].reason) == (Outcome.NOT_JUDGED, CriterionReason.NEEDS_MORE_CPU)
+    assert bound[100].reason is CriterionReason.MEASURED
+    short = {r.users: r for r in evaluate(criteria, results.model_copy(update={"summaries": marked(TOO_FEW)}))}
+    assert short[500].reason is CriterionReason.LEVEL_UNUSABLE

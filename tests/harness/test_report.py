@@ -611,8 +611,13 @@ def test_a_knife_edge_and_a_disturbed_machine_are_always_among_the_top_reasons(r
         s.model_copy(update={"unusable": [*s.unusable, disturbed]}) if (s.service, s.users) == ("original", 500) else s
         for s in results.summaries
     ]
+    edge_ratio = next(r for r in decision.ratios if r.metric == "p95_ms")
     crowded = [
-        DecisionReason(code=code, text="a sentence the report shows in full")
+        DecisionReason(
+            code=code,
+            text="a sentence the report shows in full",
+            ratios=[edge_ratio] if code is ReasonCode.KNIFE_EDGE else [],
+        )
         for code in (
             ReasonCode.NOT_COMPARED,
             ReasonCode.TARGET_ELSEWHERE,
