@@ -165,8 +165,9 @@ def acts_on(ratio: Ratio, direction: Direction) -> bool:
 
 
 def key_ratio(decision: Decision) -> Ratio | None:
-    """The one ratio that tells a verdict best: a MIGRATE's largest win, a worse verdict's largest
-    loss (throughput first, as the checklist's own claims lead with it); None for the others."""
+    """The one ratio that tells a verdict best: of those it acted on, one whose interval is clear of
+    the margin, throughput first (the checklist's own claims lead with it), then the largest; None
+    for a verdict no ratio decided."""
     direction = {Verdict.MIGRATE: Direction.BETTER}.get(decision.verdict)
     if decision.verdict is Verdict.DO_NOT_MIGRATE and decision.with_code(ReasonCode.SIGNIFICANTLY_WORSE):
         direction = Direction.WORSE
@@ -178,12 +179,14 @@ def key_ratio(decision: Decision) -> Ratio | None:
     if not acted:
         return None
 
-    def distance(r: Ratio) -> tuple[int, float]:
+    def strength(r: Ratio) -> tuple[bool, bool, float]:
         value = r.value.value or 1.0
         size = value if value >= 1 else 1 / value
-        return (r.metric == "throughput_rps", size)
+        # An interval clear of the margin first (the figure the verdict stands on firmest), then
+        # throughput, then the largest ratio.
+        return (not _reaches(r, direction), r.metric == "throughput_rps", size)
 
-    return max(acted, key=distance)
+    return max(acted, key=strength)
 
 
 def _reason(code: ReasonCode, text: str, ratios: Sequence[Ratio] = (), levels: Iterable[_Level] = ()) -> DecisionReason:

@@ -67,6 +67,7 @@ __all__ = [
     "levels_text",
     "no_verdict",
     "ratio_text",
+    "target_clause",
     "target_heading",
     "target_lines",
 ]
@@ -85,7 +86,7 @@ _SHORT_METRICS = {
     "p95_ms": "p95",
     "p99_ms": "p99",
     "p50_ms": "p50",
-    "service_cpu_ms_per_request": "CPU/request",
+    "service_cpu_ms_per_request": "CPU/req",
 }
 # The order ratios are told in: throughput first, as the checklist's own claims lead with it.
 _METRIC_ORDER = ("throughput_rps", "p95_ms", "service_cpu_ms_per_request")
@@ -594,7 +595,7 @@ def _cpus(value: float | None) -> str:
     return number(value, 0 if value is not None and value >= 10 else 1, "lower")
 
 
-def _target_clause(target: TargetLoad) -> str:
+def target_clause(target: TargetLoad) -> str:
     """The second answer as the headline words it."""
     goal = f"the {target.users}-user target"
     cpus = target.service_cpus.value if target.service_cpus else None
@@ -607,10 +608,9 @@ def _target_clause(target: TargetLoad) -> str:
     database = target.database_cores.value if target.database_cores else None
     db = f" + {number(database, 1, 'lower')} DB cores" if database is not None else ""
     fits = "fits" if target.status is TargetStatus.FITS else "exceeds"
-    return (
-        f"{goal} needs ~{_cpus(cpus)} service CPUs{db} "
-        f"({target.basis}; {fits} the checklist's {target.deployment_workers} workers)"
-    )
+    # Short enough that "name: VERDICT (why); this" stays on one 120-column line.
+    workers = target.deployment_workers
+    return f"{target.users} users need ~{_cpus(cpus)} CPUs{db}, {fits} {workers} workers ({target.basis})"
 
 
 # -- the target-load lines ---------------------------------------------------------------------------
@@ -754,7 +754,7 @@ def _answer(results: Results, decision: Decision) -> Answer:
     target = results.target_for(decision.candidate)
     headline = f"{decision.candidate}: {decision.verdict} ({_verdict_why(facts)})"
     if target is not None:
-        headline += f"; {_target_clause(target)}"
+        headline += f"; {target_clause(target)}"
     return Answer(
         candidate=decision.candidate,
         baseline=decision.baseline,

@@ -447,7 +447,7 @@ def test_the_gate_shows_each_candidates_verdict_and_target_load(ci_criteria):
         assert answer.verdict is decision.verdict and answer.codes == tuple(r.code for r in decision.reasons)
         assert (answer.target, answer.basis) == (target.status, target.basis)
         assert answer.line.startswith(f"{answer.service}: {decision.verdict.value} (")
-        assert f"({target.basis};" in answer.line and "the 500-user target needs ~" in answer.line
+        assert answer.line.endswith(f" workers ({target.basis})") and "500 users need ~" in answer.line
     optimized = gate.answers[1]
     assert optimized.verdict is Verdict.MIGRATE and "x p95 at 100 users" in optimized.line
     markdown = render_markdown(gate)

@@ -659,9 +659,7 @@ def test_target_lines_say_measured_or_projected_and_round_against_the_service(ri
     assert "need 2.8 service CPUs [2.6, 2.9] + 1.3 DB cores (projected; fits the checklist's 4 workers)" in line.need
     assert line.cost == "$149/month" and line.assumptions.startswith("projected from ") and line.command
     headline = answers(results.model_copy(update={"targets": [*results.targets[:1], projected]}))[0].headline
-    assert headline.endswith(
-        "the 500-user target needs ~2.8 service CPUs + 1.3 DB cores (projected; fits the checklist's 4 workers)"
-    )
+    assert headline.endswith("; 500 users need ~2.8 CPUs + 1.3 DB cores, fits 4 workers (projected)")
 
 
 # -- report.png -------------------------------------------------------------------------------------
