@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 Outcome = Literal["pass", "fail", "not judged", "target", "advisory", "skipped"]
-Suite = Literal["run", "criteria", "audit", "regression"]
+Suite = Literal["run", "criteria", "audit", "regression", "side by side"]
 
 # The bench's reference app: its figures describe the machine, never the code under test.
 EXCLUDED_SERVICES = frozenset({ECHO})

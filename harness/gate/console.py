@@ -22,10 +22,13 @@ _ROW_STYLE = {
 }
 
 
-def gate_table(gate: GateResult) -> Table:
+def gate_table(gate: GateResult, *, side_by_side: bool = False) -> Table:
+    """The gate's checks; ``side_by_side``: only those of this change against its base revision,
+    measured in the same run (their own section), else every other check."""
     baseline = f" vs baseline {gate.baseline_run_id}" if gate.baseline_run_id else ""
+    title = f"harness gate {gate.run_id}{baseline}: [{_STATUS_STYLE[gate.status]}]{gate.status}[/]"
     table = Table(
-        title=f"harness gate {gate.run_id}{baseline}: [{_STATUS_STYLE[gate.status]}]{gate.status}[/]",
+        title=gate.side_by_side_title if side_by_side else title,
         caption=f"criteria: {gate.criteria_source}; [95% CI] bootstrap intervals; red fails, "
         "yellow is not judged (inconclusive), magenta is advisory, cyan is the target load's "
         "(not judged on this machine), dim is not judged by design",
@@ -33,6 +36,8 @@ def gate_table(gate: GateResult) -> Table:
     for column in GATE_COLUMNS:
         table.add_column(column, justify="right" if column == "value [95% CI]" else "left")
     for check in gate.checks:
+        if (check.suite == "side by side") != side_by_side:
+            continue
         table.add_row(
             check.name,
             check.service,
@@ -51,6 +56,8 @@ def print_gate(gate: GateResult, console: Console) -> None:
         for answer in gate.answers:
             console.print(f"  {answer.line}", markup=False)
     console.print(gate_table(gate))
+    if gate.side_by_side:
+        console.print(gate_table(gate, side_by_side=True))
     for note in gate.notes:
         console.print(f"[dim]note: {note}[/]")
     colour = _STATUS_STYLE[gate.status]

@@ -1,6 +1,7 @@
 """The gate as JUnit XML, the format every CI system can show as test results.
 
-One ``<testsuite>`` per kind of check (run, criteria, audit, regression) and one ``<testcase>``
+One ``<testsuite>`` per kind of check (run, criteria, audit, regression, and "this change
+against BASE, side by side" for a run that measured its base revision) and one ``<testcase>``
 per check: a failed check is a ``<failure>``, one not judged (by design, for want of data, or
 left to the target-load answer) is ``<skipped>`` with the reason, so a CI page shows exactly what
 held the gate up; an advisory one passes with its finding in ``<system-out>``. A first suite,
@@ -59,7 +60,7 @@ def _testsuite(parent: ET.Element, name: str, checks: Sequence[GateCheck]) -> ET
     suite = ET.SubElement(
         parent,
         "testsuite",
-        name=f"harness gate: {name}",
+        name=_text(f"harness gate: {name}"),
         tests=str(len(checks)),
         failures=str(sum(c.outcome == "fail" for c in checks)),
         errors="0",
@@ -95,7 +96,7 @@ def junit_xml(gate: GateResult) -> str:
     for check in gate.checks:
         suites.setdefault(check.suite, []).append(check)
     for name, checks in suites.items():
-        _testsuite(root, name, checks)
+        _testsuite(root, gate.side_by_side_title if name == "side by side" else name, checks)
     root.set("tests", str(len(gate.checks) + len(gate.answers)))
     root.set("failures", str(len(gate.with_outcome("fail"))))
     root.set("errors", "0")

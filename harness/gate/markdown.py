@@ -72,6 +72,8 @@ def _headline(gate: GateResult) -> tuple[str, list[GateCheck]]:
     if blocking:
         return "**What held it up:**", blocking
     against = [c for c in gate.checks if c.suite == "regression" and c.outcome != "skipped"]
+    if gate.side_by_side and not against:
+        return "", []  # the side-by-side section shows the comparison
     if against:
         return f"**Against baseline `{gate.baseline_run_id}`:**", against
     return "", []
@@ -91,7 +93,14 @@ def render_markdown(gate: GateResult) -> str:
             f"U p < {gate.alpha:g}, and a rise up to {ACROSS_RUNS_FACTOR * gate.max_regression:.0%} is "
             "advisory: requests of one run share its machine state, so they cannot show run-to-run variance."
             if gate.baseline_run_id
-            else "; no baseline given, so no regression check."
+            else "; no baseline run given, so no regression check across runs."
+        )
+        + (
+            f" This change is judged against {', '.join(f'`{b}`' for b in gate.side_by_side)} measured side by "
+            "side in this run by the verdict's rule: a ratio of p95 (where not both filled their CPUs), "
+            "throughput, CPU or database operations per request, significant and past the margin, fails."
+            if gate.side_by_side
+            else ""
         ),
         "",
     ]
@@ -107,6 +116,9 @@ def render_markdown(gate: GateResult) -> str:
             lines += [f"_{len(shown) - HEADLINE_ROWS} more in the table of every check below._", ""]
     elif status == "PASS":
         lines += ["Every check passed.", ""]
+    if gate.side_by_side:
+        beside = [c for c in gate.checks if c.suite == "side by side"]
+        lines += [f"**{gate.side_by_side_title[0].upper()}{gate.side_by_side_title[1:]}:**", "", _table(beside), ""]
     if gate.notes:
         lines += ["**Notes:**", "", *(f"- {_cell(note)}" for note in gate.notes), ""]
     lines += [

@@ -68,6 +68,7 @@ __all__ = [
     "RegressionVerdict",
     "across_runs_notes",
     "compare_runs",
+    "database_change",
     "levels_not_compared",
     "run_differences",
 ]
@@ -208,6 +209,16 @@ def compare_runs(
             evidence = _evidence(level, metric, computed.get(metric), alpha)
             found.append(_judge(level, metric, evidence, max_regression))
     return found
+
+
+def database_change(
+    current: Results, now: StepSummary, baseline: Results, before: StepSummary, margin: float = DEFAULT_MAX_REGRESSION
+) -> Regression:
+    """Database operations per request of ``now`` against ``before`` by the rule above (the side
+    by side check of one run compares two services with it; ``current`` may be ``baseline``)."""
+    none = Estimate(value=None)  # CPU per request is not read for this metric
+    level = _Level(now, before, _steps_of(current, now), _steps_of(baseline, before), none, none)
+    return _judge(level, DATABASE_METRIC, _count_evidence(level), margin)
 
 
 def _has_records(records: pd.DataFrame | None) -> bool:

@@ -1,7 +1,8 @@
 """The gate's result: every check of a run, the exit code they give, and the run's two answers.
 
 Exit codes (what CI reads): 0 pass; 1 fail (a criterion failed on usable data, a delivery audit
-failed, or a significant regression against the baseline, cost included); 2 inconclusive
+failed, a significant regression against the base revision measured side by side or against the
+baseline run, cost included); 2 inconclusive
 (nothing failed, but something this machine could have judged was not: a criterion on a level
 that was not usable, a suspected regression that could not be confirmed, a run that stopped
 early). A criterion whose load needs more machine than this one, or a level the run left out,
@@ -42,6 +43,7 @@ from .regression import (
     levels_not_compared,
     run_differences,
 )
+from .sidebyside import relative_pairs, side_by_side_checks, side_by_side_title
 
 __all__ = [
     "EXIT_FAIL",
@@ -68,6 +70,11 @@ class GateResult:
     alpha: float = DEFAULT_ALPHA
     notes: tuple[str, ...] = field(default=())
     answers: tuple[Answer, ...] = field(default=())  # the run's verdict and target load per candidate
+    side_by_side: tuple[str, ...] = field(default=())  # the base revisions this change was measured beside
+
+    @property
+    def side_by_side_title(self) -> str:
+        return side_by_side_title(list(self.side_by_side))
 
     @property
     def status(self) -> GateStatus:
@@ -111,11 +118,13 @@ def judge_run(
     alpha: float = DEFAULT_ALPHA,
     seed: int = 0,
 ) -> GateResult:
-    """Judge a finished run: its completeness, ``criteria``, the delivery audit and, given a
-    ``baseline`` run, regressions against it (see :mod:`harness.gate.regression`)."""
+    """Judge a finished run: its completeness, ``criteria``, the delivery audit, this change
+    against its base revision where the run measured both (:mod:`harness.gate.sidebyside`) and,
+    given a ``baseline`` run, regressions against it (see :mod:`harness.gate.regression`)."""
     notes: list[str] = []
     results = _with_summaries(results, records, seed, notes)
     checks = [completeness_check(results), *criteria_checks(results, criteria), *audit_checks(results)]
+    checks += side_by_side_checks(results)  # this change against its base revision, in this run
     baseline_id = None
     if baseline is not None:
         baseline = _with_summaries(baseline, baseline_records, seed, notes)
@@ -135,6 +144,7 @@ def judge_run(
         alpha=alpha,
         notes=tuple(notes),
         answers=run_answers(results),
+        side_by_side=tuple(dict.fromkeys(d.baseline for d in relative_pairs(results))),
     )
 
 

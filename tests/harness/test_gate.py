@@ -34,8 +34,8 @@ from harness.gate.checks import _criterion_check as criteria_check
 from harness.gate.junit import ANSWERS_SUITE
 from harness.gate.markdown import HEADLINE_ROWS
 from harness.report.answers import answers as report_answers
-from harness.results import CriterionResult, Results, StepResult, save_results
-from harness.terms import PRACTICAL_MARGIN, TARGET_REASONS, CriterionReason, Verdict
+from harness.results import CriterionResult, Results, StepResult, UsabilityIssue, VariantInfo, save_results
+from harness.terms import PRACTICAL_MARGIN, TARGET_REASONS, Component, CriterionReason, Unusable, Verdict
 from harness.terms import Outcome as CriterionOutcome
 from tests.harness.test_figures import clean_audit, make_run
 
@@ -683,3 +683,95 @@ def test_the_shipped_ci_criteria_are_found_by_name_from_anywhere(run_dir, tmp_pa
     monkeypatch.chdir(tmp_path)
     assert main(["gate", str(run_dir), "--criteria", "criteria-ci.toml"]) == EXIT_PASS
     assert "criteria-ci.toml" in (run_dir / "gate-summary.md").read_text()
+
+
+# -- this change against its base revision, measured side by side in one run --------------------
+BASE = "optimized@origin/main"
+
+
+def relative_run(p95: float = 1.0, cpu: float = 1.0, *, both_saturated_at: int | None = None):
+    """A run of `compare --baseline optimized@origin/main --candidates optimized`: the base
+    revision and this change interleaved, the change's latencies times ``p95`` and CPU times ``cpu``."""
+    medians = {BASE: SHORT["optimized"], "optimized": {u: m * p95 for u, m in SHORT["optimized"].items()}}
+    cores = {BASE: CORES["optimized"], "optimized": CORES["optimized"] * cpu}
+    results, records = make_run(medians, requests=SHORT_REQUESTS, seed=1, service_cores=cores)
+    variants = {
+        BASE: VariantInfo(summary="optimized (as origin/main has it)", commit="0" * 40),
+        "optimized": VariantInfo(),
+    }
+    settings = results.settings.model_copy(update={"baseline": BASE, "candidates": ["optimized"], "variants": variants})
+    results = conclude(results.model_copy(update={"settings": settings}), records, load_criteria(CI_CRITERIA))
+    if both_saturated_at is not None:  # a pinned run's flags: both filled their CPUs at that level
+        summaries = [
+            s.model_copy(update={"service_saturated": s.users == both_saturated_at}) for s in results.summaries
+        ]
+        [decision] = results.decisions
+        ratios = [r.model_copy(update={"both_saturated": r.users == both_saturated_at}) for r in decision.ratios]
+        decisions = [decision.model_copy(update={"ratios": ratios})]
+        results = results.model_copy(update={"summaries": summaries, "decisions": decisions})
+    return results, records
+
+
+def side_by_side(gate):
+    return {(c.name, c.load): c for c in gate.checks if c.suite == "side by side"}
+
+
+def test_unchanged_code_beside_its_base_revision_passes(ci_criteria):
+    results, records = relative_run()
+    gate = judge_run(results, ci_criteria, records=records)
+    checks = side_by_side(gate)
+    names = {f"{label} vs {BASE}" for label in ("p95 latency", "throughput", "CPU per request")}
+    names.add(f"database operations per request vs {BASE}")
+    assert {name for name, _ in checks} == names and {load for _, load in checks} == {"50 users", "100 users"}
+    assert all(c.service == "optimized" and c.result == "NO CHANGE" for c in checks.values())
+    assert (gate.status, gate.exit_code) == ("PASS", EXIT_PASS) and gate.side_by_side == (BASE,)
+    assert gate.baseline_run_id is None  # no stored baseline needed
+    assert f"**This change against {BASE}, side by side:**" in render_markdown(gate)
+    suites = [s.get("name") for s in ET.fromstring(junit_xml(gate).split("\n", 1)[1]).iter("testsuite")]
+    assert f"harness gate: this change against {BASE}, side by side" in suites
+
+
+def test_thirty_percent_more_cpu_beside_the_base_fails_naming_metric_and_level(ci_criteria):
+    results, records = relative_run(cpu=1.3)
+    gate = judge_run(results, ci_criteria, records=records)
+    assert gate.exit_code == EXIT_FAIL
+    failed = [c for c in gate.with_outcome("fail") if c.suite == "side by side"]
+    assert {(c.name, c.service, c.load) for c in failed} == {
+        (f"CPU per request vs {BASE}", "optimized", load) for load in ("50 users", "100 users")
+    }
+    assert all(
+        c.result == "REGRESSION" and "95% CI" in c.detail and "CPU per request = 1.3" in c.detail for c in failed
+    )
+    assert any(reason.startswith(f"'CPU per request vs {BASE}' (optimized at 50 users)") for reason in gate.reasons)
+
+
+def test_a_quarter_slower_p95_beside_the_base_fails_where_not_saturated(ci_criteria):
+    results, records = relative_run(p95=1.25)
+    gate = judge_run(results, ci_criteria, records=records)
+    assert gate.exit_code == EXIT_FAIL
+    p95 = side_by_side(gate)[(f"p95 latency vs {BASE}", "100 users")]
+    assert (p95.result, p95.outcome) == ("REGRESSION", "fail") and "Mann-Whitney p" in p95.detail
+
+
+def test_a_quarter_slower_p95_where_both_filled_their_cpus_is_not_judged(ci_criteria):
+    results, records = relative_run(p95=1.25, both_saturated_at=100)
+    checks = side_by_side(judge_run(results, ci_criteria, records=records))
+    p95 = checks[(f"p95 latency vs {BASE}", "100 users")]
+    assert (p95.result, p95.outcome) == ("N/A (saturated)", "skipped") and "the queue" in p95.detail
+    assert checks[(f"p95 latency vs {BASE}", "50 users")].outcome == "fail"  # where it had CPU to spare
+    only_saturated = relative_run(p95=1.25, both_saturated_at=100)[0]
+    summaries = [s for s in only_saturated.summaries if s.users == 100]
+    one_level = only_saturated.model_copy(update={"summaries": summaries})
+    gate = judge_run(one_level, ci_criteria, records=records)
+    assert not [c for c in gate.with_outcome("fail") if c.suite == "side by side"]
+
+
+def test_a_level_not_usable_for_both_is_not_judged_unless_the_machine_is_too_small(ci_criteria):
+    results, records = relative_run()
+    disturbed = UsabilityIssue(code=Unusable.DISTURBED, detail="steal took 30 % of a CPU")
+    short = UsabilityIssue(code=Unusable.BENCH_BOUND, component=Component.BENCH_CPUS, detail="bench CPUs full")
+    for issue, outcome in ((disturbed, "not judged"), (short, "skipped")):
+        summaries = [s.model_copy(update={"unusable": [issue] if s.users == 100 else []}) for s in results.summaries]
+        gate = judge_run(results.model_copy(update={"summaries": summaries}), ci_criteria, records=records)
+        [level] = [c for c in gate.checks if c.suite == "side by side" and c.load == "100 users"]
+        assert level.outcome == outcome and issue.detail in level.detail
