@@ -483,6 +483,17 @@ _WORDINGS: dict[ReasonCode, _Wording] = {
     # RATIO is told inside NO_BENEFIT's line; EXPLANATION and NEEDS_BIGGER_MACHINE carry no figure
     # of their own: their sentences are in details.md.
 }
+_CAUSES = (  # an INCONCLUSIVE's causes, as the headline names the first
+    ReasonCode.RUN_INCOMPLETE,
+    ReasonCode.BASELINE_AUDIT_FAILED,
+    ReasonCode.NOT_AUDITED,
+    ReasonCode.NO_COMPARABLE_LEVEL,
+    ReasonCode.MACHINE_DISTURBED,
+    ReasonCode.CRITERIA_NOT_JUDGED,
+    ReasonCode.ONE_SERVICE,
+)
+
+
 # The order a verdict's reasons are told in: what decided it first.
 _RANK: dict[Verdict, tuple[ReasonCode, ...]] = {
     Verdict.MIGRATE: (
@@ -507,13 +518,7 @@ _RANK: dict[Verdict, tuple[ReasonCode, ...]] = {
         ReasonCode.NOT_COMPARED,
     ),
     Verdict.INCONCLUSIVE: (
-        ReasonCode.RUN_INCOMPLETE,
-        ReasonCode.BASELINE_AUDIT_FAILED,
-        ReasonCode.NOT_AUDITED,
-        ReasonCode.NO_COMPARABLE_LEVEL,
-        ReasonCode.MACHINE_DISTURBED,
-        ReasonCode.CRITERIA_NOT_JUDGED,
-        ReasonCode.ONE_SERVICE,
+        *_CAUSES,
         ReasonCode.KNIFE_EDGE,
         ReasonCode.TO_DECIDE,
         ReasonCode.TARGET_ELSEWHERE,
@@ -535,17 +540,6 @@ def _top_reasons(facts: _Facts) -> tuple[str, ...]:
 
 
 # -- the headline ------------------------------------------------------------------------------------
-_CAUSES = (  # an INCONCLUSIVE's causes, as the headline names the first
-    ReasonCode.RUN_INCOMPLETE,
-    ReasonCode.BASELINE_AUDIT_FAILED,
-    ReasonCode.NOT_AUDITED,
-    ReasonCode.NO_COMPARABLE_LEVEL,
-    ReasonCode.MACHINE_DISTURBED,
-    ReasonCode.CRITERIA_NOT_JUDGED,
-    ReasonCode.ONE_SERVICE,
-)
-
-
 def _cause(facts: _Facts, code: ReasonCode) -> str:
     if code is ReasonCode.RUN_INCOMPLETE:
         return "the run stopped early"
