@@ -83,7 +83,9 @@ def test_ratios_and_reports_name_the_open_loop_level(run_dir):
     results = load_results(run_dir)
     assert results.decision is not None
     assert {(r.users, r.arrival_rate) for r in results.decision.ratios} == {(0, RATE)}
+    # The summary names the level in its headline and its settings; details.md in every table.
     summary = (run_dir / "summary.md").read_text()
-    assert f"arrival rates {RATE:g} req/s (open loop)" in summary and f"| {RATE:g} req/s" in summary
+    assert f"at {RATE:g} req/s" in summary and f"arrival rates {RATE:g} req/s (open loop)" in summary
+    assert f"| {RATE:g} req/s" in (run_dir / "details.md").read_text()
     assert f"{RATE:g} req/s" in (run_dir / "report.html").read_text()
     assert (run_dir / "plots" / "latency.png").is_file()
