@@ -14,6 +14,7 @@ __all__ = [
     "COMPONENT_LABELS",
     "ECHO",
     "HELPER_COMPONENTS",
+    "CPU_METRIC",
     "LATENCY_METRICS",
     "METRIC_LABELS",
     "PRACTICAL_MARGIN",
@@ -32,7 +33,9 @@ __all__ = [
     "higher_is_better",
     "load_label",
     "margin_bound",
+    "METRIC_MARGINS",
     "outside_margin",
+    "practical_margin",
 ]
 
 
@@ -182,6 +185,7 @@ class TargetStatus(StrEnum):
 
 # -- metrics and the margin -----------------------------------------------------------------------
 LATENCY_METRICS = {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
+CPU_METRIC = "service_cpu_ms_per_request"  # the service's CPU time per answered request
 METRIC_LABELS = {
     "p50_ms": "p50 latency",
     "p95_ms": "p95 latency",
@@ -192,6 +196,12 @@ METRIC_LABELS = {
 # A difference smaller than this is not worth a migration (nor a reason to refuse one), however
 # significant statistically: the verdict, the self-test and the gate's default all use it.
 PRACTICAL_MARGIN = 0.10
+# CPU per request has a margin of its own: it is all of a process's CPU time over its answers, and
+# it moves more than latency between two steps of the same code. Pinned, two identical copies gave
+# 0.95x to 1.02x, and a copy with a 20 % slower upstream 0.90x to 1.06x its twin (the short self-test,
+# docs/measurements.md). Twice the latency margin clears that, still fails a 30 % cost rise, and
+# leaves `make compare`'s verdicts as they were (checklist 2x, optimized 0.1-0.4x the original's).
+METRIC_MARGINS = {CPU_METRIC: 2 * PRACTICAL_MARGIN}
 
 
 class Direction(StrEnum):
@@ -203,13 +213,20 @@ def higher_is_better(metric: str) -> bool:
     return metric == "throughput_rps"
 
 
-def margin_bound(metric: str, direction: Direction, margin: float = PRACTICAL_MARGIN) -> float:
-    """The ratio (candidate / baseline) beyond which ``metric`` is ``direction`` by the margin."""
+def practical_margin(metric: str) -> float:
+    """The relative difference in ``metric`` below which the verdict and the gate act on nothing."""
+    return METRIC_MARGINS.get(metric, PRACTICAL_MARGIN)
+
+
+def margin_bound(metric: str, direction: Direction, margin: float | None = None) -> float:
+    """The ratio (candidate / baseline) beyond which ``metric`` is ``direction`` by the margin
+    (``metric``'s own unless ``margin`` is given)."""
+    margin = practical_margin(metric) if margin is None else margin
     up = higher_is_better(metric) == (direction is Direction.BETTER)
     return 1 + margin if up else 1 - margin
 
 
-def beyond_margin(metric: str, ratio: float | None, direction: Direction, margin: float = PRACTICAL_MARGIN) -> bool:
+def beyond_margin(metric: str, ratio: float | None, direction: Direction, margin: float | None = None) -> bool:
     """True when the ratio ``candidate / baseline`` of ``metric`` lies past the margin in
     ``direction`` (significance is the caller's to check)."""
     if ratio is None:
@@ -218,9 +235,9 @@ def beyond_margin(metric: str, ratio: float | None, direction: Direction, margin
     return ratio > bound if bound > 1 else ratio < bound
 
 
-def outside_margin(ratio: float | None, margin: float = PRACTICAL_MARGIN) -> bool:
-    """True when the ratio lies past the margin either way (significance is the caller's)."""
-    return ratio is not None and abs(ratio - 1) > margin
+def outside_margin(metric: str, ratio: float | None) -> bool:
+    """True when the ratio lies past ``metric``'s margin either way (significance is the caller's)."""
+    return ratio is not None and abs(ratio - 1) > practical_margin(metric)
 
 
 def load_label(users: int, arrival_rate: float = 0.0) -> str:

@@ -28,6 +28,9 @@ e. the candidate is significantly better beyond the margin (p95, throughput or C
    request) at a level usable for both                                   -> MIGRATE
 f. otherwise: no measurable benefit                                      -> DO NOT MIGRATE
 
+"Beyond the practical margin" is 10 % for p95 and throughput and 20 % for CPU per request
+(:func:`~harness.terms.practical_margin`: CPU per request moves more with where the service runs).
+
 At a level where both services filled their CPUs, p95 is not compared, only throughput
 (:attr:`Ratio.is_evidence`): the latency there is the queue the load builds, not the design.
 
@@ -62,6 +65,7 @@ from ..terms import (
     higher_is_better,
     load_label,
     margin_bound,
+    practical_margin,
 )
 
 __all__ = ["VERDICT_METRICS", "acts_on", "decide", "key_ratio"]
@@ -326,7 +330,7 @@ def _inconclusive(
 def _both_saturated(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -> list[DecisionReason]:
     """The levels whose latency ratios the verdict set aside, and why."""
     levels = sorted(
-        {(r.users, r.arrival_rate) for r in usable_ratios if r.metric in VERDICT_METRICS and not r.is_evidence}
+        {(r.users, r.arrival_rate) for r in usable_ratios if r.metric in VERDICT_METRICS and r.queue_latency}
     )
     if not levels:
         return []
@@ -413,6 +417,12 @@ def _reaches(ratio: Ratio, direction: Direction) -> bool:
     return high >= bound if bound < 1 else low <= bound
 
 
+def _margins(ratios: Sequence[Ratio]) -> str:
+    """ "10 %" or "10 %, CPU per request 20 %": the margins the ratios were held to."""
+    own = sorted({r.metric for r in ratios if practical_margin(r.metric) != PRACTICAL_MARGIN})
+    return ", ".join([f"{PRACTICAL_MARGIN:.0%}", *(f"{METRIC_LABELS[m]} {practical_margin(m):.0%}" for m in own)])
+
+
 def _settle(trials: int) -> str:
     return (
         "2 more trials (--trials 3, or --profile full) would settle it" if trials < 3 else "more trials would settle it"
@@ -425,8 +435,8 @@ def _edge_of(deciding: Sequence[Ratio], direction: Direction, trials: int) -> li
         return []
     where = ", ".join(f"{METRIC_LABELS[r.metric]} at {load_label(r.users, r.arrival_rate)}" for r in deciding)
     text = (
-        f"knife edge: the interval of every ratio that decided this ({where}) reaches the "
-        f"{PRACTICAL_MARGIN:.0%} margin; {_settle(trials)}"
+        f"knife edge: the interval of every ratio that decided this ({where}) reaches its margin "
+        f"({_margins(deciding)}); {_settle(trials)}"
     )
     return [_reason(ReasonCode.KNIFE_EDGE, text, deciding, [(r.users, r.arrival_rate) for r in deciding])]
 
@@ -447,7 +457,7 @@ def _near_benefit(usable_ratios: Sequence[Ratio], trials: int) -> list[DecisionR
     if not near:
         return []
     where = ", ".join(f"{METRIC_LABELS[r.metric]} at {load_label(r.users, r.arrival_rate)}" for r in near)
-    text = f"knife edge: the interval of {where} reaches past the {PRACTICAL_MARGIN:.0%} margin towards a benefit; "
+    text = f"knife edge: the interval of {where} reaches past its margin ({_margins(near)}) towards a benefit; "
     return [_reason(ReasonCode.KNIFE_EDGE, text + _settle(trials), near, [(r.users, r.arrival_rate) for r in near])]
 
 
@@ -514,18 +524,23 @@ def _advice(summaries: Sequence[StepSummary], services: Sequence[str]) -> list[D
 
 def _no_benefit(usable_ratios: Sequence[Ratio], candidate: str, baseline: str) -> list[DecisionReason]:
     text = (
-        f"no measurable benefit: at no load level usable for both was {candidate}'s p95 or CPU per request "
-        f"significantly below {1 - PRACTICAL_MARGIN:g} x {baseline}'s, nor its throughput significantly above "
-        f"{1 + PRACTICAL_MARGIN:g} x"
+        f"no measurable benefit: at no load level usable for both was {candidate}'s p95 significantly below "
+        f"{margin_bound('p95_ms', Direction.BETTER):g} x {baseline}'s, its CPU per request below "
+        f"{margin_bound('service_cpu_ms_per_request', Direction.BETTER):g} x, nor its throughput above "
+        f"{margin_bound('throughput_rps', Direction.BETTER):g} x"
     )
-    if any(not r.is_evidence for r in usable_ratios if r.metric in VERDICT_METRICS):
+    if any(r.queue_latency for r in usable_ratios if r.metric in VERDICT_METRICS):
         text += " (p95 compared only where not both filled their CPUs)"
+    if any(r.placement_cost for r in usable_ratios):
+        text += " (CPU per request not compared: the services shared CPUs with the bench)"
     reasons = [_reason(ReasonCode.NO_BENEFIT, text)]
     for ratio in usable_ratios:
         if ratio.metric in VERDICT_METRICS:
             significance = "significant" if ratio.significant else "not significant"
-            if not ratio.is_evidence:
+            if ratio.queue_latency:
                 significance += ", set aside: both filled their CPUs"
+            elif ratio.placement_cost:
+                significance += ", set aside: the services shared CPUs with the bench (not pinned)"
             text = (
                 f"at {load_label(ratio.users, ratio.arrival_rate)}: {METRIC_LABELS[ratio.metric]} ratio "
                 f"{_ratio_text(ratio)}, {significance}"

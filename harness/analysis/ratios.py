@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..results import Ratio, StepResult, StepSummary
-from ..terms import LATENCY_METRICS
+from ..terms import CPU_METRIC, LATENCY_METRICS
 from .cpu import cpu_pairs, ms_per_request, service_ms_per_request
 from .levels import MIN_TRIALS_FOR_TRIAL_BOOTSTRAP, estimate, per_second_counts, summary_records
 from .stats import bootstrap_ratio_ci, mann_whitney, paired_samples_ci, percentile, percentile_ratio_cis
@@ -28,7 +28,6 @@ __all__ = ["CPU_METRIC", "RATIO_METRICS", "SIGNIFICANCE_LEVEL", "contains_one", 
 
 SIGNIFICANCE_LEVEL = 0.01
 RATIO_METRICS = ("p95_ms", "p99_ms", "throughput_rps")
-CPU_METRIC = "service_cpu_ms_per_request"  # ratioed only where the steps are given
 
 
 def ratios(
@@ -152,6 +151,7 @@ def _cpu_ratio(
         value=estimate(top / bottom, ci),
         significant=None if ci is None else not contains_one(ci),
         both_saturated=cand.service_saturated and base.service_saturated,
+        cpus_shared=any(step.cpu_load is not None and not step.cpu_load.pinned for side in sides for step in side),
     )
 
 

@@ -94,9 +94,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive(below_one=False),
         default=DEFAULT_MAX_REGRESSION,
         metavar="FACTOR",
-        help="relative change allowed before a significant one fails (default %(default)g, the verdict's "
-        "margin); a latency rise across runs with fewer than 3 trials a level is advisory up to "
-        f"{ACROSS_RUNS_FACTOR:g}x it",
+        help="relative change allowed before a significant one fails, for every metric (default: each "
+        "metric's own margin, the verdict's: 0.1, CPU per request 0.2); a latency rise across runs with fewer "
+        f"than 3 trials a level is advisory up to {ACROSS_RUNS_FACTOR:g}x it",
     )
     parser.add_argument(
         "--alpha",

@@ -274,11 +274,12 @@ _REGRESSION_LABELS: dict[str, tuple[str, Outcome]] = {
 }
 
 
-def regression_checks(regressions: Iterable[Regression], max_regression: float) -> list[GateCheck]:
-    return [_regression_check(r, max_regression) for r in regressions]
+def regression_checks(regressions: Iterable[Regression]) -> list[GateCheck]:
+    return [_regression_check(r) for r in regressions]
 
 
-def _regression_threshold(regression: Regression, margin: float) -> str:
+def _regression_threshold(regression: Regression) -> str:
+    margin = regression.margin
     if regression.metric == "throughput_rps":
         return f">= {1 - margin:g} x, or not significant"
     if regression.metric in LATENCY_METRICS and regression.verdict == "set aside":
@@ -288,7 +289,7 @@ def _regression_threshold(regression: Regression, margin: float) -> str:
     return f"<= {1 + margin:g} x, or not significant"
 
 
-def _regression_check(regression: Regression, margin: float) -> GateCheck:
+def _regression_check(regression: Regression) -> GateCheck:
     metric = regression.metric
     throughput = metric == "throughput_rps"
     better: Better = "higher" if throughput else "lower"
@@ -315,7 +316,7 @@ def _regression_check(regression: Regression, margin: float) -> GateCheck:
         service=regression.service,
         load=load_label(regression.users, regression.arrival_rate),
         value=value,
-        threshold=_regression_threshold(regression, margin),
+        threshold=_regression_threshold(regression),
         result=result,
         outcome=outcome,
         detail=detail,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..terms import practical_margin
 from .checks import GateCheck
 from .regression import ACROSS_RUNS_FACTOR
 from .result import GateResult
@@ -79,6 +80,18 @@ def _headline(gate: GateResult) -> tuple[str, list[GateCheck]]:
     return "", []
 
 
+def _latency_margin(allowed: float | None) -> float:
+    return practical_margin("p95_ms") if allowed is None else allowed
+
+
+def _allowed(allowed: float | None) -> str:
+    """The margin a change must pass: one given for all, or each metric's own."""
+    if allowed is not None:
+        return f"{allowed:.0%}"
+    cpu = practical_margin("service_cpu_ms_per_request")
+    return f"{_latency_margin(None):.0%} ({cpu:.0%} for CPU per request)"
+
+
 def render_markdown(gate: GateResult) -> str:
     status = gate.status
     lines = [
@@ -87,10 +100,11 @@ def render_markdown(gate: GateResult) -> str:
         f"Run `{gate.run_id}` judged under `{gate.criteria_source}`"
         + (
             f"; regressions against baseline `{gate.baseline_run_id}` in latency, throughput and cost "
-            f"(CPU and database operations per request): a change beyond {gate.max_regression:.0%} "
+            f"(CPU and database operations per request): a change beyond {_allowed(gate.max_regression)} "
             "that its 95% interval also shows. Latency is not judged where the service filled its CPUs; "
             "where it rests on one run's requests (fewer than 3 trials a level) it also needs Mann-Whitney "
-            f"U p < {gate.alpha:g}, and a rise up to {ACROSS_RUNS_FACTOR * gate.max_regression:.0%} is "
+            f"U p < {gate.alpha:g}, and a rise up to {ACROSS_RUNS_FACTOR * _latency_margin(gate.max_regression):.0%} "
+            "is "
             "advisory: requests of one run share its machine state, so they cannot show run-to-run variance."
             if gate.baseline_run_id
             else "; no baseline run given, so no regression check across runs."

@@ -52,7 +52,15 @@ from ..analysis.levels import MIN_TRIALS_FOR_TRIAL_BOOTSTRAP
 from ..analysis.ratios import CPU_METRIC
 from ..analysis.stats import bootstrap_ratio_ci
 from ..results import Estimate, Ratio, Results, StepResult, StepSummary
-from ..terms import LATENCY_METRICS, METRIC_LABELS, PRACTICAL_MARGIN, Direction, beyond_margin, load_label
+from ..terms import (
+    LATENCY_METRICS,
+    METRIC_LABELS,
+    PRACTICAL_MARGIN,
+    Direction,
+    beyond_margin,
+    load_label,
+    practical_margin,
+)
 
 __all__ = [
     "ACROSS_RUNS_FACTOR",
@@ -73,8 +81,9 @@ __all__ = [
     "run_differences",
 ]
 
-# One margin and one significance level for the whole harness: the verdict's.
-DEFAULT_MAX_REGRESSION = PRACTICAL_MARGIN
+# One margin per metric and one significance level for the whole harness: the verdict's (None: each
+# metric's own margin, harness.terms.practical_margin; a number given on the command line overrides all).
+DEFAULT_MAX_REGRESSION: float | None = None
 DEFAULT_ALPHA = SIGNIFICANCE_LEVEL
 # Across two runs whose latency intervals rest on requests, a rise fails only past this many
 # times the margin (2 x 10 % = 20 %); between the margin and that, it is advisory.
@@ -125,6 +134,7 @@ class Regression:
     method: str
     reason: str
     basis: Basis = "none"
+    margin: float = PRACTICAL_MARGIN  # the relative change allowed before a significant one fails
 
     @property
     def change(self) -> float | None:
@@ -182,12 +192,12 @@ def compare_runs(
     current_records: pd.DataFrame | None = None,
     baseline_records: pd.DataFrame | None = None,
     *,
-    max_regression: float = DEFAULT_MAX_REGRESSION,
+    max_regression: float | None = DEFAULT_MAX_REGRESSION,
     alpha: float = DEFAULT_ALPHA,
     seed: int = 0,
 ) -> list[Regression]:
     """Every (service, load level, gated metric) of ``current`` that ``baseline`` also measured."""
-    if not max_regression > 0 or not 0 < alpha < 1:
+    if (max_regression is not None and not max_regression > 0) or not 0 < alpha < 1:
         raise ValueError("need max_regression > 0 and 0 < alpha < 1")
     earlier = {(s.service, s.users, s.arrival_rate): s for s in baseline.summaries}
     with_records = _has_records(current_records) and _has_records(baseline_records)
@@ -212,7 +222,11 @@ def compare_runs(
 
 
 def database_change(
-    current: Results, now: StepSummary, baseline: Results, before: StepSummary, margin: float = DEFAULT_MAX_REGRESSION
+    current: Results,
+    now: StepSummary,
+    baseline: Results,
+    before: StepSummary,
+    margin: float | None = DEFAULT_MAX_REGRESSION,
 ) -> Regression:
     """Database operations per request of ``now`` against ``before`` by the rule above (the side
     by side check of one run compares two services with it; ``current`` may be ``baseline``)."""
@@ -386,8 +400,9 @@ def _good_direction(metric: str, ratio: float, margin: float) -> bool:
     return beyond_margin(metric, ratio, Direction.BETTER, margin)
 
 
-def _judge(level: _Level, metric: str, evidence: _Evidence, margin: float) -> Regression:
+def _judge(level: _Level, metric: str, evidence: _Evidence, allowed: float | None) -> Regression:
     now, before = level.now, level.before
+    margin = practical_margin(metric) if allowed is None else allowed
     mine, theirs = _figure(level, metric)
     current, baseline = mine.value, theirs.value
     point = current / baseline if current is not None and baseline else None
@@ -408,6 +423,7 @@ def _judge(level: _Level, metric: str, evidence: _Evidence, margin: float) -> Re
             evidence.method,
             reason,
             evidence.basis,
+            margin,
         )
 
     label = GATE_METRIC_LABELS.get(metric, metric)
@@ -452,9 +468,10 @@ def _judge(level: _Level, metric: str, evidence: _Evidence, margin: float) -> Re
     return verdict("no change", False, f"{size}, within the allowed factor; {text}")
 
 
-def across_runs_notes(regressions: Sequence[Regression], margin: float) -> list[str]:
+def across_runs_notes(regressions: Sequence[Regression], allowed: float | None) -> list[str]:
     """What a reader must know about comparing two runs: the unit latency rested on, and where it
     was set aside."""
+    margin = practical_margin("p95_ms") if allowed is None else allowed
     notes = []
     latency = [r for r in regressions if r.metric in LATENCY_METRICS and r.verdict != "set aside"]
     on_requests = sorted({(r.service, r.users, r.arrival_rate) for r in latency if r.basis == "requests"})

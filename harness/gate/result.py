@@ -66,7 +66,7 @@ class GateResult:
     criteria_source: str
     checks: tuple[GateCheck, ...]
     baseline_run_id: str | None = None
-    max_regression: float = DEFAULT_MAX_REGRESSION
+    max_regression: float | None = DEFAULT_MAX_REGRESSION  # None: each metric's own margin
     alpha: float = DEFAULT_ALPHA
     notes: tuple[str, ...] = field(default=())
     answers: tuple[Answer, ...] = field(default=())  # the run's verdict and target load per candidate
@@ -114,7 +114,7 @@ def judge_run(
     records: pd.DataFrame | None = None,
     baseline: Results | None = None,
     baseline_records: pd.DataFrame | None = None,
-    max_regression: float = DEFAULT_MAX_REGRESSION,
+    max_regression: float | None = DEFAULT_MAX_REGRESSION,
     alpha: float = DEFAULT_ALPHA,
     seed: int = 0,
 ) -> GateResult:
@@ -132,7 +132,7 @@ def judge_run(
         regressions = compare_runs(
             results, baseline, records, baseline_records, max_regression=max_regression, alpha=alpha, seed=seed
         )
-        checks += regression_checks(regressions, max_regression)
+        checks += regression_checks(regressions)
         notes += _baseline_notes(results, baseline, regressions, records, baseline_records)
         notes += across_runs_notes(regressions, max_regression)
     return GateResult(

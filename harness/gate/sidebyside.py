@@ -20,7 +20,7 @@ from ..analysis.decision import VERDICT_METRICS, acts_on
 from ..analysis.projection import bench_short_of_cpu
 from ..results import Decision, Ratio, Results, StepSummary
 from ..rounding import Better, estimate
-from ..terms import LATENCY_METRICS, PRACTICAL_MARGIN, Direction, beyond_margin, load_label, margin_bound
+from ..terms import LATENCY_METRICS, Direction, beyond_margin, load_label, margin_bound, practical_margin
 from .checks import GateCheck, Outcome
 from .regression import GATE_METRIC_LABELS, database_change
 
@@ -121,12 +121,15 @@ def _ratio_check(decision: Decision, now: StepSummary, metric: str, ratio: Ratio
     interval = "no interval" if ci.ci_low is None else f"95% CI {ci.ci_low:.4g}..{ci.ci_high:.4g}"
     p = f", Mann-Whitney p = {ratio.p_value:.3g}" if ratio.p_value is not None else ""
     size = f"{decision.candidate} / {decision.baseline} {label} = {ci.value:.4g} ({interval}{p})"
-    size += f", allowed {PRACTICAL_MARGIN:.0%}"
+    size += f", allowed {practical_margin(metric):.0%}"
     result: str
     outcome: Outcome
-    if not ratio.is_evidence:
+    if ratio.queue_latency:
         result, outcome = "N/A (saturated)", "skipped"
         size += "; both filled their CPUs here: latency is the queue the load builds; throughput and CPU judge it"
+    elif ratio.placement_cost:
+        result, outcome = "N/A (CPUs shared)", "skipped"
+        size += "; the services shared CPUs with the bench (not pinned): where they ran moves CPU time more than this"
     elif acts_on(ratio, Direction.WORSE):
         result, outcome = "REGRESSION", "fail"
     elif acts_on(ratio, Direction.BETTER):
@@ -160,7 +163,7 @@ def _database_check(results: Results, decision: Decision, now: StepSummary, befo
         change.metric,
         load_label(now.users, now.arrival_rate),
         value=estimate(ci.value, ci.ci_low, ci.ci_high, 3, "lower") + " x",
-        threshold=f"<= {1 + PRACTICAL_MARGIN:g} x, or not significant",
+        threshold=f"<= {margin_bound(change.metric, Direction.WORSE):g} x, or not significant",
         result=result,
         outcome=outcome,
         detail=f"{change.reason} [{change.method}]",

@@ -39,7 +39,6 @@ from ..rounding import MISSING, Better, number
 from ..terms import (
     BENCH_ADVICE,
     COMPONENT_LABELS,
-    PRACTICAL_MARGIN,
     TARGET_REASONS,
     Component,
     CriterionReason,
@@ -51,6 +50,7 @@ from ..terms import (
     Verdict,
     higher_is_better,
     load_label,
+    practical_margin,
 )
 
 __all__ = [
@@ -407,7 +407,7 @@ def _not_compared_line(facts: _Facts) -> str | None:
 
 
 def _both_saturated_line(facts: _Facts) -> str | None:
-    levels = {(r.users, r.arrival_rate) for r in facts.ratios if r.metric in VERDICT_METRICS and not r.is_evidence}
+    levels = {(r.users, r.arrival_rate) for r in facts.ratios if r.metric in VERDICT_METRICS and r.queue_latency}
     if not levels:
         return None
     return f"both filled their CPUs at {levels_text(levels)}: latency not compared there (it is the queue)"
@@ -434,6 +434,12 @@ def _one_service_line(facts: _Facts) -> str:
     return f"the run did not measure both {facts.pair[0]} and {facts.pair[1]}: no verdict"
 
 
+def _margin_of(ratios: Sequence[Ratio]) -> str:
+    """ "the 10 % margin", or "the 20 % margin" when all are CPU per request, else "the margin"."""
+    margins = {practical_margin(r.metric) for r in ratios}
+    return f"the {margins.pop():.0%} margin" if len(margins) == 1 else "their margins"
+
+
 def _knife_edge_line(facts: _Facts) -> str:
     """What the verdict rests on at its threshold, and what would settle it: the knife-edge
     reasons' own ratios and levels."""
@@ -444,11 +450,11 @@ def _knife_edge_line(facts: _Facts) -> str:
     deciding = facts.decision.verdict is Verdict.MIGRATE or facts.decision.with_code(ReasonCode.SIGNIFICANTLY_WORSE)
     if edge and deciding:  # every ratio that decided the verdict reaches the margin
         told = ", ".join(f"{_short(r.metric)} {_ratio(r)} at {load_label(r.users, r.arrival_rate)}" for r in edge)
-        parts.append(f"{told} reach{'es' if len(edge) == 1 else ''} the {PRACTICAL_MARGIN:.0%} margin")
+        parts.append(f"{told} reach{'es' if len(edge) == 1 else ''} {_margin_of(edge)}")
     elif edge:  # no benefit shown, but an interval reaches past the margin towards one
         metrics = ", ".join(dict.fromkeys(_short(r.metric) for r in edge))
         where = levels_text({(r.users, r.arrival_rate) for r in edge})
-        parts.append(f"{metrics} at {where} near the {PRACTICAL_MARGIN:.0%} margin")
+        parts.append(f"{metrics} at {where} near {_margin_of(edge)}")
     if edge:
         fixes.append("2 more trials (--trials 3)" if facts.results.settings.load.trials < 3 else "more trials")
     if guarded:

@@ -28,7 +28,6 @@ from ..results import (
 from ..rounding import MISSING, Better, number, p_value, percent
 from ..terms import (
     METRIC_LABELS,
-    PRACTICAL_MARGIN,
     Direction,
     Outcome,
     ReasonCode,
@@ -36,6 +35,7 @@ from ..terms import (
     beyond_margin,
     higher_is_better,
     load_label,
+    practical_margin,
 )
 from .answers import VERDICT_TONES, Answer, Tone, answers, issue_text, level_key, ratio_text
 
@@ -125,15 +125,18 @@ def _ratio_cell(ratio: Ratio | None) -> Cell:
     if ratio.p_value is not None:
         title += f"; Mann-Whitney p {p_value(ratio.p_value)}"
     title += f"; significant: {'yes' if ratio.significant else 'no' if ratio.significant is False else MISSING}"
-    if not ratio.is_evidence:
+    if ratio.queue_latency:
         title += "; both services filled their CPUs here: the latency is the queue the load builds, not compared"
         return Cell(text, "muted", "both saturated", title)
+    if ratio.placement_cost:
+        title += "; the services shared CPUs with the bench (not pinned): not compared"
+        return Cell(text, "muted", "CPUs shared", title)
     if ratio.significant and beyond_margin(ratio.metric, ratio.value.value, Direction.BETTER):
         return Cell(text, "good", "better", title)
     if ratio.significant and beyond_margin(ratio.metric, ratio.value.value, Direction.WORSE):
         return Cell(text, "bad", "worse", title)
     if ratio.significant:
-        return Cell(text, "neutral", f"within ±{PRACTICAL_MARGIN:.0%}", title)
+        return Cell(text, "neutral", f"within ±{practical_margin(ratio.metric):.0%}", title)
     return Cell(text, "neutral", "not significant", title)
 
 

@@ -270,7 +270,11 @@ def ratios_table(results: Results) -> pd.DataFrame:
                     "ratio [95% CI]": estimate(value.value, value.ci_low, value.ci_high, 4, better),
                     "Mann-Whitney p": p_value(ratio.p_value),
                     "significant": {True: "yes", False: "no", None: MISSING}[ratio.significant],
-                    "evidence": "yes" if ratio.is_evidence else "no: both saturated",
+                    "evidence": "no: both saturated"
+                    if ratio.queue_latency
+                    else "no: CPUs shared with the bench"
+                    if ratio.placement_cost
+                    else "yes",
                 }
             )
     return pd.DataFrame(rows, columns=RATIO_COLUMNS)

@@ -56,6 +56,7 @@ from ..terms import (
     Verdict,
     load_label,
     outside_margin,
+    practical_margin,
 )
 from .compare import RunControl, run_comparison
 from .plan import RunPlan
@@ -503,15 +504,18 @@ def _acted_on(ratio: Ratio) -> bool:
 
 
 def _judge_aa_level(scenario: str, level: str, ratios: dict[str, Ratio]) -> list[Check]:
-    expected = f"no significant difference beyond +-{PRACTICAL_MARGIN:.0%}"
     checks = []
     for metric in VERDICT_METRICS:
         ratio = ratios.get(metric)
         if ratio is None and metric not in RATIO_METRICS:  # CPU per request: only where CPU was sampled
             continue
+        expected = f"no significant difference beyond +-{practical_margin(metric):.0%}"
         subject = f"{_METRIC_NAMES[metric]} ratio B/A at {level}"
         if ratio is None or ratio.value.value is None:
             checks.append(Check(scenario, subject, expected, "not computed", "unusable"))
+        elif ratio.placement_cost:  # unpinned: the verdict does not read it, so neither does this check
+            expected = "(not used by the verdict: the services shared CPUs with the bench)"
+            checks.append(_info(scenario, subject, expected, ratio))
         else:
             status: Status = "fail" if _acted_on(ratio) else "pass"
             checks.append(Check(scenario, subject, expected, _measured(ratio), status, ratio=ratio))
@@ -646,7 +650,7 @@ def _measured(ratio: Ratio) -> str:
         text += f", p {p}" if p.startswith("<") else f", p = {p}"
     if not ratio.significant:
         return text + "; not significant"
-    inside = value.value is not None and not outside_margin(value.value)
+    inside = value.value is not None and not outside_margin(ratio.metric, value.value)
     return text + ("; significant, inside the margin" if inside else "; significant")
 
 
@@ -656,14 +660,17 @@ def _notes(scenario: SelftestCase, results: Results | None) -> list[str]:
     notes = []
     ratios = results.decision.ratios if results.decision is not None else []
     sub_margin = [
-        r for r in ratios if r.metric in VERDICT_METRICS and r.significant and not outside_margin(r.value.value)
+        r
+        for r in ratios
+        if r.metric in VERDICT_METRICS and r.significant and not outside_margin(r.metric, r.value.value)
     ]
     if scenario.identical and sub_margin:
         notes.append(
             "A/A: the per-request test calls a sub-margin difference between two identical copies "
             "significant. It is real for those two steps (start-up order, other work on the "
             "machine) but not a property of the service: the verdict ignores differences inside "
-            f"+-{PRACTICAL_MARGIN:.0%}, and the A/A run checks that no larger one is reported."
+            f"+-{PRACTICAL_MARGIN:.0%} (CPU per request +-{practical_margin(CPU_METRIC):.0%}), and the A/A run "
+            "checks that no larger one is reported."
         )
     other = [(cores, step) for step in results.steps if (cores := other_work_cores(step)) is not None]
     busiest = max(other, default=None, key=lambda pair: pair[0])

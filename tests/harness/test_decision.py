@@ -468,3 +468,29 @@ def test_no_benefit_beside_a_level_the_bench_guard_set_aside_is_a_knife_edge(cle
     # The machine was too small for 500 users: the verdict stands on 100 users.
     assert decision.verdict == Verdict.DO_NOT_MIGRATE and ReasonCode.NOT_COMPARED in codes(decision)
     assert codes(decision).count(ReasonCode.KNIFE_EDGE) == int(edge)
+
+
+# -- CPU per request is compared only where the services had CPUs of their own ------------------
+def _cpu_run(pinned: bool):
+    """Same latencies, the candidate burning 1.3x the CPU per request; each step's CPU load says
+    whether the services ran on CPUs of their own."""
+    medians = {"original": {100: 100.0}, "optimized": {100: 100.0}}
+    results, records = make_run(medians, requests=REQUESTS, service_cores={"original": 0.5, "optimized": 0.65})
+    load = CpuLoad(machine_cores=1.0, machine_cpus=2, service_cpus=[1] if pinned else [], bench_cpus=[0])
+    steps = [s.model_copy(update={"cpu_load": load}) for s in results.steps]
+    return conclude(results.model_copy(update={"steps": steps}), records, load_criteria())
+
+
+def test_thirty_percent_more_cpu_on_cpus_of_its_own_does_not_migrate():
+    decision = _cpu_run(pinned=True).decision
+    (cpu,) = [r for r in decision.ratios if r.metric == "service_cpu_ms_per_request"]
+    assert cpu.is_evidence and not cpu.cpus_shared and cpu.value.value == pytest.approx(1.3)
+    assert decision.verdict == Verdict.DO_NOT_MIGRATE and ReasonCode.SIGNIFICANTLY_WORSE in codes(decision)
+
+
+def test_cpu_per_request_on_cpus_shared_with_the_bench_is_set_aside():
+    decision = _cpu_run(pinned=False).decision
+    (cpu,) = [r for r in decision.ratios if r.metric == "service_cpu_ms_per_request"]
+    assert cpu.cpus_shared and cpu.placement_cost and not cpu.is_evidence and not cpu.queue_latency
+    assert ReasonCode.SIGNIFICANTLY_WORSE not in codes(decision)
+    assert any("shared CPUs with the bench" in r.text for r in decision.reasons)

@@ -35,7 +35,15 @@ from harness.gate.junit import ANSWERS_SUITE
 from harness.gate.markdown import HEADLINE_ROWS
 from harness.report.answers import answers as report_answers
 from harness.results import CriterionResult, Results, StepResult, UsabilityIssue, VariantInfo, save_results
-from harness.terms import PRACTICAL_MARGIN, TARGET_REASONS, Component, CriterionReason, Unusable, Verdict
+from harness.terms import (
+    PRACTICAL_MARGIN,
+    TARGET_REASONS,
+    Component,
+    CriterionReason,
+    Unusable,
+    Verdict,
+    practical_margin,
+)
 from harness.terms import Outcome as CriterionOutcome
 from tests.harness.test_figures import clean_audit, make_run
 
@@ -384,7 +392,9 @@ def test_thirty_percent_more_cpu_per_request_fails_and_names_the_service(ci_crit
     cpu = [r for r in compare_runs(now[0], before[0], now[1], before[1]) if r.metric == "service_cpu_ms_per_request"]
     worse = [r for r in cpu if r.service == "optimized"]
     assert all(r.ratio.value == pytest.approx(1.3) for r in worse)
-    assert all(r.ratio.ci_low > 1 + DEFAULT_MAX_REGRESSION for r in worse)  # clear of the margin
+    # Past CPU per request's own margin (20 %), and its interval clear of no change.
+    assert all(r.verdict == "regression" and r.margin == practical_margin(r.metric) == 0.2 for r in worse)
+    assert all(r.ratio.ci_low > 1 + PRACTICAL_MARGIN for r in worse)
     assert all(r.verdict == "no change" for r in cpu if r.service != "optimized")
     assert any(reason.startswith("'CPU per request vs baseline' (optimized at 50 users)") for reason in gate.reasons)
     assert "ms/request" in failed[0].detail
@@ -474,7 +484,20 @@ def test_a_run_without_a_verdict_shows_each_services_target_load(ci_criteria):
 
 
 def test_the_gate_has_no_margin_of_its_own():
-    assert (DEFAULT_MAX_REGRESSION, DEFAULT_ALPHA) == (PRACTICAL_MARGIN, SIGNIFICANCE_LEVEL)
+    # None: each metric's own margin, the one the verdict uses; CPU per request has the wider one.
+    assert (DEFAULT_MAX_REGRESSION, DEFAULT_ALPHA) == (None, SIGNIFICANCE_LEVEL)
+    assert practical_margin("p95_ms") == practical_margin("throughput_rps") == PRACTICAL_MARGIN
+    assert practical_margin("service_cpu_ms_per_request") == 2 * PRACTICAL_MARGIN
+
+
+def test_a_cost_rise_inside_its_wider_margin_passes(ci_criteria):
+    # 15 %: past the latency margin, inside CPU per request's own, so no failure and no "not judged".
+    before = short_run(run_id="baseline")
+    now = short_run(service_cores={**CORES, "optimized": CORES["optimized"] * 1.15})
+    cpu = [r for r in compare_runs(now[0], before[0], now[1], before[1]) if r.metric == "service_cpu_ms_per_request"]
+    assert cpu and all(r.verdict != "regression" and r.margin == 0.2 for r in cpu)
+    tight = compare_runs(now[0], before[0], now[1], before[1], max_regression=0.1)
+    assert any(r.verdict == "regression" for r in tight if r.metric == "service_cpu_ms_per_request")
 
 
 # -- JUnit and Markdown -------------------------------------------------------------------------
