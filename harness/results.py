@@ -416,6 +416,19 @@ class CriterionResult(_Schema):
     outcome: Outcome
     reason: CriterionReason
     detail: str = ""
+    baseline: str | None = Field(
+        None, description="a relative criterion's baseline: the value is the service's metric / the baseline's"
+    )
+
+    @property
+    def rule_metric(self) -> str:
+        """The metric as the rule names it: "p95_ms", or "p95_ms / original" for a relative one."""
+        return f"{self.metric} / {self.baseline}" if self.baseline else self.metric
+
+    @property
+    def better(self) -> Literal["lower", "higher"]:
+        """Which way is better for the service: a rule that caps the value (<, <=) wants it lower."""
+        return "lower" if self.op in ("<", "<=") else "higher"
 
     @property
     def passed(self) -> bool | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal
 
-__all__ = ["Better", "estimate", "number", "p_value", "percent", "unit_number"]
+__all__ = ["P_FLOOR", "Better", "estimate", "number", "p_value", "percent", "unit_number"]
 
 Better = Literal["lower", "higher"]
 MISSING = "n/a"
@@ -45,11 +45,14 @@ def percent(value: float | None, decimals: int = 3, better: Better = "higher") -
     return f"{_rounded(_decimal(value) * 100, decimals, better):f} %"
 
 
+P_FLOOR = 1e-16  # below this a p-value is float noise: it reads "< 1e-16"
+
+
 def p_value(p: float | None) -> str:
     """A p-value; below float resolution it reads "< 1e-16" rather than a misleading 0."""
     if p is None:
         return MISSING
-    return "< 1e-16" if p < 1e-16 else f"{p:.3g}"
+    return f"< {P_FLOOR:g}" if p < P_FLOOR else f"{p:.3g}"
 
 
 def estimate(

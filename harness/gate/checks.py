@@ -56,6 +56,7 @@ class GateCheck:
     result: str  # the label shown: PASS, FAIL, NOT JUDGED, N/A, REGRESSION, IMPROVED, NO CHANGE
     outcome: Outcome
     detail: str = ""
+    metric: str | None = None  # the metric a regression check compared (for logic: the name is worded)
 
 
 # -- the run itself -----------------------------------------------------------------------------
@@ -108,8 +109,7 @@ def _target_detail(judged: CriterionResult, results: Results) -> str:
 
 def _criterion_check(judged: CriterionResult, results: Results) -> GateCheck:
     outcome, label = _criterion_outcome(judged)
-    relative = " / " in judged.metric
-    metric, _, baseline = judged.metric.partition(" / ")
+    relative, metric, baseline = judged.baseline is not None, judged.metric, judged.baseline or ""
     summary = _summary(results, judged.service, judged.users)
     interval = (
         _ratio_estimate(results, judged, metric, baseline)
@@ -117,7 +117,7 @@ def _criterion_check(judged: CriterionResult, results: Results) -> GateCheck:
         else (getattr(summary, metric, None) if summary is not None else None)
     )
     interval = interval if isinstance(interval, Estimate) else None
-    better: Better = "lower" if judged.op.startswith("<") else "higher"  # rounded against the service
+    better: Better = judged.better  # rounded against the service
     shown = judged.value
     if shown is None and relative and interval is not None:
         shown = interval.value  # the run's own ratio: informative even where it cannot be judged
@@ -320,4 +320,5 @@ def _regression_check(regression: Regression) -> GateCheck:
         result=result,
         outcome=outcome,
         detail=detail,
+        metric=metric,
     )

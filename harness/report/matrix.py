@@ -30,11 +30,11 @@ RUN_WIDE = "whole run"
 
 def criterion_value(result: CriterionResult) -> str:
     """The judged figure, rounded against the service (up where the rule caps it)."""
-    better = "lower" if result.op.startswith("<") else "higher"
+    better = result.better
     value = result.value
     if value is None:
         return MISSING
-    if result.metric in _FRACTIONS:
+    if result.metric in _FRACTIONS and result.baseline is None:
         return percent(value, 2, better)
     size = abs(value)
     decimals = 0 if size >= 1000 else 1 if size >= 10 else 2 if size >= 0.1 else 4
@@ -42,8 +42,9 @@ def criterion_value(result: CriterionResult) -> str:
 
 
 def rule_text(result: CriterionResult) -> str:
-    threshold = f"{result.threshold * 100:.10g} %" if result.metric in _FRACTIONS else f"{result.threshold:.10g}"
-    return f"{result.metric} {result.op} {threshold}"
+    fraction = result.metric in _FRACTIONS and result.baseline is None
+    threshold = f"{result.threshold * 100:.10g} %" if fraction else f"{result.threshold:.10g}"
+    return f"{result.rule_metric} {result.op} {threshold}"
 
 
 @dataclass(frozen=True)

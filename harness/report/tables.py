@@ -233,9 +233,9 @@ def criteria_table(criteria: Sequence[CriterionResult]) -> pd.DataFrame:
             "criterion": r.criterion,
             "service": r.service,
             "users": "all" if r.users is None else str(r.users),
-            "rule": f"{r.metric} {r.op} {r.threshold:g}",
+            "rule": f"{r.rule_metric} {r.op} {r.threshold:g}",
             # rounded against the service: up where the rule caps the value, down where it floors it
-            "value": number(r.value, 4, "lower" if r.op.startswith("<") else "higher"),
+            "value": number(r.value, 4, r.better),
             "result": OUTCOME_LABELS[r.outcome],
             "detail": r.detail,
         }
