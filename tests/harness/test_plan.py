@@ -1,4 +1,5 @@
-"""The order a run's steps take: levels in turn, the echo app at the two ends, services shuffled."""
+"""The order a run's steps take: levels in turn, the echo app at the two ends, services shuffled
+per level and reversed every other trial."""
 
 from harness.results import LoadSettings
 from harness.runs.plan import RunPlan, Target
@@ -29,3 +30,11 @@ def test_every_service_runs_once_per_level_and_trial_in_a_seeded_order():
             turn = [service for service, at, _, t in order if (at, t) == (users, trial)]
             assert sorted(turn) == ["a", "b", "c"]
     assert ECHO not in {service for service, *_ in order}
+
+
+def test_every_other_trial_reverses_the_turn_so_no_service_always_goes_first():
+    # An order effect (the second step of a level measured slower) falls on both sides equally.
+    order = _plan((50, 100), trials=3, echo=False).order()
+    for users in (50, 100):
+        turns = [[s for s, at, _, t in order if (at, t) == (users, trial)] for trial in range(3)]
+        assert turns[1] == turns[0][::-1] and turns[2] == turns[0]
