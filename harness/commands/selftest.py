@@ -8,11 +8,14 @@ verdict's rules, judged again on the A/B run with A (the faster copy) as the can
 another run: under the checklist's 500-user criteria, which a light run cannot judge, MIGRATE with
 a projected target load; under a criterion A fails on usable data, DO NOT MIGRATE.
 
+The gate's known answers (``--part gate``, :mod:`harness.runs.gateknown`): three relative runs,
+each HEAD's optimized from a git worktree beside a patched copy of it (unchanged, burning more CPU
+per message, answering later), gated under criteria-ci.toml: PASS, FAIL on CPU per request, FAIL
+on p95.
+
 Exit code 0 when every expectation holds, 1 when the harness gave a wrong answer, 2 when a run
 could not be judged (stopped early, bench-bound, a copy broken; the reason is printed).
-short (in `make test`): one level of 20 users, 12 s steps, about 3 minutes (187 s measured, see
-docs/measurements.md). full: 25 and 50 users, 30 s steps, 3 interleaved trials per copy; estimated
-at about 24 minutes (36 steps of about 40 s), not measured.
+Wall times are in docs/measurements.md.
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ from rich.table import Table
 from ..report.console import report_console
 from ..results import Results, load_results
 from ..runs import RunPlan
+from ..runs.gateknown import GATE_PROFILES
 from ..runs.selftest import (
     EXIT_PASS,
     SELFTEST_PROFILES,
     SelftestCase,
     SelftestConfig,
     SelftestReport,
+    gate_selftest,
     run_selftest,
     selftest_table,
 )
@@ -40,6 +45,7 @@ from ._runs import positive_ints, run_with_console, variant_name
 
 HELP = "A/A and A/B runs, and known answers of the verdict, that must come out right: the harness checking itself"
 
+PARTS = ("all", "verdict", "gate")
 SUMMARY_FILE = "selftest.md"
 REPORT_FILE = "selftest.json"  # the same, for programs: statuses and causes as codes
 _STYLES = {"PASS": "green", "FAIL": "bold red", "UNUSABLE": "yellow", "INFO": "dim"}
@@ -67,6 +73,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N,N,...",
         help="closed-loop user levels (default: the profile's)",
     )
+    parser.add_argument(
+        "--part",
+        choices=PARTS,
+        default="all",
+        help="verdict: the A/A, A/B and unpinned runs and the verdict's known answers; gate: the gate's known "
+        "answers (unchanged code, more CPU, a slower answer, each a patched copy beside HEAD); all: both",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the data, the load and the step order")
     parser.add_argument(
         "--out",
@@ -83,14 +96,22 @@ def run(args: argparse.Namespace) -> int:
     console = report_console()
 
     def run_one(scenario: SelftestCase, plan: RunPlan, run_dir: Path) -> Results | None:
-        console.rule(f"[bold]{scenario.name}[/]: {config.service} as A and B; expected: {scenario.expectation}")
+        console.rule(f"[bold]{scenario.name}[/] ({config.service}); expected: {scenario.expectation}")
         run_with_console(plan, run_dir, console)
         try:
             return load_results(run_dir)
         except (OSError, ValueError):
             return None  # the bench could not run; run_with_console said why
 
-    report = run_selftest(config, out, run_one)
+    report = SelftestReport()
+    if args.part in ("verdict", "all"):
+        report = run_selftest(config, out, run_one)
+    if args.part in ("gate", "all"):
+        gate = gate_selftest(config, out, run_one)
+        report.checks += gate.checks
+        report.problems += gate.problems
+        report.run_dirs.update(gate.run_dirs)
+    out.mkdir(parents=True, exist_ok=True)
     console.print(_table(report))
     for problem in report.problems:
         console.print(f"could not judge: {problem.text}", style="yellow", markup=False)
@@ -145,7 +166,13 @@ def _markdown(report: SelftestReport, config: SelftestConfig) -> str:
         "",
         f"Service {config.service}, profile {config.profile}, users {','.join(map(str, config.levels))}, "
         f"seed {config.seed}. Exit code {report.exit_code}"
-        + (" (every expectation holds)." if report.exit_code == EXIT_PASS else "."),
+        + (" (every expectation holds)." if report.exit_code == EXIT_PASS else ".")
+        + (
+            f" Gate known answers: optimized at {','.join(map(str, GATE_PROFILES[config.profile].users))} users "
+            "beside HEAD, criteria-ci.toml."
+            if any(check.scenario == "gate" for check in report.checks)
+            else ""
+        ),
         "",
         selftest_table(report).to_markdown(index=False),
         "",

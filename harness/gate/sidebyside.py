@@ -78,6 +78,7 @@ def _row(decision: Decision, metric: str, load: str, **fields: str) -> GateCheck
         name=f"{label} vs {decision.baseline}",
         service=decision.candidate,
         load=load,
+        metric=metric,
         **fields,  # type: ignore[arg-type]
     )
 

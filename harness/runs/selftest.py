@@ -45,7 +45,7 @@ from ..bench.pinning import CpuPlan, cpu_plan
 from ..processes import ProcessFailed
 from ..records import load_run_records
 from ..results import LoadSettings, Ratio, Results
-from ..rounding import estimate, number, p_value
+from ..rounding import P_FLOOR, estimate, number, p_value
 from ..terms import (
     COMPONENT_LABELS,
     PRACTICAL_MARGIN,
@@ -59,6 +59,7 @@ from ..terms import (
     practical_margin,
 )
 from .compare import RunControl, run_comparison
+from .gateknown import gate_known_answers
 from .plan import RunPlan
 from .variants import variant_target
 
@@ -94,6 +95,7 @@ __all__ = [
     "other_work_cores",
     "other_work_limit",
     "run_quietly",
+    "gate_selftest",
     "run_selftest",
     "selftest_plan",
     "selftest_table",
@@ -119,6 +121,7 @@ class Cause(StrEnum):
     NOT_QUIET = "not_quiet"  # processes outside the bench took CPU during a step
     NO_USABLE_LEVEL = "no_usable_level"
     VERDICT_INCONCLUSIVE = "verdict_inconclusive"
+    GATE_INCONCLUSIVE = "gate_inconclusive"  # a gate known answer's run could not be judged
 
 
 @dataclass(frozen=True)
@@ -647,7 +650,7 @@ def _measured(ratio: Ratio) -> str:
     text = estimate(value.value, value.ci_low, value.ci_high, 4, "lower")
     if ratio.p_value is not None:
         p = p_value(ratio.p_value)
-        text += f", p {p}" if p.startswith("<") else f", p = {p}"
+        text += f", p {p}" if ratio.p_value < P_FLOOR else f", p = {p}"
     if not ratio.significant:
         return text + "; not significant"
     inside = value.value is not None and not outside_margin(ratio.metric, value.value)
@@ -804,6 +807,25 @@ def run_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -
     report.problems += [
         Problem(Cause.NOT_QUIET, f"isolation: {check.measured}") for check in isolation if check.status == "unusable"
     ]
+    return report
+
+
+def gate_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -> SelftestReport:
+    """The gate's known answers (:mod:`.gateknown`), as self-test checks."""
+    report = SelftestReport()
+
+    def run_case(name: str, expected: str, plan: RunPlan, run_dir: Path) -> Results | None:
+        return run(SelftestCase(name, run_dir.name, 1.0, expected), plan, run_dir)
+
+    # Always optimized: the patches wrap its handler, whatever variant the verdict's part runs.
+    for answer in gate_known_answers(out, run_case, profile=config.profile, seed=config.seed):
+        report.run_dirs[answer.case.name] = answer.run_dir
+        cause = Cause.NOT_QUIET if answer.disturbed else Cause.GATE_INCONCLUSIVE
+        causes = (cause,) if answer.status == "unusable" else ()
+        subject = answer.case.name.removeprefix("gate: ")
+        check = Check("gate", subject, answer.case.expected, answer.measured, answer.status, causes=causes)
+        report.checks.append(check)
+        report.problems += [Problem(cause, f"{answer.case.name}: {answer.measured}") for _ in causes]
     return report
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "Worktree",
     "checkout",
     "remove_worktrees",
+    "scratch_copy",
     "split_revision",
     "variant_info",
     "variant_target",
@@ -138,7 +139,7 @@ class Worktree:
     repository: Path
 
 
-_worktrees: dict[tuple[Path, str], Worktree] = {}  # (repository, commit) -> its one worktree
+_worktrees: dict[tuple[Path, str], Worktree] = {}  # (repository, commit, or a scratch copy's path) -> it
 
 
 def _git(repository: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -172,6 +173,21 @@ def checkout(revision: str, repository: Path = REPOSITORY) -> Worktree:
         raise VariantError(f"git could not check out {revision!r} into a worktree: {added.stderr.strip()}")
     worktree = Worktree(revision, commit, path, repository)
     _worktrees[(repository, commit)] = worktree
+    return worktree
+
+
+def scratch_copy(revision: str, repository: Path = REPOSITORY) -> Worktree:
+    """A worktree of ``revision`` of its own, never shared (to patch: the gate's known answers);
+    removed with the others."""
+    repository = repository.resolve()
+    commit = resolve_revision(revision, repository)
+    path = Path(tempfile.mkdtemp(prefix=f"harness-copy-{commit[:12]}-"))
+    added = _git(repository, "worktree", "add", "--detach", str(path), commit)
+    if added.returncode != 0:
+        shutil.rmtree(path, ignore_errors=True)
+        raise VariantError(f"git could not check out {revision!r} into a worktree: {added.stderr.strip()}")
+    worktree = Worktree(revision, commit, path, repository)
+    _worktrees[(repository, str(path))] = worktree
     return worktree
 
 
