@@ -85,10 +85,12 @@ class GateProfile:
     warmup_s: float
     cpu_ms: float  # CPU burnt per answered message by the cpu case
     delay_ms: float  # wait added to every answer by the latency case
+    trials: int = 2  # as the pull-request job: the second in the reverse order
 
 
 GATE_PROFILES = {
     "short": GateProfile(users=(50,), step_duration_s=8, warmup_s=3, cpu_ms=1.7, delay_ms=160),
+    # the pull-request job's run: --profile quick --users 50,100 --trials 2 --no-echo
     "full": GateProfile(users=(50, 100), step_duration_s=12, warmup_s=3, cpu_ms=0.85, delay_ms=80),
 }
 
@@ -159,7 +161,7 @@ def case_plan(
             users=profile.users,
             step_duration_s=profile.step_duration_s,
             warmup_s=profile.warmup_s,
-            trials=1,
+            trials=profile.trials,
             seed=seed,
         ),
         echo=False,
