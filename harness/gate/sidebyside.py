@@ -10,6 +10,11 @@ at a level usable for both fails the gate. Database operations per request use t
 rule (:func:`.regression.database_change`). A level not usable for both is not judged: exit 2,
 unless the machine was too small for it (the bench's CPUs or the database ran out), which a
 re-run on it cannot fix.
+
+With two or more trials a level, a regression must also show in every trial: each trial's
+candidate / base in the bad direction. Where one trial says worse and another better, a single
+step went wrong (one relative run of unchanged code: p95 306 then 2332 ms at 100 users, the
+service's CPU idle, every other step near 300 ms): not judged, exit 2, a re-run may settle it.
 """
 
 from __future__ import annotations
@@ -18,9 +23,18 @@ from collections.abc import Iterator
 
 from ..analysis.decision import VERDICT_METRICS, acts_on
 from ..analysis.projection import bench_short_of_cpu
-from ..results import Decision, Ratio, Results, StepSummary
+from ..results import Decision, Ratio, Results, StepResult, StepSummary
 from ..rounding import Better, estimate
-from ..terms import LATENCY_METRICS, Direction, beyond_margin, load_label, margin_bound, practical_margin
+from ..terms import (
+    CPU_METRIC,
+    LATENCY_METRICS,
+    Direction,
+    beyond_margin,
+    higher_is_better,
+    load_label,
+    margin_bound,
+    practical_margin,
+)
 from .checks import GateCheck, Outcome
 from .regression import GATE_METRIC_LABELS, database_change
 
@@ -67,8 +81,27 @@ def _pair_checks(results: Results, decision: Decision) -> Iterator[GateCheck]:
             ratio = next(
                 (r for r in decision.ratios if (r.users, r.arrival_rate, r.metric) == (users, rate, metric)), None
             )
-            yield _ratio_check(decision, now, metric, ratio)
+            yield _ratio_check(decision, now, metric, ratio, _trial_ratios(results, decision, users, rate, metric))
         yield _database_check(results, decision, now, before)
+
+
+def _trial_ratios(results: Results, decision: Decision, users: int, rate: float, metric: str) -> list[float]:
+    """Candidate / base per trial at one level (trial t of one beside trial t of the other)."""
+
+    def figures(service: str) -> dict[int, float | None]:
+        steps = [s for s in results.steps if (s.service, s.users, s.arrival_rate) == (service, users, rate)]
+        return {s.trial: _step_figure(s, metric) for s in steps}
+
+    mine, theirs = figures(decision.candidate), figures(decision.baseline)
+    return [a / b for t in sorted(mine.keys() & theirs.keys()) if (a := mine[t]) is not None and (b := theirs[t])]
+
+
+def _step_figure(step: StepResult, metric: str) -> float | None:
+    if metric in LATENCY_METRICS:  # open loop: the coordinated-omission corrected figure, as the ratios use
+        return getattr(step.corrected_latency or step.latency, metric)
+    if metric == CPU_METRIC:
+        return step.service_cpu_ms_per_request
+    return step.throughput_rps if metric == "throughput_rps" else None
 
 
 def _row(decision: Decision, metric: str, load: str, **fields: str) -> GateCheck:
@@ -106,7 +139,9 @@ def _unusable_check(decision: Decision, load: str, now: StepSummary | None, befo
     )
 
 
-def _ratio_check(decision: Decision, now: StepSummary, metric: str, ratio: Ratio | None) -> GateCheck:
+def _ratio_check(
+    decision: Decision, now: StepSummary, metric: str, ratio: Ratio | None, trials: list[float]
+) -> GateCheck:
     load = load_label(now.users, now.arrival_rate)
     worse_bound = margin_bound(metric, Direction.WORSE)
     better: Better = "higher" if worse_bound < 1 else "lower"
@@ -131,6 +166,10 @@ def _ratio_check(decision: Decision, now: StepSummary, metric: str, ratio: Ratio
     elif ratio.placement_cost:
         result, outcome = "N/A (CPUs shared)", "skipped"
         size += "; the services shared CPUs with the bench (not pinned): where they ran moves CPU time more than this"
+    elif acts_on(ratio, Direction.WORSE) and len(trials) > 1 and not all(_worse(metric, r) for r in trials):
+        result, outcome = "NOT JUDGED", "not judged"
+        told = ", ".join(f"{r:.3g}" for r in trials)
+        size += f"; its trials disagree ({told}): one step went wrong, a re-run may settle it"
     elif acts_on(ratio, Direction.WORSE):
         result, outcome = "REGRESSION", "fail"
     elif acts_on(ratio, Direction.BETTER):
@@ -169,3 +208,8 @@ def _database_check(results: Results, decision: Decision, now: StepSummary, befo
         outcome=outcome,
         detail=f"{change.reason} [{change.method}]",
     )
+
+
+def _worse(metric: str, ratio: float) -> bool:
+    """One trial's candidate / base lies on the bad side of 1."""
+    return ratio < 1 if higher_is_better(metric) else ratio > 1

@@ -12,7 +12,7 @@ tree is never touched), interleaved in one run; then ``harness gate`` on it unde
   neither copy filled its CPUs
 
 The sizes are the profile's. ``full`` uses the issue's: about 30 % more CPU per request (0.85 ms
-on optimized's 2.6-2.9 ms at 50 and 100 users here) and 80 ms on a p95 of 262-337 ms (25-31 %);
+on optimized's 2.6-3.8 ms at 50 users here) and 80 ms on a p95 of 262-273 ms (29-31 %);
 their measured false-alarm and detection rates are in docs/gate.md. ``short`` (``make test``)
 doubles both, so that a busy CI runner cannot turn a right answer into a wrong one: it checks the
 machinery end to end, the rates come from the full sizes.
@@ -90,8 +90,8 @@ class GateProfile:
 
 GATE_PROFILES = {
     "short": GateProfile(users=(50,), step_duration_s=8, warmup_s=3, cpu_ms=1.7, delay_ms=160),
-    # the pull-request job's run: --profile quick --users 50,100 --trials 2 --no-echo
-    "full": GateProfile(users=(50, 100), step_duration_s=12, warmup_s=3, cpu_ms=0.85, delay_ms=80),
+    # the pull-request job's run: --profile quick --users 50 --trials 2 --no-echo
+    "full": GateProfile(users=(50,), step_duration_s=12, warmup_s=3, cpu_ms=0.85, delay_ms=80),
 }
 
 

@@ -712,12 +712,12 @@ def test_the_shipped_ci_criteria_are_found_by_name_from_anywhere(run_dir, tmp_pa
 BASE = "optimized@origin/main"
 
 
-def relative_run(p95: float = 1.0, cpu: float = 1.0, *, both_saturated_at: int | None = None):
+def relative_run(p95: float = 1.0, cpu: float = 1.0, *, both_saturated_at: int | None = None, trials: int = 1):
     """A run of `compare --baseline optimized@origin/main --candidates optimized`: the base
     revision and this change interleaved, the change's latencies times ``p95`` and CPU times ``cpu``."""
     medians = {BASE: SHORT["optimized"], "optimized": {u: m * p95 for u, m in SHORT["optimized"].items()}}
     cores = {BASE: CORES["optimized"], "optimized": CORES["optimized"] * cpu}
-    results, records = make_run(medians, requests=SHORT_REQUESTS, seed=1, service_cores=cores)
+    results, records = make_run(medians, requests=SHORT_REQUESTS, seed=1, service_cores=cores, trials=trials)
     variants = {
         BASE: VariantInfo(summary="optimized (as origin/main has it)", commit="0" * 40),
         "optimized": VariantInfo(),
@@ -798,3 +798,21 @@ def test_a_level_not_usable_for_both_is_not_judged_unless_the_machine_is_too_sma
         gate = judge_run(results.model_copy(update={"summaries": summaries}), ci_criteria, records=records)
         [level] = [c for c in gate.checks if c.suite == "side by side" and c.load == "100 users"]
         assert level.outcome == outcome and issue.detail in level.detail
+
+
+def test_a_regression_must_show_in_every_trial_or_it_is_not_judged(ci_criteria):
+    results, records = relative_run(p95=1.25, trials=2)
+    p95 = side_by_side(judge_run(results, ci_criteria, records=records))[(f"p95 latency vs {BASE}", "50 users")]
+    assert (p95.result, p95.outcome) == ("REGRESSION", "fail")  # worse in both trials
+    # One trial of the change measured better than its base: a step went wrong, not the code.
+    steps = [
+        s.model_copy(update={"latency": s.latency.model_copy(update={"p95_ms": 1.0})})
+        if (s.service, s.users, s.trial) == ("optimized", 50, 0)
+        else s
+        for s in results.steps
+    ]
+    gate = judge_run(results.model_copy(update={"steps": steps}), ci_criteria, records=records)
+    p95 = side_by_side(gate)[(f"p95 latency vs {BASE}", "50 users")]
+    assert (p95.result, p95.outcome) == ("NOT JUDGED", "not judged") and "trials disagree" in p95.detail
+    failed = {(c.name, c.load) for c in gate.with_outcome("fail")}
+    assert (f"p95 latency vs {BASE}", "100 users") in failed and (f"p95 latency vs {BASE}", "50 users") not in failed
