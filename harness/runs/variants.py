@@ -164,31 +164,27 @@ def checkout(revision: str, repository: Path = REPOSITORY) -> Worktree:
     """``revision`` checked out (detached) into a temporary worktree, one per commit and run."""
     repository = repository.resolve()
     commit = resolve_revision(revision, repository)
-    if (repository, commit) in _worktrees:
-        return _worktrees[(repository, commit)]
-    path = Path(tempfile.mkdtemp(prefix=f"harness-{commit[:12]}-"))
-    added = _git(repository, "worktree", "add", "--detach", str(path), commit)
-    if added.returncode != 0:
-        shutil.rmtree(path, ignore_errors=True)
-        raise VariantError(f"git could not check out {revision!r} into a worktree: {added.stderr.strip()}")
-    worktree = Worktree(revision, commit, path, repository)
-    _worktrees[(repository, commit)] = worktree
-    return worktree
+    if (repository, commit) not in _worktrees:
+        _worktrees[(repository, commit)] = _add_worktree(repository, revision, commit, "harness")
+    return _worktrees[(repository, commit)]
 
 
 def scratch_copy(revision: str, repository: Path = REPOSITORY) -> Worktree:
     """A worktree of ``revision`` of its own, never shared (to patch: the gate's known answers);
     removed with the others."""
     repository = repository.resolve()
-    commit = resolve_revision(revision, repository)
-    path = Path(tempfile.mkdtemp(prefix=f"harness-copy-{commit[:12]}-"))
+    worktree = _add_worktree(repository, revision, resolve_revision(revision, repository), "harness-copy")
+    _worktrees[(repository, str(worktree.path))] = worktree
+    return worktree
+
+
+def _add_worktree(repository: Path, revision: str, commit: str, prefix: str) -> Worktree:
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}-{commit[:12]}-"))
     added = _git(repository, "worktree", "add", "--detach", str(path), commit)
     if added.returncode != 0:
         shutil.rmtree(path, ignore_errors=True)
         raise VariantError(f"git could not check out {revision!r} into a worktree: {added.stderr.strip()}")
-    worktree = Worktree(revision, commit, path, repository)
-    _worktrees[(repository, str(path))] = worktree
-    return worktree
+    return Worktree(revision, commit, path, repository)
 
 
 def remove_worktrees() -> None:
