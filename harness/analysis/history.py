@@ -15,6 +15,14 @@ and a Student's t-test between the two sides keeps one only when its p-value is 
 ``max_pvalue``, so a noisy series needs a bigger step than a quiet one.
 Its packaging pins numpy 2.2.x and scipy 1.16.x (and pulls its BigQuery, Postgres and Slack
 clients); the detector runs unchanged on newer numpy and scipy.
+
+CPU per request measured in two runs minutes apart differs with the host: a whole run's
+processes can use a fifth less CPU for the same work (docs/history.md). The load generator does
+the same work per request whatever the service's code, in the same window, so
+``cpu_vs_load_generator`` (the service's CPU per request over the load generator's) cancels the
+host's speed; a change point in it is the code's. A change smaller than the verdict's practical
+margin for its metric is not reported (Otava's ``min_magnitude``): the history names changes the
+verdict would act on, not every significant wobble.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from datetime import datetime
 
 import pandas as pd
 
-from ..results import Results
+from ..results import Results, StepResult
+from ..terms import CPU_METRIC, Component, practical_margin
 
 __all__ = [
     "DEFAULT_MAX_PVALUE",
@@ -36,16 +45,26 @@ __all__ = [
     "history_rows",
 ]
 
-# metric column -> what the step results call it
+# metric column -> its label
 METRICS: dict[str, str] = {
     "p95_ms": "p95 latency, ms",
     "p99_ms": "p99 latency, ms",
     "throughput_rps": "throughput, requests/s",
     "cpu_ms_per_request": "service CPU per request, ms",
+    "cpu_vs_load_generator": "service CPU / load generator CPU, per request",
+}
+# metric column -> the verdict's metric whose practical margin a change must pass
+MARGIN_OF: dict[str, str] = {
+    "p95_ms": "p95_ms",
+    "p99_ms": "p99_ms",
+    "throughput_rps": "throughput_rps",
+    "cpu_ms_per_request": CPU_METRIC,
+    "cpu_vs_load_generator": CPU_METRIC,
 }
 SERIES_KEYS = ("service", "users", "arrival_rate")  # one series per service and load level (and metric)
+REFERENCE = "load_generator_cpu_ms_per_request"  # the host's speed, kept to show why a raw figure moved
 # One row per run x service x level.
-HISTORY_COLUMNS = ("run_id", "date", "commit", *SERIES_KEYS, "trials", *METRICS)
+HISTORY_COLUMNS = ("run_id", "date", "commit", *SERIES_KEYS, "trials", *METRICS, REFERENCE)
 DEFAULT_MAX_PVALUE = 0.001  # Otava's default
 
 
@@ -61,6 +80,7 @@ def history_rows(results: Results, commit: str) -> pd.DataFrame:
             "p99_ms": step.latency.p99_ms,
             "throughput_rps": step.throughput_rps,
             "cpu_ms_per_request": step.service_cpu_ms_per_request,
+            REFERENCE: _load_generator_ms(step),
         }
         for step in results.steps
         if step.service in results.settings.services
@@ -68,12 +88,18 @@ def history_rows(results: Results, commit: str) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=list(HISTORY_COLUMNS))
     steps = pd.DataFrame(rows)
+    steps["cpu_vs_load_generator"] = steps["cpu_ms_per_request"].astype(float) / steps[REFERENCE].astype(float)
     frame = steps.groupby(list(SERIES_KEYS), sort=True).median().reset_index()
     frame["trials"] = steps.groupby(list(SERIES_KEYS), sort=True).size().to_numpy()
     frame["run_id"] = results.run_id
     frame["date"] = results.created_at.isoformat()
     frame["commit"] = commit
     return frame[list(HISTORY_COLUMNS)]
+
+
+def _load_generator_ms(step: StepResult) -> float | None:
+    usage = step.components.get(Component.LOAD_GENERATOR)
+    return usage.cpu_seconds * 1000 / step.requests if usage is not None and step.requests else None
 
 
 @dataclass(frozen=True)
@@ -104,7 +130,9 @@ def change_points(
     services: tuple[str, ...] | None = None,
 ) -> list[ChangePoint]:
     """Otava's change points in every series of ``history`` (rows in HISTORY_COLUMNS), oldest
-    run first within a series; ``max_pvalue`` is the significance a change must reach."""
+    run first within a series; ``max_pvalue`` is the significance a change must reach, and the
+    metric's practical margin the least relative change reported. A column an older history
+    lacks has no series."""
     from otava.analysis import compute_change_points  # imported here: only this needs it
 
     found = []
@@ -113,9 +141,13 @@ def change_points(
     for (service, users, rate), series in frame.groupby(list(SERIES_KEYS), sort=True):
         series = series.sort_values("date", kind="stable")
         for metric in metrics:
+            if metric not in series:
+                continue
             values = series[metric].astype(float)
             kept = series[values.notna()]
-            points, _ = compute_change_points(values.dropna().to_numpy(), max_pvalue=max_pvalue)
+            points, _ = compute_change_points(
+                values.dropna().to_numpy(), max_pvalue=max_pvalue, min_magnitude=practical_margin(MARGIN_OF[metric])
+            )
             for point in points:
                 row = kept.iloc[int(point.index)]
                 found.append(

@@ -2,12 +2,13 @@
 
   harness history append RUN_DIR [--history FILE] [--commit SHA]
       adds the run's key figures: one row per service and load level with its p95, p99,
-      throughput and CPU per request, the commit it measured (git rev-parse HEAD unless
-      --commit) and the run's date. FILE is CSV (default reports/history.csv) or, ending in
-      .jsonl, JSON lines.
+      throughput, CPU per request and that CPU over the load generator's (the host's speed
+      cancels), the commit it measured (git rev-parse HEAD unless --commit) and the run's date.
+      FILE is CSV (default reports/history.csv) or, ending in .jsonl, JSON lines.
   harness history show [--history FILE] [--metric M] [--service S] [--max-pvalue P] [--plot PNG]
-      prints each series' trend and names every change point Apache Otava finds in it: the
-      first commit (and date) measured after the change, and how far the figure moved.
+      prints each series' trend and names every change point Apache Otava finds in it that
+      passes the verdict's practical margin: the first commit (and date) measured after the
+      change, and how far the figure moved.
 
 See docs/history.md.
 """
@@ -20,9 +21,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..analysis.history import DEFAULT_MAX_PVALUE, HISTORY_COLUMNS, METRICS, SERIES_KEYS, change_points, history_rows
+from ..analysis.history import (
+    DEFAULT_MAX_PVALUE,
+    HISTORY_COLUMNS,
+    MARGIN_OF,
+    METRICS,
+    SERIES_KEYS,
+    change_points,
+    history_rows,
+)
 from ..results import load_results
-from ..terms import load_label
+from ..terms import load_label, practical_margin
 from ._runs import share
 
 HELP = "append a run's key figures to the main-branch history; show its trends and change points"
@@ -35,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     append.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     append.add_argument("--commit", default=None, help="the commit the run measured (default: git rev-parse HEAD)")
     show = actions.add_parser("show", help="trends and change points")
-    show.add_argument("--metric", choices=sorted(METRICS), action="append", default=None, help="default: all four")
+    show.add_argument("--metric", choices=sorted(METRICS), action="append", default=None, help="default: all")
     show.add_argument("--service", action="append", default=None, help="default: every service")
     show.add_argument(
         "--max-pvalue",
@@ -84,11 +93,15 @@ def _show(args: argparse.Namespace) -> int:
         history = history[history["service"].isin(services)]
     found = change_points(history, metrics, max_pvalue=args.max_pvalue)
     runs = history["run_id"].nunique()
-    print(f"{runs} run(s) in {args.history}; change points at p < {args.max_pvalue:g} (Apache Otava)")
+    margins = ", ".join(f"{m} {practical_margin(MARGIN_OF[m]):.0%}" for m in metrics)
+    print(
+        f"{runs} run(s) in {args.history}; change points (Apache Otava) at p < {args.max_pvalue:g} "
+        f"and beyond the practical margin ({margins})"
+    )
     for (service, users, rate), series in history.groupby(list(SERIES_KEYS), sort=True):
         series = series.sort_values("date", kind="stable")
         print(f"\n{service} at {load_label(int(users), float(rate))}:")
-        for metric in metrics:
+        for metric in (m for m in metrics if m in series):
             trend = " ".join("-" if pd.isna(v) else f"{v:.3g}" for v in series[metric])
             print(f"  {metric}: {trend}")
     if not found:
@@ -100,7 +113,7 @@ def _show(args: argparse.Namespace) -> int:
             f"began at commit {point.commit[:12]} ({point.date:%Y-%m-%d %H:%M} UTC, run {point.run_id})"
         )
     if args.plot is not None:
-        _plot(history, metrics, found, args.plot)
+        _plot(history, tuple(m for m in metrics if m in history), found, args.plot)
         print(f"\nplot: {args.plot}")
     return 0
 
@@ -116,7 +129,7 @@ def read_history(path: Path) -> pd.DataFrame:
 
 def write_history(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = frame[list(HISTORY_COLUMNS)]
+    frame = frame.reindex(columns=list(HISTORY_COLUMNS))  # an older file's missing columns stay empty
     if path.suffix == ".jsonl":
         frame.to_json(path, orient="records", lines=True)
     else:

@@ -20,14 +20,20 @@ from tests.harness.test_figures import make_records, make_results, make_step
 COMMITS = [f"{i:02d}" + "abcdef0123456789" * 2 + "abcdef" for i in range(8)]  # 40 characters each
 
 
-def synthetic_history(cpu_step_from: int | None, runs: int = 8, seed: int = 3) -> pd.DataFrame:
+def synthetic_history(
+    cpu_step_from: int | None, runs: int = 8, seed: int = 3, host_speed: tuple[float, ...] = ()
+) -> pd.DataFrame:
     """``runs`` runs of optimized at 50 users, ~1 % noise; CPU per request +30 % from run
-    ``cpu_step_from`` on (None: flat)."""
+    ``cpu_step_from`` on (None: flat). ``host_speed[i]`` scales every CPU figure of run i, the
+    service's and the load generator's alike (default 1)."""
     rng = np.random.default_rng(seed)
     start = datetime(2025, 3, 1, tzinfo=UTC)
     rows = []
     for i in range(runs):
         stepped = cpu_step_from is not None and i >= cpu_step_from
+        host = host_speed[i] if i < len(host_speed) else 1.0
+        cpu = 5.0 * (1.3 if stepped else 1.0) * rng.normal(1, 0.01) * host
+        load_generator = 0.9 * rng.normal(1, 0.01) * host
         rows.append(
             {
                 "run_id": f"run-{i}",
@@ -40,7 +46,9 @@ def synthetic_history(cpu_step_from: int | None, runs: int = 8, seed: int = 3) -
                 "p95_ms": 300 * rng.normal(1, 0.01),
                 "p99_ms": 400 * rng.normal(1, 0.01),
                 "throughput_rps": 150 * rng.normal(1, 0.01),
-                "cpu_ms_per_request": 5.0 * (1.3 if stepped else 1.0) * rng.normal(1, 0.01),
+                "cpu_ms_per_request": cpu,
+                "cpu_vs_load_generator": cpu / load_generator,
+                "load_generator_cpu_ms_per_request": load_generator,
             }
         )
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
@@ -48,10 +56,40 @@ def synthetic_history(cpu_step_from: int | None, runs: int = 8, seed: int = 3) -
 
 def test_an_injected_cpu_step_is_named_at_its_commit() -> None:
     found = change_points(synthetic_history(cpu_step_from=3))
-    assert [(p.metric, p.commit, p.run_id) for p in found] == [("cpu_ms_per_request", COMMITS[3], "run-3")]
+    assert [(p.metric, p.commit, p.run_id) for p in found] == [
+        ("cpu_ms_per_request", COMMITS[3], "run-3"),
+        ("cpu_vs_load_generator", COMMITS[3], "run-3"),
+    ]
     point = found[0]
     assert point.ratio == pytest.approx(1.3, abs=0.05) and point.p_value < 0.001
     assert point.date == datetime(2025, 3, 4, tzinfo=UTC)
+
+
+def test_the_hosts_speed_cancels_in_cpu_over_the_load_generators() -> None:
+    # As measured (docs/history.md): the run right after the change found the host a fifth
+    # faster, so the raw figure rose late and gradually; the relative one stepped at once.
+    speed = (1.0, 1.0, 1.0, 1.0, 0.8, 0.88, 1.0, 1.0)
+    found = change_points(synthetic_history(cpu_step_from=4, host_speed=speed), ("cpu_vs_load_generator",))
+    assert [(p.commit, round(p.ratio, 1)) for p in found] == [(COMMITS[4], 1.3)]
+    flat = change_points(synthetic_history(cpu_step_from=None, host_speed=speed), ("cpu_vs_load_generator",))
+    assert flat == []
+
+
+def test_a_significant_change_under_the_practical_margin_is_not_reported() -> None:
+    history = synthetic_history(cpu_step_from=None)
+    history.loc[4:, "p95_ms"] *= 1.03  # 3 % with 1 % noise: significant, not practical
+    assert change_points(history, ("p95_ms",)) == []
+    history.loc[4:, "p95_ms"] *= 1.12
+    assert [p.commit for p in change_points(history, ("p95_ms",))] == [COMMITS[4]]
+
+
+def test_an_older_history_without_the_relative_cpu_still_shows(tmp_path: Path) -> None:
+    history = tmp_path / "history.csv"
+    synthetic_history(cpu_step_from=3).drop(
+        columns=["cpu_vs_load_generator", "load_generator_cpu_ms_per_request"]
+    ).to_csv(history, index=False)
+    assert main(["history", "show", "--history", str(history)]) == 0
+    assert [p.metric for p in change_points(read_history(history))] == ["cpu_ms_per_request"]
 
 
 def test_a_flat_history_has_no_change_point() -> None:
@@ -91,6 +129,9 @@ def test_append_adds_one_row_per_service_and_level_from_a_stored_run(tmp_path: P
         assert original["commit"] == COMMITS[0] and original["users"] == 50 and original["trials"] == 2
         assert original["p95_ms"] == pytest.approx(305, abs=1)  # the median of the two trials
         assert original["throughput_rps"] > 0 and original["cpu_ms_per_request"] > 0
+        assert original["cpu_vs_load_generator"] == pytest.approx(
+            original["cpu_ms_per_request"] / original["load_generator_cpu_ms_per_request"], rel=0.05
+        )
         assert original["date"].startswith("2025-01-01")
 
 
@@ -101,6 +142,6 @@ def test_show_names_the_commit_and_plots(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["history", "show", "--history", str(history), "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
     assert f"began at commit {COMMITS[3][:12]}" in out
-    assert re.search(r"optimized at 50 users: cpu_ms_per_request 4\.9\d -> 6\.4\d \(1\.30x", out)
+    assert re.search(r"optimized at 50 users: cpu_ms_per_request 5\.03 -> 6\.5 \(1\.29x", out)
     assert plot.stat().st_size > 1000
     assert main(["history", "show", "--history", str(tmp_path / "none.csv")]) == 2
