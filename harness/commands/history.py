@@ -8,7 +8,8 @@
   harness history show [--history FILE] [--metric M] [--service S] [--max-pvalue P] [--plot PNG]
       prints each series' trend and names every change point Apache Otava finds in it that
       passes the verdict's practical margin: the first commit (and date) measured after the
-      change, and how far the figure moved.
+      change, and how far the figure moved. Raw CPU per request, which moves with the host,
+      is searched only when named with --metric.
 
 See docs/history.md.
 """
@@ -23,6 +24,7 @@ import pandas as pd
 
 from ..analysis.history import (
     DEFAULT_MAX_PVALUE,
+    DETECTED,
     HISTORY_COLUMNS,
     MARGIN_OF,
     METRICS,
@@ -44,7 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     append.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     append.add_argument("--commit", default=None, help="the commit the run measured (default: git rev-parse HEAD)")
     show = actions.add_parser("show", help="trends and change points")
-    show.add_argument("--metric", choices=sorted(METRICS), action="append", default=None, help="default: all")
+    show.add_argument(
+        "--metric",
+        choices=sorted(METRICS),
+        action="append",
+        default=None,
+        help="default: all (change points: all but the raw cpu_ms_per_request)",
+    )
     show.add_argument("--service", action="append", default=None, help="default: every service")
     show.add_argument(
         "--max-pvalue",
@@ -91,9 +99,9 @@ def _show(args: argparse.Namespace) -> int:
     services = tuple(args.service) if args.service else None
     if services is not None:
         history = history[history["service"].isin(services)]
-    found = change_points(history, metrics, max_pvalue=args.max_pvalue)
+    found = change_points(history, tuple(args.metric or DETECTED), max_pvalue=args.max_pvalue)
     runs = history["run_id"].nunique()
-    margins = ", ".join(f"{m} {practical_margin(MARGIN_OF[m]):.0%}" for m in metrics)
+    margins = ", ".join(f"{m} {practical_margin(MARGIN_OF[m]):.0%}" for m in args.metric or DETECTED)
     print(
         f"{runs} run(s) in {args.history}; change points (Apache Otava) at p < {args.max_pvalue:g} "
         f"and beyond the practical margin ({margins})"

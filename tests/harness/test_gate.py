@@ -696,8 +696,11 @@ def test_the_example_workflow_is_valid_and_its_harness_commands_parse():
         args = parser.parse_args(words)  # exits (fails the test) on an invalid command line
         if args.command == "gate":
             assert args.criteria is not None and (WORKFLOW.parents[2] / args.criteria).is_file()
-    assert {words[0] for words in commands} == {"compare", "gate"}
+    assert {words[0] for words in commands} == {"compare", "gate", "history"}
     assert any("--baseline" in words for words in commands)
+    # Each main-branch run (and only those) is appended to the history, which then names change points.
+    history = [step for step in steps if "harness history append" in step.get("run", "")]
+    assert len(history) == 1 and "refs/heads/main" in history[0]["if"] and "history show" in history[0]["run"]
     assert "make install" in scripts and "GITHUB_STEP_SUMMARY" in scripts
     assert "gate-junit.xml" in WORKFLOW.read_text()
 
