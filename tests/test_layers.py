@@ -28,6 +28,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         neutral: tuple(f"harness.{p}" for p in ("analysis", "report", "gate", "runs", "commands", "bench", "upstream"))
         for neutral in _NEUTRAL
     },
+    # The metric registry is the bottom: it imports nothing of the project.
+    "harness.metrics": PACKAGES,
     "contract": ("harness", "original", "optimized"),
     "optimized": ("harness", "original"),
     "original": ("harness", "optimized"),
@@ -103,6 +105,7 @@ def test_every_module_keeps_to_its_layer():
         ("harness.analysis.decision", "def f():\n    from harness.gate import checks\n", "harness.gate"),
         ("harness.report.tables", "from ..runs.compare import run_comparison\n", "harness.runs"),
         ("contract.payload", "import harness.terms\n", "harness"),
+        ("harness.metrics", "from .terms import Direction\n", "harness"),
     ],
 )
 def test_the_check_catches_an_import_across_a_layer(tmp_path, module, source, banned):
