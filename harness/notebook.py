@@ -17,6 +17,7 @@ import pandas as pd
 
 from .analysis import latency_column, summary_records
 from .analysis.attribution import waterfall
+from .metrics import LATENCY_METRICS
 from .report.answers import answer_lines
 from .results import Estimate, Results, StepSummary
 from .terms import load_label
@@ -74,6 +75,14 @@ def _estimate_columns(name: str, estimate: Estimate) -> dict[str, float]:
     }
 
 
+def _percentile_columns(summary: StepSummary) -> dict[str, float]:
+    """Every latency percentile of the registry, with its interval's columns."""
+    columns: dict[str, float] = {}
+    for metric in LATENCY_METRICS:
+        columns.update(_estimate_columns(metric, getattr(summary, metric)))
+    return columns
+
+
 def _number(value: float | None) -> float:
     return np.nan if value is None else float(value)
 
@@ -91,9 +100,7 @@ def summary_frame(results: Results) -> pd.DataFrame:
                 "load": load_label(s.users, s.arrival_rate),
                 "trials": s.trials,
                 "requests": s.requests,
-                **_estimate_columns("p50_ms", s.p50_ms),
-                **_estimate_columns("p95_ms", s.p95_ms),
-                **_estimate_columns("p99_ms", s.p99_ms),
+                **_percentile_columns(s),
                 **_estimate_columns("throughput_rps", s.throughput_rps),
                 "success_rate": s.success_rate,
                 "error_rate": s.error_rate,

@@ -21,10 +21,9 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .load.profile import DEFAULT_MIX, normalise_mix
+from .metrics import ATTRIBUTED_METRICS, CPU_METRIC, LATENCY_METRICS
 from .records import ABANDONED, RECORD_COLUMNS
 from .terms import (
-    CPU_METRIC,
-    LATENCY_METRICS,
     Component,
     CriterionReason,
     Outcome,
@@ -581,7 +580,7 @@ class CostFigures(_Schema):
     price_per_vcpu_hour: float
 
 
-AttributedMetric = Literal["throughput_rps", "p95_ms", "service_cpu_ms_per_request"]
+AttributedMetric = Literal[ATTRIBUTED_METRICS]  # the registry's attributed metrics
 
 
 class Effect(_Schema):

@@ -1,23 +1,23 @@
 """The harness's vocabulary: verdicts, reason codes, labels and the practical-margin rule.
 
 Neutral ground between the layers. Analysis decides with these codes and the margin rule;
-reports, the console and the gate word them. Nothing here imports from the rest of the harness,
-so every layer may import it.
+reports, the console and the gate word them. Nothing here imports from the rest of the harness
+but the metric registry (:mod:`harness.metrics`), so every layer may import it.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+# CPU_METRIC: re-exported for harness/runs/gateknown.py until it imports harness.metrics.
+from .metrics import CPU_METRIC as CPU_METRIC
+from .metrics import higher_is_better, practical_margin
+
 __all__ = [
     "BENCH_ADVICE",
     "COMPONENT_LABELS",
     "ECHO",
     "HELPER_COMPONENTS",
-    "CPU_METRIC",
-    "LATENCY_METRICS",
-    "METRIC_LABELS",
-    "PRACTICAL_MARGIN",
     "Component",
     "CriterionReason",
     "Direction",
@@ -30,12 +30,9 @@ __all__ = [
     "Unusable",
     "Verdict",
     "beyond_margin",
-    "higher_is_better",
     "load_label",
     "margin_bound",
-    "METRIC_MARGINS",
     "outside_margin",
-    "practical_margin",
 ]
 
 
@@ -183,39 +180,10 @@ class TargetStatus(StrEnum):
     UNKNOWN = "unknown"  # nothing measured to project from
 
 
-# -- metrics and the margin -----------------------------------------------------------------------
-LATENCY_METRICS = {"p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0}
-CPU_METRIC = "service_cpu_ms_per_request"  # the service's CPU time per answered request
-METRIC_LABELS = {
-    "p50_ms": "p50 latency",
-    "p95_ms": "p95 latency",
-    "p99_ms": "p99 latency",
-    "throughput_rps": "throughput",
-    "service_cpu_ms_per_request": "CPU per request",
-}
-# A difference smaller than this is not worth a migration (nor a reason to refuse one), however
-# significant statistically: the verdict, the self-test and the gate's default all use it.
-PRACTICAL_MARGIN = 0.10
-# CPU per request has a margin of its own: it is all of a process's CPU time over its answers, and
-# it moves more than latency between two steps of the same code. Pinned, two identical copies gave
-# 0.95x to 1.02x, and a copy with a 20 % slower upstream 0.90x to 1.06x its twin (the short self-test,
-# docs/measurements.md). Twice the latency margin clears that, still fails a 30 % cost rise, and
-# leaves `make compare`'s verdicts as they were (checklist 2x, optimized 0.1-0.4x the original's).
-METRIC_MARGINS = {CPU_METRIC: 2 * PRACTICAL_MARGIN}
-
-
+# -- the margin's rule (the margins themselves are each metric's, :mod:`harness.metrics`) ----------
 class Direction(StrEnum):
     BETTER = "better"
     WORSE = "worse"
-
-
-def higher_is_better(metric: str) -> bool:
-    return metric == "throughput_rps"
-
-
-def practical_margin(metric: str) -> float:
-    """The relative difference in ``metric`` below which the verdict and the gate act on nothing."""
-    return METRIC_MARGINS.get(metric, PRACTICAL_MARGIN)
 
 
 def margin_bound(metric: str, direction: Direction, margin: float | None = None) -> float:

@@ -14,8 +14,9 @@ import psutil
 import pytest
 
 from harness.cli import main
-from harness.gate import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, GATED_METRICS
+from harness.gate import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS
 from harness.gate.junit import ANSWERS_SUITE
+from harness.metrics import GATED_METRICS
 from harness.records import load_run_records
 from harness.results import RECORD_COLUMNS, load_results
 

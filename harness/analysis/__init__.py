@@ -23,13 +23,12 @@ from .criteria import (
 )
 from .decision import decide
 from .levels import MIN_REQUESTS, level_records, per_second_counts, summarize, summary_records
-from .ratios import RATIO_METRICS, SIGNIFICANCE_LEVEL, ratios
+from .ratios import SIGNIFICANCE_LEVEL, ratios
 from .steps import in_window, latency_column, step_result
 
 __all__ = [
     "DEFAULT_CRITERIA_FILE",
     "MIN_REQUESTS",
-    "RATIO_METRICS",
     "SIGNIFICANCE_LEVEL",
     "SUMMARY_METRICS",
     "Criteria",

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..metrics import ATTRIBUTED_METRICS, CPU_METRIC, METRIC_LABELS, higher_is_better
 from ..results import (
     Attribution,
     ChangeEffect,
@@ -39,7 +40,7 @@ from ..results import (
     StepSummary,
 )
 from ..rounding import number
-from ..terms import ECHO, METRIC_LABELS, Verdict, higher_is_better, load_label
+from ..terms import ECHO, Verdict, load_label
 from .cpu import cpu_pairs, ms_per_request, service_ms_per_request
 from .decision import decide, key_ratio
 from .levels import MIN_TRIALS_FOR_TRIAL_BOOTSTRAP, per_second_counts, summary_records
@@ -47,7 +48,6 @@ from .ratios import SIGNIFICANCE_LEVEL, ratios
 from .stats import mann_whitney, paired_samples_ci, subsample
 
 __all__ = [
-    "ATTRIBUTED_METRICS",
     "Confirmation",
     "DesignedChange",
     "WaterfallBar",
@@ -58,7 +58,6 @@ __all__ = [
     "waterfall",
 ]
 
-ATTRIBUTED_METRICS = ("throughput_rps", "p95_ms", "service_cpu_ms_per_request")
 _MAX_LATENCIES = 10_000  # per side, as the other percentile intervals
 
 
@@ -293,12 +292,14 @@ class _Effects:
 
     def between(self, with_: str, without: str, levels: Sequence[tuple[int, float]]) -> list[Effect]:
         """figure(with_) - figure(without) for each metric at each level both ran."""
+        # Each attributed metric's estimator (a metric the registry attributes without one fails here).
+        estimators = {"throughput_rps": self._throughput, "p95_ms": self._p95, CPU_METRIC: self._cpu}
         found = []
         for users, rate in levels:
             a, b = self._summaries.get((with_, users, rate)), self._summaries.get((without, users, rate))
             if a is None or b is None:
                 continue
-            found += [self._throughput(a, b), self._p95(a, b), self._cpu(a, b)]
+            found += [estimators[metric](a, b) for metric in ATTRIBUTED_METRICS]
         return found
 
     def _steps(self, summary: StepSummary) -> list[StepResult]:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..metrics import CPU_BOUND_METRICS, DATABASE_BOUND_METRICS
 from ..results import CriterionResult, Estimate, FaultResult, Results, SoakResult, StepSummary
 from ..terms import ECHO, Component, CriterionReason, Outcome, Unusable, load_label
 from .projection import CpuNeed, bench_short_of_cpu, cpu_need, short_of_cpu
@@ -279,17 +280,6 @@ def _serves_metrics(results: Results, service: str) -> bool:
     return variant is not None and variant.choices.get("OPERATIONS_ROUTES") == "on"
 
 
-# Figures a service short of CPU cannot reach on this machine (a cache hit rate, a connection
-# count or memory do not depend on how many CPUs it has).
-CPU_BOUND_METRICS = frozenset(
-    {"p50_ms", "p95_ms", "p99_ms", "throughput_rps", "success_rate", "error_rate", "added_latency_p99_ms"}
-)
-
-
-# Figures the database's own latency drives: a slow database holds each connection longer.
-POOL_METRICS = frozenset({"database_connections_max"})
-
-
 def _database_bound(summary: StepSummary) -> bool:
     return any(
         issue.code is Unusable.BENCH_BOUND and issue.component is Component.DATABASE for issue in summary.unusable
@@ -347,7 +337,7 @@ def _judge_level(criterion: Criterion, summary: StepSummary, results: Results) -
                 f"{criterion.threshold:.10g} even though the bench slowed the service ({why})"
             )
             return result(value, Outcome.PASS, CriterionReason.SLOWED_BY_BENCH, detail)
-        if criterion.metric in POOL_METRICS and _database_bound(summary):
+        if criterion.metric in DATABASE_BOUND_METRICS and _database_bound(summary):
             # A pool grows with the database's latency: the bench's database, not the design, set it.
             detail = f"{level}: the database was the bound ({why}); a connection count taken then is not judged"
             outcome, detail = _missing(criterion, detail)

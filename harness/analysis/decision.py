@@ -29,7 +29,7 @@ e. the candidate is significantly better beyond the margin (p95, throughput or C
 f. otherwise: no measurable benefit                                      -> DO NOT MIGRATE
 
 "Beyond the practical margin" is 10 % for p95 and throughput and 20 % for CPU per request
-(:func:`~harness.terms.practical_margin`: CPU per request moves more with where the service runs).
+(:func:`~harness.metrics.practical_margin`: CPU per request moves more with where the service runs).
 
 At a level where both services filled their CPUs, p95 is not compared, only throughput
 (:attr:`Ratio.is_evidence`): the latency there is the queue the load builds, not the design.
@@ -46,13 +46,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from ..metrics import METRIC_LABELS, PRACTICAL_MARGIN, VERDICT_METRICS, higher_is_better, practical_margin
 from ..results import AuditFigures, CriterionResult, Decision, DecisionReason, Ratio, Results, StepSummary
 from ..rounding import number, p_value
 from ..terms import (
     BENCH_ADVICE,
     COMPONENT_LABELS,
-    METRIC_LABELS,
-    PRACTICAL_MARGIN,
     TARGET_REASONS,
     Component,
     CriterionReason,
@@ -62,18 +61,15 @@ from ..terms import (
     Unusable,
     Verdict,
     beyond_margin,
-    higher_is_better,
     load_label,
     margin_bound,
-    practical_margin,
 )
 
-__all__ = ["VERDICT_METRICS", "acts_on", "decide", "key_ratio"]
+__all__ = ["acts_on", "decide", "key_ratio"]
 
 _Level = tuple[int, float]
-# What rules c and e read: how fast (p95, throughput) and what a message costs (the service's CPU
-# per request, the checklist's own "76 % cost reduction").
-VERDICT_METRICS = ("p95_ms", "throughput_rps", "service_cpu_ms_per_request")
+# What rules c and e read (VERDICT_METRICS, the registry's): how fast (p95, throughput) and what a
+# message costs (the service's CPU per request, the checklist's own "76 % cost reduction").
 _GUARDED = {Component.BENCH_CPUS, Component.MACHINE, Component.LOAD_GENERATOR}  # the bench guard's flags
 
 

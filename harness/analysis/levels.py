@@ -15,9 +15,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..metrics import LATENCY_METRICS
 from ..records import ABANDONED, RECORD_COLUMNS
 from ..results import CacheFigures, Estimate, LatencySummary, StepResult, StepSummary, UsabilityIssue
-from ..terms import COMPONENT_LABELS, HELPER_COMPONENTS, LATENCY_METRICS, Component, Unusable
+from ..terms import COMPONENT_LABELS, HELPER_COMPONENTS, Component, Unusable
 from .quiet import disturbance
 from .stats import bootstrap_ci, percentile, percentile_cis
 from .steps import BENCH_CPUS_BUSY_SHARE, latency_column
@@ -134,9 +135,7 @@ def _summarize_level(
         arrival_rate=arrival_rate,
         trials=len(steps),
         requests=requests,
-        p50_ms=latency_estimates["p50_ms"],
-        p95_ms=latency_estimates["p95_ms"],
-        p99_ms=latency_estimates["p99_ms"],
+        **latency_estimates,
         throughput_rps=throughput,
         success_rate=_pooled(steps, "success_rate", requests),
         error_rate=_pooled(steps, "error_rate", requests),
@@ -171,14 +170,13 @@ def _latency_estimates(
     by_trials: bool,
     seed: int,
 ) -> dict[str, Estimate]:
-    qs = list(LATENCY_METRICS.values())
     if by_trials:
         cis = []
-        for q in qs:
-            figures = [_step_percentile(step, q, arrival_rate) for step in steps]
+        for metric in LATENCY_METRICS:
+            figures = [_step_percentile(step, metric, arrival_rate) for step in steps]
             cis.append(bootstrap_ci([f for f in figures if f is not None], np.mean, seed=seed))
     else:
-        cis = percentile_cis(latencies, qs, seed=seed)
+        cis = percentile_cis(latencies, list(LATENCY_METRICS.values()), seed=seed)
     estimates = {}
     for (metric, q), ci in zip(LATENCY_METRICS.items(), cis, strict=True):
         value = percentile(latencies, q)
@@ -186,9 +184,9 @@ def _latency_estimates(
     return estimates
 
 
-def _step_percentile(step: StepResult, q: float, arrival_rate: float) -> float | None:
+def _step_percentile(step: StepResult, metric: str, arrival_rate: float) -> float | None:
     summary: LatencySummary | None = step.corrected_latency if arrival_rate > 0 else step.latency
-    return getattr(summary, f"p{q:.0f}_ms", None) if summary is not None else None
+    return getattr(summary, metric, None) if summary is not None else None
 
 
 def _throughput_estimate(

@@ -17,17 +17,16 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from ..metrics import COMPARED_PERCENTILES, CPU_METRIC, LATENCY_METRICS
 from ..results import Ratio, StepResult, StepSummary
-from ..terms import CPU_METRIC, LATENCY_METRICS
 from .cpu import cpu_pairs, ms_per_request, service_ms_per_request
 from .levels import MIN_TRIALS_FOR_TRIAL_BOOTSTRAP, estimate, per_second_counts, summary_records
 from .stats import bootstrap_ratio_ci, mann_whitney, paired_samples_ci, percentile, percentile_ratio_cis
 from .steps import latency_column
 
-__all__ = ["CPU_METRIC", "RATIO_METRICS", "SIGNIFICANCE_LEVEL", "contains_one", "ratios"]
+__all__ = ["SIGNIFICANCE_LEVEL", "contains_one", "ratios"]
 
 SIGNIFICANCE_LEVEL = 0.01
-RATIO_METRICS = ("p95_ms", "p99_ms", "throughput_rps")
 
 
 def ratios(
@@ -39,8 +38,8 @@ def ratios(
     seed: int = 0,
     steps: Sequence[StepResult] = (),
 ) -> list[Ratio]:
-    """candidate / baseline for p95, p99 and throughput at every load level both services ran,
-    and the service's CPU per request where ``steps`` are given."""
+    """candidate / baseline for the registry's ratio metrics (p95, p99, throughput) at every load
+    level both services ran, and the service's CPU per request where ``steps`` are given."""
     by_level = {(s.service, s.users, s.arrival_rate): s for s in summaries}
     out = []
     for (service, users, arrival_rate), cand in by_level.items():
@@ -67,8 +66,7 @@ def _latency_ratios(
     base_answered: pd.DataFrame,
     seed: int,
 ) -> list[Ratio]:
-    metrics = [m for m in RATIO_METRICS if m in LATENCY_METRICS]
-    qs = [LATENCY_METRICS[m] for m in metrics]
+    qs = [LATENCY_METRICS[m] for m in COMPARED_PERCENTILES]
     column = latency_column(cand.arrival_rate)
     a = cand_answered[column].to_numpy(dtype=float)
     b = base_answered[column].to_numpy(dtype=float)
@@ -93,7 +91,7 @@ def _latency_ratios(
             p_value=p_value,
             significant=None if p_value is None else p_value < SIGNIFICANCE_LEVEL and not contains_one(ci),
         )
-        for metric, ci in zip(metrics, cis, strict=True)
+        for metric, ci in zip(COMPARED_PERCENTILES, cis, strict=True)
     ]
 
 

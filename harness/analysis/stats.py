@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from ..metrics import LATENCY_METRICS
 from ..results import LatencySummary
 
 __all__ = [
@@ -69,17 +70,16 @@ def percentile_statistic(q: float | Sequence[float]) -> Statistic:
 
 
 def latency_summary(latencies_ms: ArrayLike) -> LatencySummary:
+    """Count, mean, max and every percentile of the registry (:data:`~harness.metrics.LATENCY_METRICS`)."""
     array = _clean(latencies_ms)
     if array.size == 0:
-        return LatencySummary(count=0, mean_ms=None, p50_ms=None, p95_ms=None, p99_ms=None, max_ms=None)
-    p50, p95, p99 = np.percentile(array, [50, 95, 99], method=PERCENTILE_METHOD)
+        return LatencySummary(count=0, mean_ms=None, max_ms=None, **dict.fromkeys(LATENCY_METRICS))
+    values = np.percentile(array, list(LATENCY_METRICS.values()), method=PERCENTILE_METHOD)
     return LatencySummary(
         count=int(array.size),
         mean_ms=float(array.mean()),
-        p50_ms=float(p50),
-        p95_ms=float(p95),
-        p99_ms=float(p99),
         max_ms=float(array.max()),
+        **{name: float(value) for name, value in zip(LATENCY_METRICS, values, strict=True)},
     )
 
 

@@ -18,6 +18,7 @@ from ..analysis import CriteriaError
 from ..bench import BenchConfig, BenchSecrets
 from ..bench.pinning import cpu_plan
 from ..load import DEFAULT_MIX, format_mix, parse_mix
+from ..metrics import COMPARED_PERCENTILES, SHORT_LABELS
 from ..processes import ProcessFailed
 from ..report.console import (
     console_table,
@@ -469,6 +470,7 @@ def _step_line(label: str, step: StepResult) -> str:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.0f}"
 
+    percentiles = ", ".join(f"{SHORT_LABELS[m]} {ms(getattr(lat, m))} ms" for m in COMPARED_PERCENTILES)
     cpu = "-" if step.service_cpu_ms_per_request is None else f"{step.service_cpu_ms_per_request:.2f}"
     gen = step.components.get("load_generator")
     bound = f" [yellow]bench-bound: {', '.join(step.bound_by)}[/]" if step.bound_by else ""
@@ -485,7 +487,7 @@ def _step_line(label: str, step: StepResult) -> str:
     steal = step.cpu_load.steal_cores if step.cpu_load is not None else None
     stolen = f", host steal {steal:.2f} cores" if steal else ""
     return (
-        f"{label}: {step.throughput_rps:.1f} rps, p95 {ms(lat.p95_ms)} ms, p99 {ms(lat.p99_ms)} ms, "
+        f"{label}: {step.throughput_rps:.1f} rps, {percentiles}, "
         f"errors {step.error_rate:.2%}, CPU {cpu} ms/req, generator {gen.cpu_cores_mean if gen else 0:.2f} cores"
         f"{stolen}{audit}{bound}"
     )

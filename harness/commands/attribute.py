@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis.attribution import ratio_text
+from ..metrics import ATTRIBUTED_METRICS, METRIC_LABELS, higher_is_better
 from ..processes import ProcessFailed
 from ..report.console import report_console
 from ..report.firstscreen import attribution_line
@@ -24,7 +25,7 @@ from ..results import Attribution, ChangeEffect, Effect, Results
 from ..rounding import estimate
 from ..runs import RunControl, VariantError, default_run_dir
 from ..runs.attribute import design, run_attribution
-from ..terms import METRIC_LABELS, load_label
+from ..terms import load_label
 from ._runs import add_run_arguments, plan_from_args, print_results, variant_name
 
 HELP = "measure what each change between two variants earns (and the minimal migration)"
@@ -99,7 +100,7 @@ def _cell(effects: list[Effect], metric: str, users: int, rate: float) -> str:
     if not found or found[0].difference.value is None:
         return "-"
     d = found[0].difference
-    better = "higher" if metric == "throughput_rps" else "lower"
+    better = "higher" if higher_is_better(metric) else "lower"
     mark = "" if found[0].significant else " (n.s.)"
     return f"{'+' if d.value >= 0 else ''}{estimate(d.value, d.ci_low, d.ci_high, 1, better)}{mark}"
 
@@ -115,7 +116,7 @@ def attribution_table(results: Results) -> Table:
     levels = sorted({(e.users, e.arrival_rate) for e in attribution.total})
     for change in attribution.changes:
         for users, rate in levels:
-            for metric in ("throughput_rps", "p95_ms", "service_cpu_ms_per_request"):
+            for metric in ATTRIBUTED_METRICS:
                 table.add_row(
                     _change_name(change),
                     load_label(users, rate),
@@ -124,7 +125,7 @@ def attribution_table(results: Results) -> Table:
                     _cell(change.removed_effects, metric, users, rate) if change.removed else "not alone",
                 )
     for users, rate in levels:
-        for metric in ("throughput_rps", "p95_ms", "service_cpu_ms_per_request"):
+        for metric in ATTRIBUTED_METRICS:
             table.add_row(
                 "all (target - baseline)",
                 load_label(users, rate),

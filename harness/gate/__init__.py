@@ -17,7 +17,6 @@ from .regression import (
     ACROSS_RUNS_FACTOR,
     DEFAULT_ALPHA,
     DEFAULT_MAX_REGRESSION,
-    GATED_METRICS,
     Regression,
     compare_runs,
 )
@@ -30,7 +29,6 @@ __all__ = [
     "EXIT_FAIL",
     "EXIT_INCONCLUSIVE",
     "EXIT_PASS",
-    "GATED_METRICS",
     "Answer",
     "GateCheck",
     "GateResult",

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..analysis import Criteria, evaluate
+from ..metrics import FRACTION_METRICS, LATENCY_METRICS, METRIC_LABELS, METRIC_UNITS, higher_is_better
 from ..results import AuditFigures, CriterionResult, Estimate, Results, StepSummary
 from ..rounding import Better, estimate, number, percent
-from ..terms import ECHO, LATENCY_METRICS, TARGET_REASONS, load_label
+from ..terms import ECHO, TARGET_REASONS, load_label
 from ..terms import Outcome as CriterionOutcome
-from .regression import ACROSS_RUNS_FACTOR, GATE_METRIC_LABELS, METRIC_UNITS, Regression
+from .regression import ACROSS_RUNS_FACTOR, Regression
 
 __all__ = [
     "EXCLUDED_SERVICES",
-    "FRACTION_METRICS",
     "GateCheck",
     "Outcome",
     "Suite",
@@ -40,7 +40,6 @@ Suite = Literal["run", "criteria", "audit", "regression", "side by side"]
 
 # The bench's reference app: its figures describe the machine, never the code under test.
 EXCLUDED_SERVICES = frozenset({ECHO})
-FRACTION_METRICS = frozenset({"success_rate", "error_rate", "cache_hit_rate"})
 
 
 @dataclass(frozen=True)
@@ -280,7 +279,7 @@ def regression_checks(regressions: Iterable[Regression]) -> list[GateCheck]:
 
 def _regression_threshold(regression: Regression) -> str:
     margin = regression.margin
-    if regression.metric == "throughput_rps":
+    if higher_is_better(regression.metric):
         return f">= {1 - margin:g} x, or not significant"
     if regression.metric in LATENCY_METRICS and regression.verdict == "set aside":
         return "not judged where the service filled its CPUs"
@@ -291,12 +290,11 @@ def _regression_threshold(regression: Regression) -> str:
 
 def _regression_check(regression: Regression) -> GateCheck:
     metric = regression.metric
-    throughput = metric == "throughput_rps"
-    better: Better = "higher" if throughput else "lower"
+    better: Better = "higher" if higher_is_better(metric) else "lower"
     ratio = regression.ratio
     value = estimate(ratio.value, ratio.ci_low, ratio.ci_high, 3, better) + " x"
     unit = METRIC_UNITS.get(metric, "")
-    label = GATE_METRIC_LABELS.get(metric, metric)
+    label = METRIC_LABELS.get(metric, metric)
     figures = (
         f"{label} {number(regression.current, _decimals(regression.current), better)} {unit} vs "
         f"{number(regression.baseline, _decimals(regression.baseline), better)} {unit} in the baseline"

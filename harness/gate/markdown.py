@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..terms import practical_margin
+from ..metrics import CPU_METRIC, practical_margin
 from .checks import GateCheck
 from .regression import ACROSS_RUNS_FACTOR
 from .result import GateResult
@@ -88,7 +88,7 @@ def _allowed(allowed: float | None) -> str:
     """The margin a change must pass: one given for all, or each metric's own."""
     if allowed is not None:
         return f"{allowed:.0%}"
-    cpu = practical_margin("service_cpu_ms_per_request")
+    cpu = practical_margin(CPU_METRIC)
     return f"{_latency_margin(None):.0%} ({cpu:.0%} for CPU per request)"
 
 

@@ -1,11 +1,12 @@
 """Regressions against a baseline run: by size AND significance, on a unit that can carry it.
 
-For every service and load level both runs measured, a change in p95, p99, throughput, the
-service's CPU per request and (where the database reports them) the database's operations per
-request is a *regression* only when BOTH
+For every service and load level both runs measured, a change in each gated metric
+(:data:`harness.metrics.GATED_METRICS`: p95, p99, throughput, the service's CPU per request and,
+where the database reports them, the database's operations per request) is a *regression* only
+when BOTH
 
 * it is larger than the practical margin in the bad direction (``max_regression``, by default
-  :data:`harness.terms.PRACTICAL_MARGIN`, the margin the verdict uses), and
+  :data:`harness.metrics.PRACTICAL_MARGIN`, the margin the verdict uses), and
 * its 95% interval of current / baseline lies beyond 1 (latency on requests: Mann-Whitney U
   p < ``alpha`` as well, :data:`harness.analysis.SIGNIFICANCE_LEVEL` by default).
 
@@ -47,30 +48,26 @@ from typing import Literal
 import pandas as pd
 from scipy import stats
 
-from ..analysis import RATIO_METRICS, SIGNIFICANCE_LEVEL, ratios
+from ..analysis import SIGNIFICANCE_LEVEL, ratios
 from ..analysis.levels import MIN_TRIALS_FOR_TRIAL_BOOTSTRAP
-from ..analysis.ratios import CPU_METRIC
 from ..analysis.stats import bootstrap_ratio_ci
-from ..results import Estimate, Ratio, Results, StepResult, StepSummary
-from ..terms import (
+from ..metrics import (
+    CPU_METRIC,
+    DATABASE_METRIC,
+    GATED_METRICS,
     LATENCY_METRICS,
     METRIC_LABELS,
     PRACTICAL_MARGIN,
-    Direction,
-    beyond_margin,
-    load_label,
+    higher_is_better,
     practical_margin,
 )
+from ..results import Estimate, Ratio, Results, StepResult, StepSummary
+from ..terms import Direction, beyond_margin, load_label
 
 __all__ = [
     "ACROSS_RUNS_FACTOR",
-    "COST_METRICS",
-    "DATABASE_METRIC",
     "DEFAULT_ALPHA",
     "DEFAULT_MAX_REGRESSION",
-    "GATED_METRICS",
-    "GATE_METRIC_LABELS",
-    "METRIC_UNITS",
     "Basis",
     "Regression",
     "RegressionVerdict",
@@ -82,24 +79,12 @@ __all__ = [
 ]
 
 # One margin per metric and one significance level for the whole harness: the verdict's (None: each
-# metric's own margin, harness.terms.practical_margin; a number given on the command line overrides all).
+# metric's own margin, harness.metrics.practical_margin; a number given on the command line overrides all).
 DEFAULT_MAX_REGRESSION: float | None = None
 DEFAULT_ALPHA = SIGNIFICANCE_LEVEL
 # Across two runs whose latency intervals rest on requests, a rise fails only past this many
 # times the margin (2 x 10 % = 20 %); between the margin and that, it is advisory.
 ACROSS_RUNS_FACTOR = 2.0
-
-DATABASE_METRIC = "database_operations_per_request"
-COST_METRICS = (CPU_METRIC, DATABASE_METRIC)
-GATED_METRICS = (*RATIO_METRICS, *COST_METRICS)
-GATE_METRIC_LABELS = {**METRIC_LABELS, DATABASE_METRIC: "database operations per request"}
-METRIC_UNITS = {
-    "p95_ms": "ms",
-    "p99_ms": "ms",
-    "throughput_rps": "rps",
-    CPU_METRIC: "ms/request",
-    DATABASE_METRIC: "operations/request",
-}
 
 RegressionVerdict = Literal["regression", "advisory", "improvement", "no change", "set aside", "not judged"]
 # What the interval of a check resampled: the runs' trials, each run's requests or seconds, the
@@ -426,7 +411,7 @@ def _judge(level: _Level, metric: str, evidence: _Evidence, allowed: float | Non
             margin,
         )
 
-    label = GATE_METRIC_LABELS.get(metric, metric)
+    label = METRIC_LABELS.get(metric, metric)
     if point is None:
         return verdict("not judged", False, f"{label} was not measured in both runs")
     size = f"{point - 1:+.1%} (allowed {margin:.0%})"
@@ -449,7 +434,7 @@ def _judge(level: _Level, metric: str, evidence: _Evidence, allowed: float | Non
         if suspect:
             return verdict("not judged", True, f"{size}, but {text}: its significance is unknown")
         return verdict("no change", False, f"{size}; {text}")
-    worse = -1 if metric == "throughput_rps" else 1
+    worse = -1 if higher_is_better(metric) else 1
     if suspect and evidence.shift == worse:
         wider = ACROSS_RUNS_FACTOR * margin
         if _advisory_only(metric, evidence.basis) and not _bad_direction(metric, point, wider):

@@ -21,22 +21,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..analysis.decision import VERDICT_METRICS, acts_on
+from ..analysis.decision import acts_on
 from ..analysis.projection import bench_short_of_cpu
-from ..results import Decision, Ratio, Results, StepResult, StepSummary
-from ..rounding import Better, estimate
-from ..terms import (
+from ..metrics import (
     CPU_METRIC,
     LATENCY_METRICS,
-    Direction,
-    beyond_margin,
+    METRIC_LABELS,
+    VERDICT_METRICS,
     higher_is_better,
-    load_label,
-    margin_bound,
     practical_margin,
 )
+from ..results import Decision, Ratio, Results, StepResult, StepSummary
+from ..rounding import Better, estimate
+from ..terms import Direction, beyond_margin, load_label, margin_bound
 from .checks import GateCheck, Outcome
-from .regression import GATE_METRIC_LABELS, database_change
+from .regression import database_change
 
 __all__ = ["relative_pairs", "side_by_side_checks", "side_by_side_title"]
 
@@ -105,7 +104,7 @@ def _step_figure(step: StepResult, metric: str) -> float | None:
 
 
 def _row(decision: Decision, metric: str, load: str, **fields: str) -> GateCheck:
-    label = GATE_METRIC_LABELS.get(metric, metric)
+    label = METRIC_LABELS.get(metric, metric)
     return GateCheck(
         suite="side by side",
         name=f"{label} vs {decision.baseline}",
@@ -146,7 +145,7 @@ def _ratio_check(
     worse_bound = margin_bound(metric, Direction.WORSE)
     better: Better = "higher" if worse_bound < 1 else "lower"
     threshold = f"{'>=' if worse_bound < 1 else '<='} {worse_bound:g} x, or not significant"
-    label = GATE_METRIC_LABELS.get(metric, metric)
+    label = METRIC_LABELS.get(metric, metric)
     if ratio is None or ratio.value.value is None:
         return _row(
             decision, metric, load, value="-", threshold=threshold, result="N/A", outcome="skipped",

@@ -23,7 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..analysis.decision import VERDICT_METRICS, acts_on, key_ratio
+from ..analysis.decision import acts_on, key_ratio
+from ..metrics import SHORT_LABELS, VERDICT_METRICS, higher_is_better, practical_margin, told_order
 from ..results import (
     AuditFigures,
     CriterionResult,
@@ -48,9 +49,7 @@ from ..terms import (
     TargetStatus,
     Unusable,
     Verdict,
-    higher_is_better,
     load_label,
-    practical_margin,
 )
 
 __all__ = [
@@ -81,15 +80,6 @@ VERDICT_TONES: dict[Verdict, Tone] = {
 TOP_REASONS = 5
 LINE_LIMIT = 110  # a reason fits a 120-column terminal with its indent
 _Level = tuple[int, float]
-_SHORT_METRICS = {
-    "throughput_rps": "throughput",
-    "p95_ms": "p95",
-    "p99_ms": "p99",
-    "p50_ms": "p50",
-    "service_cpu_ms_per_request": "CPU/req",
-}
-# The order ratios are told in: throughput first, as the checklist's own claims lead with it.
-_METRIC_ORDER = ("throughput_rps", "p95_ms", "service_cpu_ms_per_request")
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -123,7 +113,7 @@ def ratio_text(value: Estimate, better: Better, unit: str = "×", interval: bool
 
 
 def _short(metric: str) -> str:
-    return _SHORT_METRICS.get(metric, metric)
+    return SHORT_LABELS.get(metric, metric)
 
 
 def _better(metric: str) -> Better:
@@ -212,7 +202,7 @@ def _ratios_line(prefix: str, ratios: Sequence[Ratio]) -> str:
     """ "better at 50, 100 users: throughput 3.82x [3.29, 4.59], 7.28x [5.83, 9.52]; p95 0.11x, 0.067x":
     one line for ratios that repeat per level, intervals kept while the line has room."""
     levels = {(r.users, r.arrival_rate) for r in ratios}
-    metrics = sorted({r.metric for r in ratios}, key=lambda m: (_METRIC_ORDER + (m,)).index(m))
+    metrics = told_order(r.metric for r in ratios)
 
     def told(metric: str, interval: bool) -> str:
         own = sorted((r for r in ratios if r.metric == metric), key=lambda r: level_key(r.users, r.arrival_rate))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..metrics import HEADLINE_METRICS, METRIC_LABELS, higher_is_better, practical_margin
 from ..results import (
     Attribution,
     ClaimCheck,
@@ -26,22 +27,11 @@ from ..results import (
     StepSummary,
 )
 from ..rounding import MISSING, Better, number, p_value, percent
-from ..terms import (
-    METRIC_LABELS,
-    Direction,
-    Outcome,
-    ReasonCode,
-    Verdict,
-    beyond_margin,
-    higher_is_better,
-    load_label,
-    practical_margin,
-)
+from ..terms import Direction, Outcome, ReasonCode, Verdict, beyond_margin, load_label
 from .answers import VERDICT_TONES, Answer, Tone, answers, issue_text, level_key, ratio_text
 
 __all__ = [
     "CLAIM_LABELS",
-    "HEADLINE_METRICS",
     "VERDICT_TONES",
     "Card",
     "Cell",
@@ -57,7 +47,6 @@ __all__ = [
     "ratio_text",
 ]
 
-HEADLINE_METRICS = ("p95_ms", "throughput_rps")  # the card's ratio columns
 _NEXT = (ReasonCode.TO_DECIDE, ReasonCode.NEEDS_BIGGER_MACHINE)
 _Level = tuple[int, float]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..metrics import FRACTION_METRICS
 from ..results import CriterionResult
 from ..rounding import MISSING, number, percent
 from ..terms import Outcome, load_label
@@ -24,7 +25,6 @@ OUTCOME_TONES: dict[Outcome, Tone] = {
     Outcome.NOT_APPLICABLE: "muted",
 }
 OUTCOME_MARKS = {Outcome.PASS: "✓", Outcome.FAIL: "✗", Outcome.NOT_JUDGED: "?", Outcome.NOT_APPLICABLE: ""}
-_FRACTIONS = frozenset({"success_rate", "error_rate", "cache_hit_rate"})
 RUN_WIDE = "whole run"
 
 
@@ -34,7 +34,7 @@ def criterion_value(result: CriterionResult) -> str:
     value = result.value
     if value is None:
         return MISSING
-    if result.metric in _FRACTIONS and result.baseline is None:
+    if result.metric in FRACTION_METRICS and result.baseline is None:
         return percent(value, 2, better)
     size = abs(value)
     decimals = 0 if size >= 1000 else 1 if size >= 10 else 2 if size >= 0.1 else 4
@@ -42,7 +42,7 @@ def criterion_value(result: CriterionResult) -> str:
 
 
 def rule_text(result: CriterionResult) -> str:
-    fraction = result.metric in _FRACTIONS and result.baseline is None
+    fraction = result.metric in FRACTION_METRICS and result.baseline is None
     threshold = f"{result.threshold * 100:.10g} %" if fraction else f"{result.threshold:.10g}"
     return f"{result.rule_metric} {result.op} {threshold}"
 

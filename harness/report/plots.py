@@ -14,6 +14,7 @@ level that is not usable has a hollow marker: shown, but visibly not evidence) a
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..analysis import latency_column, summary_records
+from ..metrics import ATTRIBUTED_METRICS, LATENCY_METRICS, METRIC_LABELS, METRIC_UNITS, SHORT_LABELS, higher_is_better
 from ..results import Effect, Estimate, Results, StepSummary
-from ..terms import METRIC_LABELS, higher_is_better, load_label
+from ..terms import load_label
 from .capacity import capacity_figure
 from .firstscreen import level_key
 from .style import BAD, GOOD, NEUTRAL, png_bytes, service_colors
@@ -37,7 +39,7 @@ __all__ = ["PLOTS", "PLOTS_DIR", "PlotInput", "PlotSpec", "RenderedPlot", "Secti
 
 PLOTS_DIR = "plots"
 Section = Literal["first_screen", "levels", "over_time"]
-_PERCENTILE_STYLES = {"p50_ms": ":", "p95_ms": "-", "p99_ms": "--"}
+_LINE_STYLES = (":", "-", "--", "-.")  # the registry's percentiles in turn, lowest first
 _Level = tuple[int, float]
 
 
@@ -165,8 +167,8 @@ def _latency(data: PlotInput) -> Figure | None:
     figure, axes = _new_axes("Latency percentiles (95% CI bars)", data.x_label, "latency (ms)")
     colors = data.colors
     for service, levels in _by_service(summaries).items():
-        for metric, style in _PERCENTILE_STYLES.items():
-            label = f"{service} {metric.removesuffix('_ms')}"
+        for metric, style in zip(LATENCY_METRICS, itertools.cycle(_LINE_STYLES)):
+            label = f"{service} {SHORT_LABELS[metric]}"
             _plot_series(axes, levels, lambda s, m=metric: getattr(s, m), label, colors[service], style)
     axes.set_yscale("log")
     _finish(axes, summaries, outside=True)
@@ -232,7 +234,6 @@ def _latency_cdf(data: PlotInput) -> Figure | None:
 
 
 # -- what each change earns -------------------------------------------------------------------------
-_ATTRIBUTED = {"throughput_rps": "req/s", "p95_ms": "ms", "service_cpu_ms_per_request": "ms/req"}
 
 
 def _at(effects: Sequence[Effect], level: _Level, metric: str) -> Effect | None:
@@ -252,7 +253,7 @@ def _attribution(data: PlotInput) -> Figure | None:
     if attribution is None or not attribution.total:
         return None
     level = max({(e.users, e.arrival_rate) for e in attribution.total}, key=lambda lv: level_key(*lv))
-    metrics = [m for m in _ATTRIBUTED if _at(attribution.total, level, m) is not None]
+    metrics = [m for m in ATTRIBUTED_METRICS if _at(attribution.total, level, m) is not None]
     if not metrics:
         return None
     labels = [change.token for change in attribution.changes] + ["together, beyond the sum", "total"]
@@ -272,7 +273,7 @@ def _attribution(data: PlotInput) -> Figure | None:
         axes.barh(len(labels) - 2, total_value - running, left=running, color="white", edgecolor=NEUTRAL, hatch="//")
         _bar(axes, len(labels) - 1, 0.0, total.difference, _tone(metric, total))
         axes.axvline(0, color="black", linewidth=0.8)
-        axes.set_title(f"{METRIC_LABELS[metric]}\n({_ATTRIBUTED[metric]})", fontsize="medium")
+        axes.set_title(f"{METRIC_LABELS[metric]}\n({METRIC_UNITS[metric]})", fontsize="medium")
         axes.grid(True, axis="x", alpha=0.3)
         axes.margins(x=0.12)
         axes.tick_params(axis="x", labelsize="small")

@@ -10,6 +10,15 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..analysis.criteria import variant_has_cache
+from ..metrics import (
+    COMPARED_PERCENTILES,
+    LATENCY_METRICS,
+    METRIC_LABELS,
+    METRIC_UNITS,
+    SHORT_LABELS,
+    decimals,
+    higher_is_better,
+)
 from ..results import (
     AuditFigures,
     CriterionResult,
@@ -21,7 +30,7 @@ from ..results import (
     StepSummary,
 )
 from ..rounding import MISSING, estimate, number, p_value, percent
-from ..terms import COMPONENT_LABELS, METRIC_LABELS, Component, Outcome, higher_is_better, load_label
+from ..terms import COMPONENT_LABELS, Component, Outcome, load_label
 from .firstscreen import CLAIM_LABELS, claim_figure, promised_text
 
 __all__ = [
@@ -126,8 +135,22 @@ def _cache_cell(summary: StepSummary, cached: bool | None = None) -> str:
     return percent(summary.cache_hit_rate, 2, "higher")
 
 
-def _ms(value: Estimate) -> str:
-    return estimate(value.value, value.ci_low, value.ci_high, 1, "lower")
+def _percentile_cells(summary: StepSummary) -> dict[str, str]:
+    """Every latency percentile of the registry, with its interval."""
+    cells = {}
+    for metric in LATENCY_METRICS:
+        value: Estimate = getattr(summary, metric)
+        header = f"{SHORT_LABELS[metric]} {METRIC_UNITS[metric]} [95% CI]"
+        cells[header] = estimate(value.value, value.ci_low, value.ci_high, decimals(metric), "lower")
+    return cells
+
+
+def _compared_percentiles(summary: StepSummary) -> dict[str, str]:
+    """The percentiles the run compares, for a terminal: no intervals."""
+    return {
+        f"{SHORT_LABELS[m]} {METRIC_UNITS[m]}": number(getattr(summary, m).value, decimals(m), "lower")
+        for m in COMPARED_PERCENTILES
+    }
 
 
 _BENCH_PARTS = ((Component.DATABASE, "db"), (Component.UPSTREAM, "upstream"), (Component.LOAD_GENERATOR, "locust"))
@@ -154,9 +177,7 @@ def decision_table(results: Results) -> pd.DataFrame:
                 "load": load_label(summary.users, summary.arrival_rate),
                 "trials": str(summary.trials),
                 "requests": str(summary.requests),
-                "p50 ms": _ms(summary.p50_ms),
-                "p95 ms [95% CI]": _ms(summary.p95_ms),
-                "p99 ms [95% CI]": _ms(summary.p99_ms),
+                **_percentile_cells(summary),
                 "max ms": number(_max_latency(summary, steps), 1, "lower"),
                 "throughput rps [95% CI]": estimate(
                     throughput.value, throughput.ci_low, throughput.ci_high, 1, "higher"
@@ -205,8 +226,7 @@ def steps_table(results: Results) -> pd.DataFrame:
             {
                 "svc": summary.service,
                 "load": load_label(summary.users, summary.arrival_rate),
-                "p95 ms": number(summary.p95_ms.value, 1, "lower"),
-                "p99 ms": number(summary.p99_ms.value, 1, "lower"),
+                **_compared_percentiles(summary),
                 "rps": number(summary.throughput_rps.value, 1, "higher"),
                 "err": percent(summary.error_rate, 2, "lower"),
                 "cache": "n/a" if summary.has_cache is False else percent(summary.cache_hit_rate, 1, "higher"),
@@ -260,7 +280,7 @@ def ratios_table(results: Results) -> pd.DataFrame:
     rows = []
     for decision in results.decisions:
         for ratio in decision.ratios:
-            better = "higher" if ratio.metric == "throughput_rps" else "lower"
+            better = "higher" if higher_is_better(ratio.metric) else "lower"
             value = ratio.value
             rows.append(
                 {
@@ -410,16 +430,13 @@ def costs_table(results: Results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-_EFFECT_DECIMALS = {"throughput_rps": 1, "p95_ms": 1, "service_cpu_ms_per_request": 3}
-
-
 def effect_text(effect: Effect | None) -> str:
     """A difference (with - without) and its interval, rounded against the change."""
     if effect is None:
         return MISSING
     better = "higher" if higher_is_better(effect.metric) else "lower"
     d = effect.difference
-    text = estimate(d.value, d.ci_low, d.ci_high, _EFFECT_DECIMALS.get(effect.metric, 2), better)
+    text = estimate(d.value, d.ci_low, d.ci_high, decimals(effect.metric), better)
     if d.value is not None and d.value > 0:
         text = "+" + text
     return text + ("" if effect.significant else " (n.s.)")

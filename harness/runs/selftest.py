@@ -37,18 +37,27 @@ import pandas as pd
 
 from ..analysis.conclude import conclude, rejudge
 from ..analysis.criteria import load_criteria
-from ..analysis.decision import VERDICT_METRICS, acts_on, key_ratio
+from ..analysis.decision import acts_on, key_ratio
 from ..analysis.quiet import OTHER_WORK_LIMIT_SHARE, STEAL_LIMIT_SHARE, other_work_cores, other_work_limit
-from ..analysis.ratios import CPU_METRIC, RATIO_METRICS
 from ..bench import BenchConfig
 from ..bench.pinning import CpuPlan, cpu_plan
+from ..metrics import (
+    COMPARED_METRICS,
+    CPU_METRIC,
+    LATENCY_METRICS,
+    METRIC_LABELS,
+    PRACTICAL_MARGIN,
+    RATIO_METRICS,
+    SHORT_LABELS,
+    VERDICT_METRICS,
+    practical_margin,
+)
 from ..processes import ProcessFailed
 from ..records import load_run_records
 from ..results import LoadSettings, Ratio, Results
 from ..rounding import P_FLOOR, estimate, number, p_value
 from ..terms import (
     COMPONENT_LABELS,
-    PRACTICAL_MARGIN,
     Direction,
     Outcome,
     ReasonCode,
@@ -56,7 +65,6 @@ from ..terms import (
     Verdict,
     load_label,
     outside_margin,
-    practical_margin,
 )
 from .compare import RunControl, run_comparison
 from .gateknown import gate_known_answers
@@ -513,7 +521,7 @@ def _judge_aa_level(scenario: str, level: str, ratios: dict[str, Ratio]) -> list
         if ratio is None and metric not in RATIO_METRICS:  # CPU per request: only where CPU was sampled
             continue
         expected = f"no significant difference beyond +-{practical_margin(metric):.0%}"
-        subject = f"{_METRIC_NAMES[metric]} ratio B/A at {level}"
+        subject = f"{_name(metric)} ratio B/A at {level}"
         if ratio is None or ratio.value.value is None:
             checks.append(Check(scenario, subject, expected, "not computed", "unusable"))
         elif ratio.placement_cost:  # unpinned: the verdict does not read it, so neither does this check
@@ -522,8 +530,9 @@ def _judge_aa_level(scenario: str, level: str, ratios: dict[str, Ratio]) -> list
         else:
             status: Status = "fail" if _acted_on(ratio) else "pass"
             checks.append(Check(scenario, subject, expected, _measured(ratio), status, ratio=ratio))
-    if (p99 := ratios.get("p99_ms")) is not None:
-        checks.append(_info(scenario, f"p99 ratio B/A at {level}", "(not used by the verdict)", p99))
+    for metric in (m for m in COMPARED_METRICS if m not in VERDICT_METRICS):
+        if (ratio := ratios.get(metric)) is not None:
+            checks.append(_info(scenario, f"{_name(metric)} ratio B/A at {level}", "(not used by the verdict)", ratio))
     return checks
 
 
@@ -539,9 +548,9 @@ def _judge_ab_level(scenario: str, level: str, ratios: dict[str, Ratio]) -> list
     else:
         worse = acts_on(p95, Direction.WORSE)
         checks = [Check(scenario, subject, expected, _measured(p95), "pass" if worse else "fail", ratio=p95)]
-    for metric in ("p99_ms", "throughput_rps", CPU_METRIC):
+    for metric in (m for m in COMPARED_METRICS if m != "p95_ms"):  # every ratio but the one judged
         if (ratio := ratios.get(metric)) is not None:
-            subject = f"{_METRIC_NAMES[metric]} ratio B/A at {level}"
+            subject = f"{_name(metric)} ratio B/A at {level}"
             checks.append(_info(scenario, subject, "(informative)", ratio))
     return checks
 
@@ -642,7 +651,9 @@ def _info(scenario: str, subject: str, expected: str, ratio: Ratio) -> Check:
     return Check(scenario, subject, expected, _measured(ratio), "info", ratio=ratio)
 
 
-_METRIC_NAMES = {"p95_ms": "p95", "p99_ms": "p99", "throughput_rps": "throughput", CPU_METRIC: "CPU per request"}
+def _name(metric: str) -> str:
+    """ "p95", "throughput", "CPU per request": a percentile by its short name, the rest in words."""
+    return SHORT_LABELS[metric] if metric in LATENCY_METRICS else METRIC_LABELS[metric]
 
 
 def _measured(ratio: Ratio) -> str:
@@ -743,7 +754,7 @@ def _known_check(case: KnownAnswer, results: Results) -> Check:
     failed = [f"'{r.criterion}'" for r in decision.criteria if r.outcome is Outcome.FAIL]
     measured = str(decision.verdict) + (f" (fails {', '.join(sorted(set(failed)))})" if failed else "")
     if ratio is not None:
-        measured += f"; {_METRIC_NAMES[ratio.metric]} A/B {_measured(ratio)}"
+        measured += f"; {_name(ratio.metric)} A/B {_measured(ratio)}"
     if decision.verdict is Verdict.INCONCLUSIVE and codes & _RUN_CAUSES:
         return Check(KNOWN, case.name, case.expected, measured, "unusable", ratio=ratio, verdict=decision.verdict)
     if case.verdict is Verdict.MIGRATE:

@@ -23,7 +23,6 @@ from harness.gate import (
     EXIT_FAIL,
     EXIT_INCONCLUSIVE,
     EXIT_PASS,
-    GATED_METRICS,
     compare_runs,
     judge_run,
     junit_xml,
@@ -33,16 +32,15 @@ from harness.gate import (
 from harness.gate.checks import _criterion_check as criteria_check
 from harness.gate.junit import ANSWERS_SUITE
 from harness.gate.markdown import HEADLINE_ROWS
+from harness.metrics import GATED_METRICS, PRACTICAL_MARGIN, practical_margin
 from harness.report.answers import answers as report_answers
 from harness.results import CriterionResult, Results, StepResult, UsabilityIssue, VariantInfo, save_results
 from harness.terms import (
-    PRACTICAL_MARGIN,
     TARGET_REASONS,
     Component,
     CriterionReason,
     Unusable,
     Verdict,
-    practical_margin,
 )
 from harness.terms import Outcome as CriterionOutcome
 from tests.harness.test_figures import clean_audit, make_run

@@ -23,10 +23,11 @@ from harness.analysis import conclude
 from harness.analysis.criteria import load_criteria
 from harness.cli import main
 from harness.commands._runs import print_results
+from harness.metrics import HEADLINE_METRICS
 from harness.report import PLOTS, SUMMARY_MAX_LINES, console_table, render_plots, write_report
 from harness.report.answers import LINE_LIMIT, TOP_REASONS, answers, target_lines
 from harness.report.console import CONSOLE_WIDTH, report_console
-from harness.report.firstscreen import HEADLINE_METRICS, cards, claims_matrix
+from harness.report.firstscreen import cards, claims_matrix
 from harness.report.matrix import criteria_matrix
 from harness.report.screenshot import CHROMIUM_VARIABLE, find_chromium, no_chromium_hint
 from harness.report.tables import attribution_table, costs_table
