@@ -24,6 +24,7 @@ __all__ = [
     "FRACTION_METRICS",
     "GATED_METRICS",
     "HEADLINE_METRICS",
+    "HISTORY_METRICS",
     "LATENCY_METRICS",
     "METRICS",
     "METRIC_LABELS",
@@ -69,6 +70,7 @@ class Metric:
     gated: bool = False  # the gate compares it with the baseline run
     attributed: bool = False  # the attribution estimates each change's effect on it
     headline: bool = False  # a ratio column of the report's first screen
+    history: bool = False  # each main-branch run appends it to the history (harness history)
 
 
 CPU_METRIC = "service_cpu_ms_per_request"  # the service's CPU time per answered request
@@ -78,18 +80,18 @@ DATABASE_METRIC = "database_operations_per_request"
 METRICS: tuple[Metric, ...] = (
     Metric("p50_ms", "p50 latency", "p50", "ms", percentile=50.0, cpu_bound=True, decimals=1),
     Metric("p95_ms", "p95 latency", "p95", "ms", percentile=95.0, cpu_bound=True, decimals=1,
-           verdict=True, ratio=True, gated=True, attributed=True, headline=True),
+           verdict=True, ratio=True, gated=True, attributed=True, headline=True, history=True),
     Metric("p99_ms", "p99 latency", "p99", "ms", percentile=99.0, cpu_bound=True, decimals=1,
-           ratio=True, gated=True),
+           ratio=True, gated=True, history=True),
     Metric("throughput_rps", "throughput", "throughput", "rps", higher_is_better=True, cpu_bound=True, decimals=1,
-           verdict=True, ratio=True, gated=True, attributed=True, headline=True),
+           verdict=True, ratio=True, gated=True, attributed=True, headline=True, history=True),
     Metric("success_rate", "success rate", "success", "fraction", higher_is_better=True, cpu_bound=True, decimals=3),
     Metric("error_rate", "error rate", "errors", "fraction", cpu_bound=True, decimals=3),
     # CPU per request is all of a process's CPU time over its answers: it moves more than latency
     # between two steps of the same code (the A/A self-test, docs/measurements.md). Twice the
     # latency margin clears that and still fails a 30 % cost rise.
     Metric(CPU_METRIC, "CPU per request", "CPU/req", "ms/request", margin=2 * PRACTICAL_MARGIN, decimals=3,
-           verdict=True, gated=True, attributed=True),
+           verdict=True, gated=True, attributed=True, history=True),
     Metric("added_latency_p99_ms", "added p99 latency", "added p99", "ms", cpu_bound=True, decimals=1),
     Metric(DATABASE_METRIC, "database operations per request", "DB ops/req", "operations/request", gated=True),
     Metric("database_connections_max", "database connections", "DB conns max", "connections", database_bound=True),
@@ -147,6 +149,7 @@ COMPARED_PERCENTILES = _names(lambda m: m.ratio and m.percentile is not None)  #
 GATED_METRICS = _names(lambda m: m.gated)
 ATTRIBUTED_METRICS = told_order(_names(lambda m: m.attributed))
 HEADLINE_METRICS = _names(lambda m: m.headline)
+HISTORY_METRICS = _names(lambda m: m.history)
 CPU_BOUND_METRICS = frozenset(_names(lambda m: m.cpu_bound))
 DATABASE_BOUND_METRICS = frozenset(_names(lambda m: m.database_bound))
 FRACTION_METRICS = frozenset(_names(lambda m: m.unit == "fraction"))  # shown as percentages

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-# CPU_METRIC: re-exported for harness/runs/gateknown.py until it imports harness.metrics.
-from .metrics import CPU_METRIC as CPU_METRIC
 from .metrics import higher_is_better, practical_margin
 
 __all__ = [

@@ -32,43 +32,38 @@ from datetime import datetime
 
 import pandas as pd
 
+from ..metrics import CPU_METRIC, HISTORY_METRICS, LATENCY_METRICS, METRIC_LABELS, METRIC_UNITS, practical_margin
 from ..results import Results, StepResult
-from ..terms import CPU_METRIC, Component, practical_margin
+from ..terms import Component
 
 __all__ = [
     "DEFAULT_MAX_PVALUE",
     "DETECTED",
     "HISTORY_COLUMNS",
     "METRICS",
+    "RELATIVE_CPU",
+    "RENAMED",
     "SERIES_KEYS",
     "ChangePoint",
     "change_points",
     "history_rows",
+    "margin",
 ]
 
-# metric column -> its label
+RELATIVE_CPU = "cpu_vs_load_generator"  # the service's CPU per request over the load generator's
+# metric column -> its label: the registry's history metrics, then the relative CPU
 METRICS: dict[str, str] = {
-    "p95_ms": "p95 latency, ms",
-    "p99_ms": "p99 latency, ms",
-    "throughput_rps": "throughput, requests/s",
-    "cpu_ms_per_request": "service CPU per request, ms",
-    "cpu_vs_load_generator": "service CPU / load generator CPU, per request",
-}
-# metric column -> the verdict's metric whose practical margin a change must pass
-MARGIN_OF: dict[str, str] = {
-    "p95_ms": "p95_ms",
-    "p99_ms": "p99_ms",
-    "throughput_rps": "throughput_rps",
-    "cpu_ms_per_request": CPU_METRIC,
-    "cpu_vs_load_generator": CPU_METRIC,
+    **{name: f"{METRIC_LABELS[name]}, {METRIC_UNITS[name]}" for name in HISTORY_METRICS},
+    RELATIVE_CPU: "service CPU / load generator CPU, per request",
 }
 # Raw CPU per request moves with the host's speed between runs (docs/history.md): kept and shown,
 # but change points are searched where the host cancels, unless asked for by name.
-DETECTED = tuple(m for m in METRICS if m != "cpu_ms_per_request")
+DETECTED = tuple(m for m in METRICS if m != CPU_METRIC)
 SERIES_KEYS = ("service", "users", "arrival_rate")  # one series per service and load level (and metric)
 REFERENCE = "load_generator_cpu_ms_per_request"  # the host's speed, kept to show why a raw figure moved
 # One row per run x service x level.
 HISTORY_COLUMNS = ("run_id", "date", "commit", *SERIES_KEYS, "trials", *METRICS, REFERENCE)
+RENAMED = {"cpu_ms_per_request": CPU_METRIC}  # a history written before the registry named it
 DEFAULT_MAX_PVALUE = 0.001  # Otava's default
 
 
@@ -80,10 +75,7 @@ def history_rows(results: Results, commit: str) -> pd.DataFrame:
             "service": step.service,
             "users": step.users,
             "arrival_rate": step.arrival_rate,
-            "p95_ms": step.latency.p95_ms,
-            "p99_ms": step.latency.p99_ms,
-            "throughput_rps": step.throughput_rps,
-            "cpu_ms_per_request": step.service_cpu_ms_per_request,
+            **{name: _figure(step, name) for name in HISTORY_METRICS},
             REFERENCE: _load_generator_ms(step),
         }
         for step in results.steps
@@ -92,13 +84,23 @@ def history_rows(results: Results, commit: str) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=list(HISTORY_COLUMNS))
     steps = pd.DataFrame(rows)
-    steps["cpu_vs_load_generator"] = steps["cpu_ms_per_request"].astype(float) / steps[REFERENCE].astype(float)
+    steps[RELATIVE_CPU] = steps[CPU_METRIC].astype(float) / steps[REFERENCE].astype(float)
     frame = steps.groupby(list(SERIES_KEYS), sort=True).median().reset_index()
     frame["trials"] = steps.groupby(list(SERIES_KEYS), sort=True).size().to_numpy()
     frame["run_id"] = results.run_id
     frame["date"] = results.created_at.isoformat()
     frame["commit"] = commit
     return frame[list(HISTORY_COLUMNS)]
+
+
+def _figure(step: StepResult, name: str) -> float | None:
+    """A registered metric of one step: a percentile from its latencies, else its own field."""
+    return getattr(step.latency, name) if name in LATENCY_METRICS else getattr(step, name)
+
+
+def margin(column: str) -> float:
+    """The least relative change reported in ``column``: its metric's practical margin."""
+    return practical_margin(CPU_METRIC if column == RELATIVE_CPU else column)
 
 
 def _load_generator_ms(step: StepResult) -> float | None:
@@ -150,7 +152,7 @@ def change_points(
             values = series[metric].astype(float)
             kept = series[values.notna()]
             points, _ = compute_change_points(
-                values.dropna().to_numpy(), max_pvalue=max_pvalue, min_magnitude=practical_margin(MARGIN_OF[metric])
+                values.dropna().to_numpy(), max_pvalue=max_pvalue, min_magnitude=margin(metric)
             )
             for point in points:
                 row = kept.iloc[int(point.index)]

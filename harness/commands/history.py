@@ -26,14 +26,15 @@ from ..analysis.history import (
     DEFAULT_MAX_PVALUE,
     DETECTED,
     HISTORY_COLUMNS,
-    MARGIN_OF,
     METRICS,
+    RENAMED,
     SERIES_KEYS,
     change_points,
     history_rows,
+    margin,
 )
 from ..results import load_results
-from ..terms import load_label, practical_margin
+from ..terms import load_label
 from ._runs import share
 
 HELP = "append a run's key figures to the main-branch history; show its trends and change points"
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=sorted(METRICS),
         action="append",
         default=None,
-        help="default: all (change points: all but the raw cpu_ms_per_request)",
+        help="default: all (change points: all but the raw service_cpu_ms_per_request)",
     )
     show.add_argument("--service", action="append", default=None, help="default: every service")
     show.add_argument(
@@ -101,7 +102,7 @@ def _show(args: argparse.Namespace) -> int:
         history = history[history["service"].isin(services)]
     found = change_points(history, tuple(args.metric or DETECTED), max_pvalue=args.max_pvalue)
     runs = history["run_id"].nunique()
-    margins = ", ".join(f"{m} {practical_margin(MARGIN_OF[m]):.0%}" for m in args.metric or DETECTED)
+    margins = ", ".join(f"{m} {margin(m):.0%}" for m in args.metric or DETECTED)
     print(
         f"{runs} run(s) in {args.history}; change points (Apache Otava) at p < {args.max_pvalue:g} "
         f"and beyond the practical margin ({margins})"
@@ -132,7 +133,7 @@ def read_history(path: Path) -> pd.DataFrame:
     frame = pd.read_json(path, lines=True, dtype=False) if path.suffix == ".jsonl" else None
     if frame is None:
         frame = pd.read_csv(path, dtype={"commit": str, "run_id": str, "service": str})
-    return frame
+    return frame.rename(columns=RENAMED)
 
 
 def write_history(frame: pd.DataFrame, path: Path) -> None:

@@ -34,9 +34,9 @@ from ..analysis.quiet import disturbance
 from ..bench import BenchConfig
 from ..bench.pinning import cpu_plan
 from ..gate import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, GateResult, judge_run
+from ..metrics import CPU_METRIC
 from ..records import load_run_records
 from ..results import LoadSettings, Results, VariantInfo
-from ..terms import CPU_METRIC
 from .plan import RunPlan
 from .variants import VariantError, scratch_copy, variant_target
 
