@@ -3,7 +3,7 @@
 :data:`METRICS` is the one table; every set of metrics the rest of the harness reads (the
 verdict's, the ratios', the gate's, the attribution's, the latency percentiles, the labels, the
 units, the margins) is derived from it here, by property. A metric's field lives in the results
-schema (:class:`~harness.results.StepSummary`, and :class:`~harness.results.LatencySummary` for a
+schema (:class:`~harness.results.LevelSummary`, and :class:`~harness.results.LatencySummary` for a
 percentile); ``tests/test_metrics.py`` checks the two agree. Nothing here imports from the rest
 of the harness, so every layer may import it.
 """
@@ -50,7 +50,7 @@ PRACTICAL_MARGIN = 0.10
 class Metric:
     """One figure of a load level, and every role it plays."""
 
-    name: str  # its StepSummary field (and LatencySummary's, for a percentile); a ratio's metric
+    name: str  # its LevelSummary field (and LatencySummary's, for a percentile); a ratio's metric
     label: str  # in sentences: "p95 latency"
     short: str  # in tight lines and column headers: "p95"
     unit: str

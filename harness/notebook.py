@@ -19,7 +19,7 @@ from .analysis import latency_column, summary_records
 from .analysis.attribution import waterfall
 from .metrics import LATENCY_METRICS
 from .report.answers import answer_lines
-from .results import Estimate, Results, StepSummary
+from .results import Estimate, LevelSummary, Results
 from .terms import load_label
 
 __all__ = [
@@ -75,7 +75,7 @@ def _estimate_columns(name: str, estimate: Estimate) -> dict[str, float]:
     }
 
 
-def _percentile_columns(summary: StepSummary) -> dict[str, float]:
+def _percentile_columns(summary: LevelSummary) -> dict[str, float]:
     """Every latency percentile of the registry, with its interval's columns."""
     columns: dict[str, float] = {}
     for metric in LATENCY_METRICS:
@@ -236,7 +236,7 @@ def latency_cdf(results: Results, records: pd.DataFrame | None, level: tuple[int
     return pd.concat(frames, ignore_index=True)
 
 
-def _at_level(summaries: list[StepSummary], level: tuple[int, float]) -> list[StepSummary]:
+def _at_level(summaries: list[LevelSummary], level: tuple[int, float]) -> list[LevelSummary]:
     return [s for s in summaries if (s.users, s.arrival_rate) == level]
 
 

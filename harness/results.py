@@ -70,7 +70,7 @@ __all__ = [
     "ScalingFit",
     "SoakResult",
     "StepResult",
-    "StepSummary",
+    "LevelSummary",
     "TargetLoad",
     "UsabilityIssue",
     "VariantInfo",
@@ -347,7 +347,7 @@ class UsabilityIssue(_Schema):
 _SLOWING = frozenset({Component.DATABASE, Component.UPSTREAM, Component.MACHINE, Component.BENCH_CPUS})
 
 
-class StepSummary(_Schema):
+class LevelSummary(_Schema):
     """A service at one load level, over all its trials (what criteria and ratios read)."""
 
     service: Service
@@ -802,7 +802,7 @@ class Results(_Schema):
     machine: MachineInfo
     settings: RunSettings
     steps: list[StepResult] = []
-    summaries: list[StepSummary] = []
+    summaries: list[LevelSummary] = []
     criteria: list[CriterionResult] = Field(default=[], description="every criterion on every service")
     decisions: list[Decision] = Field(default=[], description="one per candidate")
     soak: list[SoakResult] = []

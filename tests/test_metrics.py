@@ -24,7 +24,7 @@ from harness.metrics import (
     practical_margin,
     told_order,
 )
-from harness.results import Estimate, LatencySummary, StepSummary
+from harness.results import Estimate, LatencySummary, LevelSummary
 
 _PERCENTILE_FIELD = re.compile(r"p\d+(_\d+)?_ms")
 
@@ -38,7 +38,7 @@ def test_the_schema_holds_exactly_the_registrys_percentiles():
     assert {name for name in LatencySummary.model_fields if _PERCENTILE_FIELD.fullmatch(name)} == set(LATENCY_METRICS)
     step_percentiles = {
         name
-        for name, field in StepSummary.model_fields.items()
+        for name, field in LevelSummary.model_fields.items()
         if _PERCENTILE_FIELD.fullmatch(name) and field.annotation is Estimate
     }
     assert step_percentiles == set(LATENCY_METRICS)

@@ -32,12 +32,12 @@ from ..results import (
     Decision,
     Effect,
     Estimate,
+    LevelSummary,
     MinimalMigration,
     MinimalStatus,
     Ratio,
     Results,
     StepResult,
-    StepSummary,
 )
 from ..rounding import number
 from ..terms import ECHO, Verdict, load_label
@@ -302,20 +302,20 @@ class _Effects:
             found += [estimators[metric](a, b) for metric in ATTRIBUTED_METRICS]
         return found
 
-    def _steps(self, summary: StepSummary) -> list[StepResult]:
+    def _steps(self, summary: LevelSummary) -> list[StepResult]:
         key = (summary.service, summary.users, summary.arrival_rate)
         return [s for s in self._results.steps if (s.service, s.users, s.arrival_rate) == key]
 
-    def _answered(self, summary: StepSummary) -> pd.DataFrame:
+    def _answered(self, summary: LevelSummary) -> pd.DataFrame:
         measured = summary_records(summary, self._records)
         return measured[measured["status"] != 0]
 
-    def _by_trials(self, a: StepSummary, b: StepSummary) -> bool:
+    def _by_trials(self, a: LevelSummary, b: LevelSummary) -> bool:
         return min(a.trials, b.trials) >= MIN_TRIALS_FOR_TRIAL_BOOTSTRAP
 
     def _effect(
         self,
-        a: StepSummary,
+        a: LevelSummary,
         metric: str,
         top: float | None,
         bottom: float | None,
@@ -345,7 +345,7 @@ class _Effects:
             p_value=p_value,
         )
 
-    def _throughput(self, a: StepSummary, b: StepSummary) -> Effect:
+    def _throughput(self, a: LevelSummary, b: LevelSummary) -> Effect:
         top, bottom = a.throughput_rps.value, b.throughput_rps.value
         if self._by_trials(a, b):
             samples = [np.array([[s.throughput_rps for s in self._steps(x)]]) for x in (a, b)]
@@ -359,7 +359,7 @@ class _Effects:
         )
         return self._effect(a, "throughput_rps", top, bottom, ci)
 
-    def _p95(self, a: StepSummary, b: StepSummary) -> Effect:
+    def _p95(self, a: LevelSummary, b: LevelSummary) -> Effect:
         top, bottom = a.p95_ms.value, b.p95_ms.value
         answered = [self._answered(x)["latency_ms" if x.arrival_rate == 0 else "corrected_latency_ms"] for x in (a, b)]
         if self._by_trials(a, b):
@@ -373,7 +373,7 @@ class _Effects:
         p = mann_whitney(answered[0], answered[1], seed=self._seed)
         return self._effect(a, "p95_ms", top, bottom, ci, p)
 
-    def _cpu(self, a: StepSummary, b: StepSummary) -> Effect:
+    def _cpu(self, a: LevelSummary, b: LevelSummary) -> Effect:
         steps = [self._steps(x) for x in (a, b)]
         top, bottom = (service_ms_per_request(s) for s in steps)
         if self._by_trials(a, b):

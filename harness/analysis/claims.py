@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import pandas as pd
 from scipy import stats
 
-from ..results import ClaimCheck, ClaimOutcome, CostFigures, Decision, Estimate, Results, StepResult, StepSummary
+from ..results import ClaimCheck, ClaimOutcome, CostFigures, Decision, Estimate, LevelSummary, Results, StepResult
 from ..terms import HELPER_COMPONENTS, load_label
 from .cpu import cpu_pairs, cpu_per_request, ms_per_request, service_ms_per_request
 from .levels import summary_records
@@ -85,7 +85,7 @@ def _check(
     )
 
 
-def _comparable(summaries: Sequence[StepSummary], candidate: str, baseline: str) -> list[_Level]:
+def _comparable(summaries: Sequence[LevelSummary], candidate: str, baseline: str) -> list[_Level]:
     usable = {(s.service, s.users, s.arrival_rate) for s in summaries if s.usable}
     levels = {(u, r) for _, u, r in usable}
     both = [level for level in levels if (candidate, *level) in usable and (baseline, *level) in usable]
@@ -198,7 +198,7 @@ def _success(results: Results, decision: Decision) -> ClaimCheck:
     return _check(decision, code, claim, promised, lowest, "share", level, outcome, reason)
 
 
-def _passes_load_test(summary: StepSummary) -> bool:
+def _passes_load_test(summary: LevelSummary) -> bool:
     test = CHECKLIST_LOAD_TEST
     return (
         summary.success_rate > test["success_rate"]
@@ -248,7 +248,7 @@ def _steps_of(results: Results, service: str, level: _Level) -> list[StepResult]
     return [s for s in results.steps if (s.service, s.users, s.arrival_rate) == (service, *level)]
 
 
-def _summary(results: Results, service: str, level: _Level) -> StepSummary | None:
+def _summary(results: Results, service: str, level: _Level) -> LevelSummary | None:
     found = [s for s in results.summaries if (s.service, s.users, s.arrival_rate) == (service, *level)]
     return found[0] if found else None
 

@@ -1,7 +1,7 @@
 """The service's CPU per request at a load level, with its interval.
 
 The point figure is the service's CPU seconds over the measured windows divided by the requests
-sent in them (as :attr:`StepSummary.service_cpu_ms_per_request`). Its interval resamples whole
+sent in them (as :attr:`LevelSummary.service_cpu_ms_per_request`). Its interval resamples whole
 seconds: each second of each trial's window is a pair (the service's CPU in it, from the
 sampler's timeline; the requests sent in it, from the records), resampled together, so a second
 with more requests keeps its larger CPU.

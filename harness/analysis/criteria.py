@@ -24,7 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..metrics import CPU_BOUND_METRICS, DATABASE_BOUND_METRICS
-from ..results import CriterionResult, Estimate, FaultResult, Results, SoakResult, StepSummary
+from ..results import CriterionResult, Estimate, FaultResult, LevelSummary, Results, SoakResult
 from ..terms import ECHO, Component, CriterionReason, Outcome, Unusable, load_label
 from .projection import CpuNeed, bench_short_of_cpu, cpu_need, short_of_cpu
 
@@ -65,10 +65,10 @@ def _is_figure(annotation: Any) -> bool:
     return bool(kinds) and kinds <= {Estimate, float, int}
 
 
-# Every numeric figure of a StepSummary can be a criterion's metric.
+# Every numeric figure of a LevelSummary can be a criterion's metric.
 SUMMARY_METRICS: tuple[str, ...] = tuple(
     name
-    for name, field in StepSummary.model_fields.items()
+    for name, field in LevelSummary.model_fields.items()
     if name not in _IDENTITY_FIELDS and _is_figure(field.annotation)
 )
 
@@ -171,7 +171,7 @@ def _explain(source: str, raw: dict[str, Any], error: ValidationError) -> str:
 
 
 # -- judging ------------------------------------------------------------------------------------
-def summary_metric(summary: StepSummary, metric: str) -> float | None:
+def summary_metric(summary: LevelSummary, metric: str) -> float | None:
     """The value of one figure of a summary (an :class:`Estimate`'s point value)."""
     value = getattr(summary, metric)
     if isinstance(value, Estimate):
@@ -280,13 +280,13 @@ def _serves_metrics(results: Results, service: str) -> bool:
     return variant is not None and variant.choices.get("OPERATIONS_ROUTES") == "on"
 
 
-def _database_bound(summary: StepSummary) -> bool:
+def _database_bound(summary: LevelSummary) -> bool:
     return any(
         issue.code is Unusable.BENCH_BOUND and issue.component is Component.DATABASE for issue in summary.unusable
     )
 
 
-def _needs_more_cpu(criterion: Criterion, summary: StepSummary, results: Results) -> CpuNeed | None:
+def _needs_more_cpu(criterion: Criterion, summary: LevelSummary, results: Results) -> CpuNeed | None:
     """The projection when the level ran short of CPU for a figure that CPU decides, and the
     service needs more CPUs than it had."""
     if criterion.metric not in CPU_BOUND_METRICS or not short_of_cpu(summary):
@@ -296,7 +296,7 @@ def _needs_more_cpu(criterion: Criterion, summary: StepSummary, results: Results
     return need if need is not None and need.service_cpus > had else None
 
 
-def _short_of_machine(summary: StepSummary) -> str | None:
+def _short_of_machine(summary: LevelSummary) -> str | None:
     """Why an unusable level says nothing about the design, when the machine is too small for it:
     the bench's CPUs, the shared machine or the database ran out (never a disturbance, a short
     step or a saturated load generator, which this machine can fix, even where the service also
@@ -306,7 +306,7 @@ def _short_of_machine(summary: StepSummary) -> str | None:
     return "; ".join(issue.detail for issue in summary.unusable)
 
 
-def _judge_level(criterion: Criterion, summary: StepSummary, results: Results) -> CriterionResult:
+def _judge_level(criterion: Criterion, summary: LevelSummary, results: Results) -> CriterionResult:
     has_cache = variant_has_cache(results, summary.service)
     value = summary_metric(summary, criterion.metric)
     level = _level_name(summary)
@@ -430,7 +430,7 @@ def _judge_relative(
     relative: RelativeCriterion, results: Results, services: Sequence[str]
 ) -> Iterator[CriterionResult]:
     def result(
-        summary: StepSummary | None, value: float | None, outcome: Outcome, reason: CriterionReason, detail: str
+        summary: LevelSummary | None, value: float | None, outcome: Outcome, reason: CriterionReason, detail: str
     ) -> CriterionResult:
         return CriterionResult(
             criterion=relative.name,
@@ -492,5 +492,5 @@ def _judge_relative(
         yield result(candidate, ratio, _verdict(passed), CriterionReason.MEASURED, detail)
 
 
-def _level_name(summary: StepSummary) -> str:
+def _level_name(summary: LevelSummary) -> str:
     return f"{summary.service} at {load_label(summary.users, summary.arrival_rate)}"

@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ..metrics import METRIC_LABELS, PRACTICAL_MARGIN, VERDICT_METRICS, higher_is_better, practical_margin
-from ..results import AuditFigures, CriterionResult, Decision, DecisionReason, Ratio, Results, StepSummary
+from ..results import AuditFigures, CriterionResult, Decision, DecisionReason, LevelSummary, Ratio, Results
 from ..rounding import number, p_value
 from ..terms import (
     BENCH_ADVICE,
@@ -231,7 +231,7 @@ def _audit_failures(results: Results, service: str) -> list[DecisionReason]:
     return [_reason(ReasonCode.AUDIT_FAILED, text) for text in texts]
 
 
-def _comparable_levels(summaries: Sequence[StepSummary], candidate: str, baseline: str) -> set[_Level]:
+def _comparable_levels(summaries: Sequence[LevelSummary], candidate: str, baseline: str) -> set[_Level]:
     def usable(service: str) -> set[_Level]:
         return {(s.users, s.arrival_rate) for s in summaries if s.service == service and s.usable}
 
@@ -239,7 +239,7 @@ def _comparable_levels(summaries: Sequence[StepSummary], candidate: str, baselin
 
 
 def _uncompared(
-    summaries: Sequence[StepSummary], comparable: set[_Level], candidate: str, baseline: str
+    summaries: Sequence[LevelSummary], comparable: set[_Level], candidate: str, baseline: str
 ) -> list[DecisionReason]:
     """Load levels the verdict could not compare, and why: the verdict stands on the others."""
     pair = (candidate, baseline)
@@ -385,7 +385,7 @@ def _target_elsewhere(own: Sequence[CriterionResult]) -> list[DecisionReason]:
     return [_reason(ReasonCode.TARGET_ELSEWHERE, text)]
 
 
-def _disturbed(summaries: Sequence[StepSummary], pair: Sequence[str]) -> DecisionReason | None:
+def _disturbed(summaries: Sequence[LevelSummary], pair: Sequence[str]) -> DecisionReason | None:
     """The levels of the pair measured on a machine that was not quiet, in one reason."""
     hit = [
         (s, issue)
@@ -465,7 +465,7 @@ def _past(ratio: Ratio, direction: Direction) -> bool:
 
 
 def _guarded_levels(
-    summaries: Sequence[StepSummary], comparable: set[_Level], pair: Sequence[str]
+    summaries: Sequence[LevelSummary], comparable: set[_Level], pair: Sequence[str]
 ) -> list[DecisionReason]:
     """One line when no benefit was found and the bench's guard set aside a level where one could
     have shown (its CPUs, the shared machine or the load generator ran out)."""
@@ -494,7 +494,7 @@ _CAUSE_ADVICE = {
 }
 
 
-def _advice(summaries: Sequence[StepSummary], services: Sequence[str]) -> list[DecisionReason]:
+def _advice(summaries: Sequence[LevelSummary], services: Sequence[str]) -> list[DecisionReason]:
     """What to change, once per cause: a saturated part names every level and service it held up."""
     bound: dict[Component, dict[str, dict[_Level, None]]] = {}
     causes: dict[str, None] = {}

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..metrics import LATENCY_METRICS
 from ..records import ABANDONED, RECORD_COLUMNS
-from ..results import CacheFigures, Estimate, LatencySummary, StepResult, StepSummary, UsabilityIssue
+from ..results import CacheFigures, Estimate, LatencySummary, LevelSummary, StepResult, UsabilityIssue
 from ..terms import COMPONENT_LABELS, HELPER_COMPONENTS, Component, Unusable
 from .quiet import disturbance
 from .stats import bootstrap_ci, percentile, percentile_cis
@@ -39,7 +39,7 @@ MIN_TRIALS_FOR_TRIAL_BOOTSTRAP = 3
 _LevelKey = tuple[str, int, float]
 
 
-def summary_records(summary: StepSummary, records: pd.DataFrame) -> pd.DataFrame:
+def summary_records(summary: LevelSummary, records: pd.DataFrame) -> pd.DataFrame:
     """The records a summary's figures were computed from (its trials, inside their windows)."""
     return level_records(records, summary.service, summary.users, summary.arrival_rate, summary.trial_windows)
 
@@ -70,8 +70,8 @@ def summarize(
     seed: int = 0,
     *,
     min_requests: int = MIN_REQUESTS,
-) -> list[StepSummary]:
-    """One :class:`StepSummary` per (service, users, arrival_rate), in the order the steps ran.
+) -> list[LevelSummary]:
+    """One :class:`LevelSummary` per (service, users, arrival_rate), in the order the steps ran.
 
     A figure's value is computed over ALL the level's measured requests pooled (the p95 of every
     request of every trial). Its interval resamples trial-level figures when there are at least
@@ -97,7 +97,7 @@ def _trial_windows(steps: Sequence[StepResult], notes: list[str]) -> dict[int, t
 
 def _summarize_level(
     key: _LevelKey, steps: Sequence[StepResult], records: pd.DataFrame, seed: int, min_requests: int
-) -> StepSummary:
+) -> LevelSummary:
     service, users, arrival_rate = key
     notes: list[str] = []
     windows = _trial_windows(steps, notes)
@@ -129,7 +129,7 @@ def _summarize_level(
     databases = [step.database for step in steps if step.database is not None]
     service_cpu = [step.components["service"] for step in steps if "service" in step.components]
     generator = [step.components["load_generator"] for step in steps if "load_generator" in step.components]
-    return StepSummary(
+    return LevelSummary(
         service=service,
         users=users,
         arrival_rate=arrival_rate,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..results import Results, StepSummary
+from ..results import LevelSummary, Results
 from ..terms import Component, Unusable, load_label
 
 __all__ = ["CpuNeed", "bench_short_of_cpu", "closed_loop_rate", "cpu_need", "offered_rps", "short_of_cpu"]
@@ -57,12 +57,12 @@ def offered_rps(results: Results, users: int, arrival_rate: float) -> float | No
     return closed_loop_rate(users, load.wait_mean_s, bench.graph_latency_ms + bench.llm_latency_ms)
 
 
-def _measurable(summary: StepSummary) -> bool:
+def _measurable(summary: LevelSummary) -> bool:
     """A level whose CPU per request can be trusted: usable, or only slowed by the bench."""
     return summary.service_cpu_ms_per_request is not None and (summary.usable or summary.slowed_by_bench)
 
 
-def cpu_need(results: Results, summary: StepSummary) -> CpuNeed | None:
+def cpu_need(results: Results, summary: LevelSummary) -> CpuNeed | None:
     """The worker CPUs ``summary``'s service needs for the load of ``summary``'s level."""
     offered = offered_rps(results, summary.users, summary.arrival_rate)
     own = [s for s in results.summaries if s.service == summary.service and _measurable(s)]
@@ -83,13 +83,13 @@ def cpu_need(results: Results, summary: StepSummary) -> CpuNeed | None:
     )
 
 
-def short_of_cpu(summary: StepSummary) -> bool:
+def short_of_cpu(summary: LevelSummary) -> bool:
     """The level says nothing because CPU ran out: the service filled its own CPUs, or the only
     reason it is unusable is that the bench's CPUs, the machine or the database were saturated."""
     return summary.service_saturated or bench_short_of_cpu(summary)
 
 
-def bench_short_of_cpu(summary: StepSummary) -> bool:
+def bench_short_of_cpu(summary: LevelSummary) -> bool:
     """The only reason the level is unusable is that the bench's CPUs, the machine or the database
     were saturated (a disturbance, a short step or a saturated load generator is not)."""
     cpu = {Component.BENCH_CPUS, Component.MACHINE, Component.DATABASE}

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..metrics import COMPARED_PERCENTILES, CPU_METRIC, LATENCY_METRICS
-from ..results import Ratio, StepResult, StepSummary
+from ..results import LevelSummary, Ratio, StepResult
 from .cpu import cpu_pairs, ms_per_request, service_ms_per_request
 from .levels import MIN_TRIALS_FOR_TRIAL_BOOTSTRAP, estimate, per_second_counts, summary_records
 from .stats import bootstrap_ratio_ci, mann_whitney, paired_samples_ci, percentile, percentile_ratio_cis
@@ -30,7 +30,7 @@ SIGNIFICANCE_LEVEL = 0.01
 
 
 def ratios(
-    summaries: Sequence[StepSummary],
+    summaries: Sequence[LevelSummary],
     records: pd.DataFrame,
     *,
     candidate: str,
@@ -55,13 +55,13 @@ def ratios(
     return out
 
 
-def _by_trials(cand: StepSummary, base: StepSummary) -> bool:
+def _by_trials(cand: LevelSummary, base: LevelSummary) -> bool:
     return min(cand.trials, base.trials) >= MIN_TRIALS_FOR_TRIAL_BOOTSTRAP
 
 
 def _latency_ratios(
-    cand: StepSummary,
-    base: StepSummary,
+    cand: LevelSummary,
+    base: LevelSummary,
     cand_answered: pd.DataFrame,
     base_answered: pd.DataFrame,
     seed: int,
@@ -96,8 +96,8 @@ def _latency_ratios(
 
 
 def _throughput_ratio(
-    cand: StepSummary,
-    base: StepSummary,
+    cand: LevelSummary,
+    base: LevelSummary,
     cand_answered: pd.DataFrame,
     base_answered: pd.DataFrame,
     seed: int,
@@ -113,13 +113,13 @@ def _throughput_ratio(
     return _ratio("throughput_rps", cand, base, ci, p_value=None, significant=significant)
 
 
-def _level_steps(steps: Sequence[StepResult], summary: StepSummary) -> list[StepResult]:
+def _level_steps(steps: Sequence[StepResult], summary: LevelSummary) -> list[StepResult]:
     key = (summary.service, summary.users, summary.arrival_rate)
     return [s for s in steps if (s.service, s.users, s.arrival_rate) == key]
 
 
 def _cpu_ratio(
-    cand: StepSummary, base: StepSummary, steps: Sequence[StepResult], records: pd.DataFrame, seed: int
+    cand: LevelSummary, base: LevelSummary, steps: Sequence[StepResult], records: pd.DataFrame, seed: int
 ) -> Ratio | None:
     sides = [_level_steps(steps, cand), _level_steps(steps, base)]
     top, bottom = (service_ms_per_request(side) for side in sides)
@@ -159,8 +159,8 @@ def contains_one(ci: tuple[float, float] | None) -> bool:
 
 def _ratio(
     metric: str,
-    cand: StepSummary,
-    base: StepSummary,
+    cand: LevelSummary,
+    base: LevelSummary,
     ci: tuple[float, float] | None,
     *,
     p_value: float | None,
@@ -188,5 +188,5 @@ def _trial_percentiles(answered: pd.DataFrame, column: str, q: float) -> list[fl
     return [f for f in figures if f is not None]
 
 
-def _trial_throughputs(summary: StepSummary, answered: pd.DataFrame) -> list[float]:
+def _trial_throughputs(summary: LevelSummary, answered: pd.DataFrame) -> list[float]:
     return [int((answered["trial"] == trial).sum()) / (t1 - t0) for trial, (t0, t1) in summary.trial_windows.items()]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from ..results import CostFigures, Estimate, Results, StepSummary, TargetLoad
+from ..results import CostFigures, Estimate, LevelSummary, Results, TargetLoad
 from ..terms import ECHO, Component, TargetStatus, load_label
 from .claims import CHECKLIST_LOAD_TEST
 from .projection import offered_rps
@@ -119,7 +119,7 @@ def _cpus_had(results: Results) -> int:
     return len(bench.service_cpus) or max(results.machine.cpu_count, 1)
 
 
-def _within_slo(summary: StepSummary) -> bool:
+def _within_slo(summary: LevelSummary) -> bool:
     p95 = summary.p95_ms.value
     return (
         p95 is not None
@@ -128,12 +128,12 @@ def _within_slo(summary: StepSummary) -> bool:
     )
 
 
-def _trusted(summary: StepSummary) -> bool:
+def _trusted(summary: LevelSummary) -> bool:
     """Figures that can stand: usable, or only slowed by the bench (pessimistic)."""
     return summary.usable or summary.slowed_by_bench
 
 
-def _capacity_per_cpu(results: Results, own: Sequence[StepSummary]) -> tuple[Estimate | None, StepSummary | None]:
+def _capacity_per_cpu(results: Results, own: Sequence[LevelSummary]) -> tuple[Estimate | None, LevelSummary | None]:
     """The highest throughput measured within the SLO, per service CPU, and where."""
     measured = [s for s in own if _trusted(s) and s.throughput_rps.value is not None]
     # None within the SLO: what the service served with its CPUs full is still its capacity,
@@ -145,7 +145,7 @@ def _capacity_per_cpu(results: Results, own: Sequence[StepSummary]) -> tuple[Est
     return _scaled(best.throughput_rps, 1 / _cpus_had(results)), best
 
 
-def _measured(results: Results, summary: StepSummary | None) -> tuple[TargetStatus, str] | None:
+def _measured(results: Results, summary: LevelSummary | None) -> tuple[TargetStatus, str] | None:
     """HOLDS or FAILS where the run measured the target level on usable figures; None: project it."""
     if summary is None or not summary.usable:
         return None
@@ -173,14 +173,14 @@ def _measured(results: Results, summary: StepSummary | None) -> tuple[TargetStat
     )
 
 
-def _cpu_source(own: Sequence[StepSummary]) -> StepSummary | None:
+def _cpu_source(own: Sequence[LevelSummary]) -> LevelSummary | None:
     """The highest level whose CPU per request can be trusted (CPU per request falls a little as
     load rises: the highest measured level is the closer one to the target)."""
     trusted = [s for s in own if s.service_cpu_ms_per_request is not None and _trusted(s)]
     return max(trusted, key=lambda s: (s.arrival_rate, s.users), default=None)
 
 
-def _cpu_ms(results: Results, summary: StepSummary) -> Estimate:
+def _cpu_ms(results: Results, summary: LevelSummary) -> Estimate:
     """CPU ms per request with its interval (the cost figures' own, where the run has them)."""
     cost: CostFigures | None = next(
         (
@@ -202,7 +202,7 @@ def _scaled(value: Estimate, factor: float) -> Estimate:
     return Estimate(value=times(value.value), ci_low=times(value.ci_low), ci_high=times(value.ci_high))
 
 
-def _why_projected(summary: StepSummary | None, users: int) -> str:
+def _why_projected(summary: LevelSummary | None, users: int) -> str:
     if summary is None:
         return f"this run did not include {users} users"
     causes = ["the service filled the CPUs it had"] if summary.service_saturated else []

@@ -31,7 +31,7 @@ from ..results import LoadSettings, Results, RunSettings, StepResult
 from ..runs import (
     DEFAULT_BASELINE,
     DEFAULT_CANDIDATES,
-    LOAD_PROFILES,
+    RUN_PRESETS,
     RunControl,
     RunPlan,
     Target,
@@ -194,7 +194,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     load = parser.add_argument_group("load")
     load.add_argument(
         "--profile",
-        choices=sorted(LOAD_PROFILES),
+        choices=sorted(RUN_PRESETS),
         default="quick",
         help="quick: 12 s measured after 3 s warm-up, 1 trial; full: 60 s after 10 s, 3 interleaved trials",
     )
@@ -325,7 +325,7 @@ def _load_settings(args: argparse.Namespace) -> LoadSettings:
         raise SystemExit("--wait takes MIN,MAX with MIN <= MAX")
     if args.remote_workers and not args.master_port:
         raise SystemExit("--remote-workers needs --master-port, so the workers know where to attach")
-    profile = LOAD_PROFILES[args.profile]
+    profile = RUN_PRESETS[args.profile]
     try:
         return LoadSettings(
             users=() if args.arrival_rate else args.users,

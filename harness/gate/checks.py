@@ -18,7 +18,7 @@ from typing import Literal
 
 from ..analysis import Criteria, evaluate
 from ..metrics import FRACTION_METRICS, LATENCY_METRICS, METRIC_LABELS, METRIC_UNITS, higher_is_better
-from ..results import AuditFigures, CriterionResult, Estimate, Results, StepSummary
+from ..results import AuditFigures, CriterionResult, Estimate, LevelSummary, Results
 from ..rounding import Better, estimate, number, percent
 from ..terms import ECHO, TARGET_REASONS, load_label
 from ..terms import Outcome as CriterionOutcome
@@ -142,7 +142,7 @@ def _criterion_check(judged: CriterionResult, results: Results) -> GateCheck:
     )
 
 
-def _summary(results: Results, service: str, users: int | None) -> StepSummary | None:
+def _summary(results: Results, service: str, users: int | None) -> LevelSummary | None:
     if users is None:
         return None
     matches = [s for s in results.summaries if s.service == service and s.users == users]
@@ -190,7 +190,7 @@ def _threshold_inside(threshold: float, interval: Estimate | None) -> bool:
     return interval.ci_low <= threshold <= interval.ci_high
 
 
-def _load_text(results: Results, users: int | None, summary: StepSummary | None) -> str:
+def _load_text(results: Results, users: int | None, summary: LevelSummary | None) -> str:
     if users is None:
         return "whole run"
     if summary is not None:
@@ -205,7 +205,7 @@ def audit_checks(results: Results) -> list[GateCheck]:
     return list(_audit_checks(results, results.summaries))
 
 
-def _audit_checks(results: Results, summaries: Sequence[StepSummary]) -> Iterator[GateCheck]:
+def _audit_checks(results: Results, summaries: Sequence[LevelSummary]) -> Iterator[GateCheck]:
     for summary in summaries:
         if summary.service in EXCLUDED_SERVICES:
             continue

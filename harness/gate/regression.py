@@ -61,7 +61,7 @@ from ..metrics import (
     higher_is_better,
     practical_margin,
 )
-from ..results import Estimate, Ratio, Results, StepResult, StepSummary
+from ..results import Estimate, LevelSummary, Ratio, Results, StepResult
 from ..terms import Direction, beyond_margin, load_label
 
 __all__ = [
@@ -141,8 +141,8 @@ def _advisory_only(metric: str, basis: Basis) -> bool:
 class _Level:
     """A service at one load level in both runs, with the steps each run measured there."""
 
-    now: StepSummary
-    before: StepSummary
+    now: LevelSummary
+    before: LevelSummary
     now_steps: list[StepResult]
     before_steps: list[StepResult]
     now_cost: Estimate  # the service's CPU ms per request, with the run's own interval
@@ -208,9 +208,9 @@ def compare_runs(
 
 def database_change(
     current: Results,
-    now: StepSummary,
+    now: LevelSummary,
     baseline: Results,
-    before: StepSummary,
+    before: LevelSummary,
     margin: float | None = DEFAULT_MAX_REGRESSION,
 ) -> Regression:
     """Database operations per request of ``now`` against ``before`` by the rule above (the side
@@ -224,12 +224,12 @@ def _has_records(records: pd.DataFrame | None) -> bool:
     return records is not None and not records.empty
 
 
-def _steps_of(results: Results, summary: StepSummary) -> list[StepResult]:
+def _steps_of(results: Results, summary: LevelSummary) -> list[StepResult]:
     key = (summary.service, summary.users, summary.arrival_rate)
     return [s for s in results.steps if (s.service, s.users, s.arrival_rate) == key]
 
 
-def _cost_of(results: Results, summary: StepSummary) -> Estimate:
+def _cost_of(results: Results, summary: LevelSummary) -> Estimate:
     """The run's own CPU ms per request at the level, with its interval (its cost figures:
     CPU seconds per 1,000 requests = ms per request)."""
     key = (summary.service, summary.users, summary.arrival_rate)
@@ -250,7 +250,7 @@ def _figure(level: _Level, metric: str) -> tuple[Estimate, Estimate]:
     return getattr(level.now, metric), getattr(level.before, metric)
 
 
-def _labelled(summary: StepSummary, template: str) -> StepSummary:
+def _labelled(summary: LevelSummary, template: str) -> LevelSummary:
     return summary.model_copy(update={"service": template.format(summary.service)})
 
 

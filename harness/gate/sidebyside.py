@@ -31,7 +31,7 @@ from ..metrics import (
     higher_is_better,
     practical_margin,
 )
-from ..results import Decision, Ratio, Results, StepResult, StepSummary
+from ..results import Decision, LevelSummary, Ratio, Results, StepResult
 from ..rounding import Better, estimate
 from ..terms import Direction, beyond_margin, load_label, margin_bound
 from .checks import GateCheck, Outcome
@@ -115,7 +115,7 @@ def _row(decision: Decision, metric: str, load: str, **fields: str) -> GateCheck
     )
 
 
-def _unusable_check(decision: Decision, load: str, now: StepSummary | None, before: StepSummary | None) -> GateCheck:
+def _unusable_check(decision: Decision, load: str, now: LevelSummary | None, before: LevelSummary | None) -> GateCheck:
     causes = [
         f"{name} did not run" if s is None else f"{name} not usable: {'; '.join(i.detail for i in s.unusable)}"
         for name, s in ((decision.candidate, now), (decision.baseline, before))
@@ -139,7 +139,7 @@ def _unusable_check(decision: Decision, load: str, now: StepSummary | None, befo
 
 
 def _ratio_check(
-    decision: Decision, now: StepSummary, metric: str, ratio: Ratio | None, trials: list[float]
+    decision: Decision, now: LevelSummary, metric: str, ratio: Ratio | None, trials: list[float]
 ) -> GateCheck:
     load = load_label(now.users, now.arrival_rate)
     worse_bound = margin_bound(metric, Direction.WORSE)
@@ -190,7 +190,7 @@ _DATABASE_LABELS: dict[str, tuple[str, Outcome]] = {
 }
 
 
-def _database_check(results: Results, decision: Decision, now: StepSummary, before: StepSummary) -> GateCheck:
+def _database_check(results: Results, decision: Decision, now: LevelSummary, before: LevelSummary) -> GateCheck:
     change = database_change(results, now, results, before)
     ci = change.ratio
     if change.verdict in _DATABASE_LABELS:

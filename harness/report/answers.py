@@ -30,9 +30,9 @@ from ..results import (
     CriterionResult,
     Decision,
     Estimate,
+    LevelSummary,
     Ratio,
     Results,
-    StepSummary,
     TargetLoad,
     UsabilityIssue,
 )
@@ -143,7 +143,7 @@ def issue_text(issue: UsabilityIssue) -> str:
     }[issue.code]
 
 
-def _issues_text(summaries: Sequence[StepSummary]) -> str:
+def _issues_text(summaries: Sequence[LevelSummary]) -> str:
     """What made these levels unusable, each cause once: "bench-bound (the bench's CPUs, database)"."""
     bound = dict.fromkeys(
         COMPONENT_LABELS[i.component]
@@ -188,7 +188,7 @@ class _Facts:
     def acting(self, direction: Direction) -> list[Ratio]:
         return [r for r in self.ratios if acts_on(r, direction)]
 
-    def summaries(self, services: Sequence[str] | None = None) -> list[StepSummary]:
+    def summaries(self, services: Sequence[str] | None = None) -> list[LevelSummary]:
         wanted = services or self.pair
         return [s for s in self.results.summaries if s.service in wanted]
 

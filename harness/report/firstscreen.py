@@ -22,9 +22,9 @@ from ..results import (
     Attribution,
     ClaimCheck,
     Decision,
+    LevelSummary,
     Ratio,
     Results,
-    StepSummary,
 )
 from ..rounding import MISSING, Better, number, p_value, percent
 from ..terms import Direction, Outcome, ReasonCode, Verdict, beyond_margin, load_label
@@ -129,11 +129,11 @@ def _ratio_cell(ratio: Ratio | None) -> Cell:
     return Cell(text, "neutral", "not significant", title)
 
 
-def _usable_levels(summaries: Sequence[StepSummary], service: str) -> set[_Level]:
+def _usable_levels(summaries: Sequence[LevelSummary], service: str) -> set[_Level]:
     return {(s.users, s.arrival_rate) for s in summaries if s.service == service and s.usable}
 
 
-def _not_compared(summaries: Sequence[StepSummary], level: _Level, pair: tuple[str, str]) -> RatioRow:
+def _not_compared(summaries: Sequence[LevelSummary], level: _Level, pair: tuple[str, str]) -> RatioRow:
     at = {s.service: s for s in summaries if (s.users, s.arrival_rate) == level}
     why, details = [], []
     for service in pair:

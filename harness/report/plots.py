@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from ..analysis import latency_column, summary_records
 from ..metrics import ATTRIBUTED_METRICS, LATENCY_METRICS, METRIC_LABELS, METRIC_UNITS, SHORT_LABELS, higher_is_better
-from ..results import Effect, Estimate, Results, StepSummary
+from ..results import Effect, Estimate, LevelSummary, Results
 from ..terms import load_label
 from .capacity import capacity_figure
 from .firstscreen import level_key
@@ -50,7 +50,7 @@ class PlotInput:
     level: _Level | None = None  # per_level plots: the level drawn
 
     @property
-    def summaries(self) -> list[StepSummary]:
+    def summaries(self) -> list[LevelSummary]:
         # One x axis per figure: open-loop levels when every level is open loop, else users.
         summaries = self.results.summaries
         open_loop = bool(summaries) and all(s.arrival_rate > 0 for s in summaries)
@@ -84,7 +84,7 @@ class RenderedPlot:
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def _x(summary: StepSummary) -> float:
+def _x(summary: LevelSummary) -> float:
     return summary.arrival_rate if summary.arrival_rate > 0 else float(summary.users)
 
 
@@ -98,8 +98,8 @@ def _new_axes(title: str, x_label: str, y_label: str) -> tuple[Figure, Axes]:
     return figure, axes
 
 
-def _by_service(summaries: Sequence[StepSummary]) -> dict[str, list[StepSummary]]:
-    grouped: dict[str, list[StepSummary]] = {}
+def _by_service(summaries: Sequence[LevelSummary]) -> dict[str, list[LevelSummary]]:
+    grouped: dict[str, list[LevelSummary]] = {}
     for summary in summaries:
         grouped.setdefault(summary.service, []).append(summary)
     return {service: sorted(levels, key=_x) for service, levels in grouped.items()}
@@ -107,8 +107,8 @@ def _by_service(summaries: Sequence[StepSummary]) -> dict[str, list[StepSummary]
 
 def _plot_series(
     axes: Axes,
-    levels: Sequence[StepSummary],
-    figure_of: Callable[[StepSummary], Estimate],
+    levels: Sequence[LevelSummary],
+    figure_of: Callable[[LevelSummary], Estimate],
     label: str,
     color: str,
     linestyle: str = "-",
@@ -132,7 +132,7 @@ def _plot_series(
     axes.scatter(x[~usable], y[~usable], facecolors="white", edgecolors=color, zorder=3)
 
 
-def _finish(axes: Axes, summaries: Sequence[StepSummary], outside: bool = False) -> None:
+def _finish(axes: Axes, summaries: Sequence[LevelSummary], outside: bool = False) -> None:
     if not all(s.usable for s in summaries):
         axes.plot([], [], "o", markerfacecolor="white", markeredgecolor="grey", label="not usable (hollow)")
     if outside:  # many lines: the legend beside the axes, never over the data
@@ -143,9 +143,9 @@ def _finish(axes: Axes, summaries: Sequence[StepSummary], outside: bool = False)
 
 def _series_figure(
     data: PlotInput,
-    summaries: Sequence[StepSummary],
+    summaries: Sequence[LevelSummary],
     y_label: str,
-    figure_of: Callable[[StepSummary], Estimate],
+    figure_of: Callable[[LevelSummary], Estimate],
     title: str,
 ) -> Figure | None:
     if not summaries:

@@ -25,9 +25,9 @@ from ..results import (
     Effect,
     Estimate,
     FaultResult,
+    LevelSummary,
     Results,
     StepResult,
-    StepSummary,
 )
 from ..rounding import MISSING, estimate, number, p_value, percent
 from ..terms import COMPONENT_LABELS, Component, Outcome, load_label
@@ -97,7 +97,7 @@ def settings_lines(results: Results) -> list[str]:
     return lines
 
 
-def _steps_of(results: Results, summary: StepSummary) -> list[StepResult]:
+def _steps_of(results: Results, summary: LevelSummary) -> list[StepResult]:
     return [
         step
         for step in results.steps
@@ -105,7 +105,7 @@ def _steps_of(results: Results, summary: StepSummary) -> list[StepResult]:
     ]
 
 
-def _max_latency(summary: StepSummary, steps: Sequence[StepResult]) -> float | None:
+def _max_latency(summary: LevelSummary, steps: Sequence[StepResult]) -> float | None:
     latencies = [step.corrected_latency if summary.arrival_rate > 0 else step.latency for step in steps]
     return max(
         (lat.max_ms for lat in latencies if lat is not None and lat.max_ms is not None),
@@ -113,7 +113,7 @@ def _max_latency(summary: StepSummary, steps: Sequence[StepResult]) -> float | N
     )
 
 
-def _audit_cell(summary: StepSummary, steps: Sequence[StepResult]) -> str:
+def _audit_cell(summary: LevelSummary, steps: Sequence[StepResult]) -> str:
     audits = [step.audit for step in steps if step.audit is not None]
     if not audits:
         return "not audited"
@@ -129,13 +129,13 @@ def _audit_cell(summary: StepSummary, steps: Sequence[StepResult]) -> str:
     return "FAIL: " + ", ".join(f"{n} {what}" for what, n in faults.items() if n)
 
 
-def _cache_cell(summary: StepSummary, cached: bool | None = None) -> str:
+def _cache_cell(summary: LevelSummary, cached: bool | None = None) -> str:
     if summary.has_cache is False:
         return "not read (/metrics)" if cached else "n/a (no cache)"
     return percent(summary.cache_hit_rate, 2, "higher")
 
 
-def _percentile_cells(summary: StepSummary) -> dict[str, str]:
+def _percentile_cells(summary: LevelSummary) -> dict[str, str]:
     """Every latency percentile of the registry, with its interval."""
     cells = {}
     for metric in LATENCY_METRICS:
@@ -145,7 +145,7 @@ def _percentile_cells(summary: StepSummary) -> dict[str, str]:
     return cells
 
 
-def _compared_percentiles(summary: StepSummary) -> dict[str, str]:
+def _compared_percentiles(summary: LevelSummary) -> dict[str, str]:
     """The percentiles the run compares, for a terminal: no intervals."""
     return {
         f"{SHORT_LABELS[m]} {METRIC_UNITS[m]}": number(getattr(summary, m).value, decimals(m), "lower")
@@ -156,7 +156,7 @@ def _compared_percentiles(summary: StepSummary) -> dict[str, str]:
 _BENCH_PARTS = ((Component.DATABASE, "db"), (Component.UPSTREAM, "upstream"), (Component.LOAD_GENERATOR, "locust"))
 
 
-def _bench_cell(summary: StepSummary) -> str:
+def _bench_cell(summary: LevelSummary) -> str:
     """What the bench spent per request to measure the level: in all, and by part."""
     spent = summary.bench_cpu_ms_per_request
     if not spent:

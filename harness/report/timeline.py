@@ -26,7 +26,7 @@ from matplotlib.patches import Patch
 from ..analysis import latency_column
 from ..analysis.cpu import cpu_per_second
 from ..records import ABANDONED
-from ..results import FaultResult, Results, StepResult, StepSummary
+from ..results import FaultResult, LevelSummary, Results, StepResult
 from ..terms import load_label
 from .firstscreen import issue_text, level_key
 from .style import BAD, service_colors
@@ -119,11 +119,11 @@ def fault_spans(results: Results, step: StepResult) -> list[tuple[float, float]]
     return sorted(spans)
 
 
-def _summary(results: Results, service: str, level: _Level) -> StepSummary | None:
+def _summary(results: Results, service: str, level: _Level) -> LevelSummary | None:
     return next((s for s in results.summaries if (s.service, s.users, s.arrival_rate) == (service, *level)), None)
 
 
-def _unusable_note(summary: StepSummary | None) -> str:
+def _unusable_note(summary: LevelSummary | None) -> str:
     if summary is None or summary.usable:
         return ""
     return "not usable: " + ", ".join(dict.fromkeys(issue_text(issue) for issue in summary.unusable))

@@ -7,7 +7,7 @@ services a run starts. Scenarios applied to every step: :mod:`.faults` (``harnes
 """
 
 from .compare import RunControl, default_run_dir, run_comparison, step_profile
-from .plan import LOAD_PROFILES, RunPlan, ScenarioStep, StepScenario, Target, WindowHook, echo_target, load_for_profile
+from .plan import RUN_PRESETS, RunPlan, ScenarioStep, StepScenario, Target, WindowHook, echo_target, load_for_profile
 from .step import StepOutcome, measure_step
 from .variants import (
     DEFAULT_BASELINE,
@@ -24,7 +24,7 @@ from .variants import (
 __all__ = [
     "DEFAULT_BASELINE",
     "DEFAULT_CANDIDATES",
-    "LOAD_PROFILES",
+    "RUN_PRESETS",
     "RunControl",
     "RunPlan",
     "ScenarioStep",

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .step import StepOutcome
 
 __all__ = [
-    "LOAD_PROFILES",
+    "RUN_PRESETS",
     "RunPlan",
     "ScenarioStep",
     "StepScenario",
@@ -34,8 +34,9 @@ __all__ = [
     "load_for_profile",
 ]
 
-# How long each step measures, after how much warm-up, how many interleaved trials.
-LOAD_PROFILES: dict[str, dict[str, float]] = {
+# The run presets (`--profile`): how long each step measures, after how much warm-up, how many
+# interleaved trials.
+RUN_PRESETS: dict[str, dict[str, float]] = {
     # about 20 s a step: a first answer in a few minutes
     "quick": {"step_duration_s": 12, "warmup_s": 3, "trials": 1},
     # longer windows, a longer warm-up, and repeated interleaved trials for confidence intervals
@@ -49,7 +50,7 @@ WindowHook = Callable[[float, ServiceProcess], None]
 
 def load_for_profile(profile: str, **overrides: object) -> LoadSettings:
     """The load of a named profile, with any field overridden (None values are ignored)."""
-    values = {**LOAD_PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+    values = {**RUN_PRESETS[profile], **{k: v for k, v in overrides.items() if v is not None}}
     return LoadSettings(**values)  # type: ignore[arg-type]
 
 

@@ -16,7 +16,7 @@ from harness.analysis.criteria import (
     load_criteria,
 )
 from harness.analysis.projection import cpu_need
-from harness.results import SoakResult, StepSummary, UsabilityIssue
+from harness.results import LevelSummary, SoakResult, UsabilityIssue
 from harness.runs.variants import variant_info
 from harness.terms import Component, CriterionReason, Outcome, Unusable
 from tests.harness.test_figures import make_run
@@ -363,7 +363,7 @@ def test_a_relative_criterion_on_a_level_the_machine_is_too_small_for_is_the_tar
     # machine could fix (too few requests) still is "not usable".
     results = judged_run({"original": {100: 400.0, 500: 400.0}, "optimized": {100: 100.0, 500: 100.0}})
 
-    def marked(issue: UsabilityIssue) -> list[StepSummary]:
+    def marked(issue: UsabilityIssue) -> list[LevelSummary]:
         return [
             s.model_copy(update={"unusable": [issue]}) if (s.service, s.users) == ("optimized", 500) else s
             for s in results.summaries
