@@ -20,7 +20,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .load.profile import DEFAULT_MIX, normalise_mix
+from .load.profile import DEFAULT_MIX, LoadProfile, normalise_mix, wait_ordered
 from .metrics import ATTRIBUTED_METRICS, CPU_METRIC, LATENCY_METRICS
 from .records import ABANDONED, RECORD_COLUMNS
 from .terms import (
@@ -108,17 +108,21 @@ class LoadSettings(_Schema):
     step_duration_s: float = Field(12.0, gt=0, description="measured window of each step")
     warmup_s: float = Field(3.0, ge=0, description="start of each step excluded from the figures")
     trials: int = Field(1, ge=1, description="trials per level, the services interleaved in random order")
-    wait_min_s: float = Field(0.1, ge=0, description="each user's pause between requests (closed loop)")
-    wait_max_s: float = Field(0.5, ge=0)
+    wait_min_s: float = Field(
+        LoadProfile.wait_min_s, ge=0, description="each user's pause between requests (closed loop)"
+    )
+    wait_max_s: float = Field(LoadProfile.wait_max_s, ge=0)
     mix: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MIX), description="share of each request kind")
-    seed: int = Field(1, description="seeds the mix, the order of services and the latencies")
+    seed: int = Field(LoadProfile.seed, description="seeds the mix, the order of services and the latencies")
     locust_workers: int = Field(0, ge=0, description="Locust worker processes besides the master")
     remote_workers: int = Field(0, ge=0, description="Locust workers on other machines (their CPU is not sampled)")
     master_bind_host: str = "127.0.0.1"
     master_port: int | None = None
-    retries: int = Field(4, ge=0, description="Meta-style retries of a 5xx or unanswered POST")
-    retry_backoff_s: float = Field(0.5, ge=0, description="the first retry's delay; each next one doubles it")
-    timeout_s: float = Field(30.0, gt=0, description="the load generator's network timeout")
+    retries: int = Field(LoadProfile.retries, ge=0, description="Meta-style retries of a 5xx or unanswered POST")
+    retry_backoff_s: float = Field(
+        LoadProfile.retry_backoff_s, ge=0, description="the first retry's delay; each next one doubles it"
+    )
+    timeout_s: float = Field(LoadProfile.timeout_s, gt=0, description="the load generator's network timeout")
 
     @field_validator("mix")
     @classmethod
@@ -128,8 +132,7 @@ class LoadSettings(_Schema):
     @field_validator("wait_max_s")
     @classmethod
     def _ordered(cls, wait_max: float, info: object) -> float:
-        wait_min = getattr(info, "data", {}).get("wait_min_s", 0.0)
-        if wait_max < wait_min:
+        if not wait_ordered(getattr(info, "data", {}).get("wait_min_s", 0.0), wait_max):
             raise ValueError("the pause between requests needs MIN <= MAX")
         return wait_max
 

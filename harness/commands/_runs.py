@@ -17,7 +17,7 @@ from contract.architecture import VARIANTS
 from ..analysis import CriteriaError
 from ..bench import BenchConfig, BenchSecrets
 from ..bench.pinning import cpu_plan
-from ..load import DEFAULT_MIX, format_mix, parse_mix
+from ..load import DEFAULT_MIX, LoadProfile, format_mix, parse_mix, wait_ordered
 from ..metrics import COMPARED_PERCENTILES, SHORT_LABELS
 from ..processes import ProcessFailed
 from ..report.console import (
@@ -83,6 +83,21 @@ def positive_floats(text: str) -> tuple[float, ...]:
     if not values or any(not v > 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected numbers > 0, got {text!r}")
     return values
+
+
+def wait_range(text: str) -> tuple[float, float]:
+    """``--wait MIN,MAX``: each user's pause between requests, 0 <= MIN <= MAX seconds."""
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX in seconds, got {text!r}") from None
+    if len(values) != 2 or not wait_ordered(*values):
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX with 0 <= MIN <= MAX, got {text!r}")
+    return values[0], values[1]
+
+
+# The pacing of every load command: the load profile's own defaults.
+DEFAULT_WAIT = (LoadProfile.wait_min_s, LoadProfile.wait_max_s)
 
 
 def non_negative(kind: type) -> Callable[[str], object]:
@@ -231,8 +246,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     load.add_argument(
         "--wait",
-        type=positive_floats,
-        default=(0.1, 0.5),
+        type=wait_range,
+        default=DEFAULT_WAIT,
         metavar="MIN,MAX",
         help="each user's pause between requests, seconds (the seed's pacing)",
     )
@@ -321,8 +336,6 @@ def add_price_argument(parser: argparse._ActionsContainer) -> None:
 
 
 def _load_settings(args: argparse.Namespace) -> LoadSettings:
-    if len(args.wait) != 2 or args.wait[0] > args.wait[1]:
-        raise SystemExit("--wait takes MIN,MAX with MIN <= MAX")
     if args.remote_workers and not args.master_port:
         raise SystemExit("--remote-workers needs --master-port, so the workers know where to attach")
     profile = RUN_PRESETS[args.profile]

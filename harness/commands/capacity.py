@@ -22,7 +22,15 @@ from ..results import CapacityProbe, CapacitySearch, LoadSettings, Results
 from ..runs import DEFAULT_BASELINE, DEFAULT_CANDIDATES, default_run_dir
 from ..runs.capacity import CapacityControl, CapacityPlan, SearchSettings, run_capacity
 from ..terms import ProbeVerdict
-from ._runs import non_negative, positive, positive_floats, positive_ints, share, variant_names
+from ._runs import (
+    DEFAULT_WAIT,
+    non_negative,
+    positive,
+    positive_ints,
+    share,
+    variant_names,
+    wait_range,
+)
 
 HELP = "find each variant's capacity at the SLO, its scaling, and the worker CPUs it needs (projected)"
 
@@ -63,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_argument_group("the projection's target")
     target.add_argument("--target-rps", type=positive, default=None, metavar="R", help="default: --target-users")
     target.add_argument("--target-users", type=int, default=500, metavar="N", help="users at the checklist's pacing")
-    target.add_argument("--wait", type=positive_floats, default=(0.1, 0.5), metavar="MIN,MAX", help="their pacing, s")
+    target.add_argument("--wait", type=wait_range, default=DEFAULT_WAIT, metavar="MIN,MAX", help="their pacing, s")
     bench = parser.add_argument_group("bench")
     bench.add_argument("--graph-latency-ms", type=non_negative(float), default=50.0)
     bench.add_argument("--llm-latency-ms", type=non_negative(float), default=200.0)
@@ -72,8 +80,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def plan_from_args(args: argparse.Namespace) -> CapacityPlan:
-    if len(args.wait) != 2 or args.wait[0] > args.wait[1]:
-        raise SystemExit("--wait takes MIN,MAX with MIN <= MAX")
     workers = args.workers or tuple(range(1, max(1, (os.cpu_count() or 2) // 2) + 1))
     return CapacityPlan(
         variants=tuple(dict.fromkeys(args.variants)),

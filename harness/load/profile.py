@@ -26,6 +26,7 @@ __all__ = [
     "normalise_mix",
     "open_loop_users",
     "parse_mix",
+    "wait_ordered",
 ]
 
 DEFAULT_MIX: Mapping[str, float] = {
@@ -101,7 +102,7 @@ class LoadProfile:
             for failed, message in (
                 (self.businesses < 1, "LOAD_BUSINESSES must be at least 1"),
                 (self.phones_per_business < 1, "LOAD_PHONES_PER_BUSINESS must be at least 1"),
-                (not 0 <= self.wait_min_s <= self.wait_max_s, "need 0 <= LOAD_WAIT_MIN <= LOAD_WAIT_MAX"),
+                (not wait_ordered(self.wait_min_s, self.wait_max_s), "need 0 <= LOAD_WAIT_MIN <= LOAD_WAIT_MAX"),
                 (self.retries < 0, "LOAD_RETRIES must be at least 0"),
                 (self.retry_backoff_s < 0, "LOAD_RETRY_BACKOFF_S must be at least 0"),
                 (self.timeout_s <= 0, "LOAD_TIMEOUT_S must be more than 0"),
@@ -180,6 +181,11 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "verify_token": ("WHATSAPP_VERIFY_TOKEN", str),
 }
 _SECRETS = frozenset({"WHATSAPP_APP_SECRET", "WHATSAPP_VERIFY_TOKEN"})
+
+
+def wait_ordered(wait_min_s: float, wait_max_s: float) -> bool:
+    """The one rule on a user's pause between requests: 0 <= min <= max."""
+    return 0 <= wait_min_s <= wait_max_s
 
 
 def open_loop_users(arrival_rate: float, timeout_s: float, cap: int = OPEN_LOOP_MAX_USERS) -> int:

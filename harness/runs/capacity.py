@@ -40,7 +40,7 @@ from ..load import LoadProfile
 from ..records import write_run_records
 from ..results import CapacityProbe, CapacityResult, CapacitySearch, LoadSettings, Results, save_results
 from ..terms import ProbeVerdict
-from .compare import run_settings
+from .compare import load_profile, run_settings
 from .plan import RunPlan
 from .step import measure_step
 from .variants import variant_target
@@ -274,21 +274,9 @@ def _probe_load(plan: CapacityPlan, phase: str) -> LoadSettings:
 
 
 def _probe_profile(plan: CapacityPlan, bench: Bench, label: str, rate: float, number: int) -> LoadProfile:
-    load = plan.load
-    return LoadProfile(
-        service=label,
-        users=None,
-        trial=0,
-        arrival_rate=rate,
-        seed=load.seed * 1_000_000 + 900_000 + number,  # fresh message ids for every probe
-        mix=load.mix,
-        businesses=plan.bench.businesses,
-        phones_per_business=plan.bench.phones_per_business,
-        retries=load.retries,
-        retry_backoff_s=load.retry_backoff_s,
-        timeout_s=plan.search.timeout_s,
-        app_secret=bench.secrets.app_secret,
-        verify_token=bench.secrets.verify_token,
+    seed = plan.load.seed * 1_000_000 + 900_000 + number  # fresh message ids for every probe
+    return load_profile(
+        plan.load, bench, label, users=None, rate=rate, trial=0, seed=seed, timeout_s=plan.search.timeout_s
     )
 
 

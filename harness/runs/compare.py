@@ -24,13 +24,22 @@ from ..bench import Bench, ServiceProcess, describe_machine
 from ..bench.dbprobe import idle_latency_ms
 from ..load import LoadProfile
 from ..records import write_run_records
-from ..results import BenchSettings, FaultResult, Results, RunSettings, SoakResult, StepResult, save_results
+from ..results import (
+    BenchSettings,
+    FaultResult,
+    LoadSettings,
+    Results,
+    RunSettings,
+    SoakResult,
+    StepResult,
+    save_results,
+)
 from ..terms import ECHO
 from ..upstream import UpstreamProcess
 from .plan import RunPlan, ScenarioStep, Target, WindowHook
 from .step import measure_step
 
-__all__ = ["RunControl", "default_run_dir", "run_comparison", "run_settings", "step_profile"]
+__all__ = ["RunControl", "default_run_dir", "load_profile", "run_comparison", "run_settings", "step_profile"]
 
 
 @dataclass
@@ -98,22 +107,38 @@ def step_profile(plan: RunPlan, bench: Bench, service: str, users: int, rate: fl
     """The Locust profile of one step. Common random numbers: every service gets the same
     messages at a level and trial (each on its own database), while every level and trial gets
     fresh message ids."""
-    load = plan.load
-    level = load.levels.index((users, rate))
+    level = plan.load.levels.index((users, rate))
+    seed = plan.load.seed * 1_000_000 + level * 1000 + trial
+    return load_profile(plan.load, bench, service, users=users or None, rate=rate, trial=trial, seed=seed)
+
+
+def load_profile(
+    load: LoadSettings,
+    bench: Bench,
+    service: str,
+    *,
+    users: int | None,
+    rate: float,
+    trial: int,
+    seed: int,
+    timeout_s: float | None = None,
+) -> LoadProfile:
+    """A step's Locust profile from the run's load settings and its bench: the one place a
+    setting passes from the run to Locust (``compare``'s steps and ``capacity``'s probes)."""
     return LoadProfile(
         service=service,
-        users=users or None,
+        users=users,
         trial=trial,
         arrival_rate=rate,
-        seed=load.seed * 1_000_000 + level * 1000 + trial,
+        seed=seed,
         mix=load.mix,
-        businesses=plan.bench.businesses,
-        phones_per_business=plan.bench.phones_per_business,
+        businesses=bench.config.businesses,
+        phones_per_business=bench.config.phones_per_business,
         wait_min_s=load.wait_min_s,
         wait_max_s=load.wait_max_s,
         retries=load.retries,
         retry_backoff_s=load.retry_backoff_s,
-        timeout_s=load.timeout_s,
+        timeout_s=load.timeout_s if timeout_s is None else timeout_s,
         app_secret=bench.secrets.app_secret,
         verify_token=bench.secrets.verify_token,
     )

@@ -125,9 +125,12 @@ def test_bad_arguments_are_clear_errors(capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
-def test_an_inverted_wait_is_refused():
-    with pytest.raises(SystemExit, match="MIN <= MAX"):
-        main(["compare", "--wait", "0.5,0.1"])
+@pytest.mark.parametrize("command", ["compare", "capacity"])
+def test_an_inverted_wait_is_refused(command, capsys):
+    # One parser and one rule (harness.load.wait_ordered) for every command with --wait.
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--wait", "0.5,0.1"])
+    assert exited.value.code == 2 and "0 <= MIN <= MAX" in capsys.readouterr().err
 
 
 def test_a_bad_criteria_file_stops_before_any_load(tmp_path, capsys):
