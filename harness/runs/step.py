@@ -29,9 +29,9 @@ from ..analysis import MIN_REQUESTS, audit_figures, step_result
 from ..bench import Bench, ResourceSampler, ServiceProcess, server_status
 from ..bench.dbprobe import DatabaseProbe
 from ..bench.pinning import CpuPlan, busy_cores, steal_seconds
-from ..load import LoadProfile, LoadRun, LoadStep
+from ..load import LoadOutcome, LoadProfile, LoadRun, LoadStep
 from ..load.payloads import other_step_wamids
-from ..results import CacheFigures, CpuLoad, DatabaseFigures, LoadSettings, StepResult
+from ..results import AuditFigures, CacheFigures, ComponentUsage, CpuLoad, DatabaseFigures, LoadSettings, StepResult
 from ..terms import ECHO
 from ..upstream import UpstreamProcess
 from .plan import WindowHook
@@ -88,20 +88,37 @@ def measure_step(
     database_idle_ms: float | None = None,
     stop_when: StopWhen | None = None,
 ) -> StepOutcome:
-    """Run ``profile`` against ``service`` for ``load``'s warm-up and window, and measure it."""
-    config = bench.config
+    """Run ``profile`` against ``service`` for ``load``'s warm-up and window, and measure it.
+
+    The phases: wait for quiet service CPUs, run the load and read everything at the window's
+    edges (:func:`_run_window`), audit the replies, then the step's figures and notes."""
     upstream = upstream or bench.upstream
-    measures_replies = profile.service != ECHO
-    users, arrival_rate = profile.users or 0, profile.arrival_rate
-    distributed = load.locust_workers or load.remote_workers
+    distributed = bool(load.locust_workers or load.remote_workers)
     # Not for open-loop rates (their count is set), distributed runs (their counts arrive late),
     # or runs that act on the window's clock (faults, capacity's early stop).
-    plain = not (arrival_rate or distributed or during_window or stop_when)
+    plain = not (profile.arrival_rate or distributed or during_window or stop_when)
     extension_cap_s = _EXTENSION_SHARE * load.step_duration_s if plain else 0.0
     # Before the audit's reset: the replies of a queue still being worked off land before it.
-    waited_s, quiet = _wait_for_quiet_service_cpus(config.cpus, progress)
+    waited_s, quiet = _wait_for_quiet_service_cpus(bench.config.cpus, progress)
     upstream.reset_audit()
-    step = LoadStep(
+    step = _load_step(service, load, profile, extension_cap_s, distributed)
+    window = _run_window(
+        bench, service, upstream, load, step, directory, progress, extension_cap_s, during_window, stop_when
+    )
+    time.sleep(_SETTLE_S)
+    records = window.outcome.records
+    audit = _audit(upstream, records, directory) if profile.service != ECHO else None
+    notes = _notes(window, service, profile, load, waited_s, quiet, audit)
+    result = _result(bench, service, profile, load, window, records, audit, notes, database_idle_ms)
+    return StepOutcome(result, records, window.outcome.crashed, window.outcome.log_tail)
+
+
+def _load_step(
+    service: ServiceProcess, load: LoadSettings, profile: LoadProfile, extension_cap_s: float, distributed: bool
+) -> LoadStep:
+    """The Locust run: long enough for the start, warm-up, window, its longest extension and tail."""
+    users = profile.users or 0
+    return LoadStep(
         service.url,
         profile,
         duration_s=max(
@@ -115,7 +132,7 @@ def measure_step(
                 + (_STATS_LAG_S if distributed else 0)
             ),
         ),
-        spawn_rate=max(users / 2, 1.0) if arrival_rate == 0 else None,
+        spawn_rate=max(users / 2, 1.0) if profile.arrival_rate == 0 else None,
         # Users finish the request in hand when the step ends: even a request that runs into the
         # generator's own timeout is recorded, so no reply goes unaccounted in the audit.
         stop_timeout_s=profile.timeout_s + 2,
@@ -124,6 +141,41 @@ def measure_step(
         master_bind_host=load.master_bind_host,
         master_port=load.master_port,
     )
+
+
+@dataclass
+class _Window:
+    """What the load phase measured: the window's edges and everything read at them."""
+
+    started_at: datetime
+    t0: float
+    t1: float
+    stopped: bool
+    extended_s: float
+    cpu_load: CpuLoad
+    before: _Counters
+    after: _Counters
+    components: dict[str, ComponentUsage]
+    service_cpu: list[tuple[float, float]]
+    connections_max: int
+    probe: DatabaseProbe
+    outcome: LoadOutcome
+
+
+def _run_window(
+    bench: Bench,
+    service: ServiceProcess,
+    upstream: UpstreamProcess,
+    load: LoadSettings,
+    step: LoadStep,
+    directory: Path,
+    progress: Progress,
+    extension_cap_s: float,
+    during_window: WindowHook | None,
+    stop_when: StopWhen | None,
+) -> _Window:
+    """Run the load: the first answers, the warm-up, then the window with every component sampled
+    and the counters, the service's /metrics and the database read at its edges."""
     sampler = ResourceSampler({"service": service.pid, "upstream": upstream.pid})
     if bench.database.pid is not None:
         sampler.watch("database", bench.database.pid)
@@ -177,15 +229,42 @@ def measure_step(
         outcome = run.wait()
         if ender is not None:
             ender.cancel()
-    time.sleep(_SETTLE_S)
-    records = outcome.records
-    audit = None
-    if measures_replies:
-        deliveries = upstream.audit()
-        audit = audit_figures(records, deliveries, other_steps=other_steps_of(deliveries, records))
-        if audit.doubled:
-            _keep_doubled(deliveries, directory)
-    notes = []
+    return _Window(
+        started_at=started_at,
+        t0=t0,
+        t1=t1,
+        stopped=stopped,
+        extended_s=extended_s,
+        cpu_load=cpu_load,
+        before=before,
+        after=after,
+        components=components,
+        service_cpu=service_cpu,
+        connections_max=connections.maximum,
+        probe=probe,
+        outcome=outcome,
+    )
+
+
+def _audit(upstream: UpstreamProcess, records: pd.DataFrame, directory: Path) -> AuditFigures:
+    deliveries = upstream.audit()
+    audit = audit_figures(records, deliveries, other_steps=other_steps_of(deliveries, records))
+    if audit.doubled:
+        _keep_doubled(deliveries, directory)
+    return audit
+
+
+def _notes(
+    window: _Window,
+    service: ServiceProcess,
+    profile: LoadProfile,
+    load: LoadSettings,
+    waited_s: float,
+    quiet: bool,
+    audit: AuditFigures | None,
+) -> list[str]:
+    """What the reader of this step must know that its figures do not say."""
+    outcome, notes = window.outcome, []
     if outcome.crashed:
         how = "it did not end in time" if outcome.timed_out else f"exit code {outcome.exit_code}"
         notes.append(f"the load generator did not finish cleanly ({how}); see the step's locust logs")
@@ -197,9 +276,9 @@ def measure_step(
             "service was working off its queue)"
             + ("" if quiet else f"; still busy after {_QUIET_LIMIT_S:g} s: the step ran beside it")
         )
-    if extended_s:
+    if window.extended_s:
         notes.append(
-            f"the window was extended by {extended_s:.1f} s to hold the {MIN_REQUESTS} requests a level needs "
+            f"the window was extended by {window.extended_s:.1f} s to hold the {MIN_REQUESTS} requests a level needs "
             f"(the service answered fewer in {load.step_duration_s:g} s)"
         )
     if audit is not None and audit.other_steps:
@@ -207,38 +286,55 @@ def measure_step(
             f"{audit.other_steps} replies to an earlier step's messages landed during this one (a service "
             "working off its queue): counted apart, not as this step's"
         )
-    if stopped:
+    if window.stopped:
         notes.append(
-            f"the window was ended after {t1 - t0:.0f} of {load.step_duration_s:g} s: the rate was clearly over"
+            f"the window was ended after {window.t1 - window.t0:.0f} of {load.step_duration_s:g} s: "
+            "the rate was clearly over"
         )
+    return notes
+
+
+def _result(
+    bench: Bench,
+    service: ServiceProcess,
+    profile: LoadProfile,
+    load: LoadSettings,
+    window: _Window,
+    records: pd.DataFrame,
+    audit: AuditFigures | None,
+    notes: list[str],
+    database_idle_ms: float | None,
+) -> StepResult:
+    config, t0, t1 = bench.config, window.t0, window.t1
+    measures_replies = profile.service != ECHO
     result = step_result(
         records,
         service=profile.service,
-        users=users,
+        users=profile.users or 0,
         trial=profile.trial,
-        started_at=started_at,
+        started_at=window.started_at,
         window=(t0, t1),
-        components=components,
-        cache=_cache(before, after),
+        components=window.components,
+        cache=_cache(window.before, window.after),
         database=_database(
-            before,
-            after,
+            window.before,
+            window.after,
             len(records[(records.t_start >= t0) & (records.t_start < t1)]),
-            connections.maximum,
-            probe,
+            window.connections_max,
+            window.probe,
             database_idle_ms,
         ),
         audit=audit,
         wait_mean_s=load.wait_mean_s,
         downstream_latency_ms=config.graph_latency_ms + config.llm_latency_ms if measures_replies else 0.0,
-        arrival_rate=arrival_rate,
-        cpu_load=cpu_load,
-        service_cpu_timeline=service_cpu,
-        complete=not outcome.crashed and service.alive,
+        arrival_rate=profile.arrival_rate,
+        cpu_load=window.cpu_load,
+        service_cpu_timeline=window.service_cpu,
+        complete=not window.outcome.crashed and service.alive,
         notes=notes,
     )
-    result.stopped_early = stopped
-    return StepOutcome(result, records, outcome.crashed, outcome.log_tail)
+    result.stopped_early = window.stopped
+    return result
 
 
 def _wait_for_quiet_service_cpus(plan: CpuPlan, progress: Progress) -> tuple[float, bool]:
