@@ -286,7 +286,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PORT",
         help="the Locust master's port (fixed, so remote workers can find it)",
     )
-    load.add_argument("--seed", type=int, default=1, help="seeds the mix, the order of services, the latencies")
+    load.add_argument(
+        "--seed", type=int, default=LoadProfile.seed, help="seeds the mix, the order of services, the latencies"
+    )
 
     bench = parser.add_argument_group("bench")
     bench.add_argument(
@@ -297,17 +299,22 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         help="worker processes per service (>1: gunicorn with uvicorn workers)",
     )
     bench.add_argument(
-        "--graph-latency-ms", type=non_negative(float), default=50.0, help="fake Graph API latency (a real send)"
+        "--graph-latency-ms",
+        type=non_negative(float),
+        default=BenchConfig.graph_latency_ms,
+        help="fake Graph API latency (a real send)",
     )
     bench.add_argument(
         "--llm-latency-ms",
         type=non_negative(float),
-        default=200.0,
+        default=BenchConfig.llm_latency_ms,
         help="fake LLM latency (a real completion); 0: no LLM call",
     )
     bench.add_argument("--latency-distribution", choices=["fixed", "exponential", "lognormal"], default="fixed")
-    bench.add_argument("--businesses", type=positive_ints, default=(50,), metavar="N")
-    bench.add_argument("--phones-per-business", type=positive_ints, default=(2,), metavar="K")
+    bench.add_argument("--businesses", type=positive_ints, default=(BenchConfig.businesses,), metavar="N")
+    bench.add_argument(
+        "--phones-per-business", type=positive_ints, default=(BenchConfig.phones_per_business,), metavar="K"
+    )
     bench.add_argument("--no-echo", action="store_true", help="skip the bare echo app (the machine's ceiling)")
     bench.add_argument(
         "--service-cpus",

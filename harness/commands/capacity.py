@@ -73,9 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--target-users", type=int, default=500, metavar="N", help="users at the checklist's pacing")
     target.add_argument("--wait", type=wait_range, default=DEFAULT_WAIT, metavar="MIN,MAX", help="their pacing, s")
     bench = parser.add_argument_group("bench")
-    bench.add_argument("--graph-latency-ms", type=non_negative(float), default=50.0)
-    bench.add_argument("--llm-latency-ms", type=non_negative(float), default=200.0)
-    bench.add_argument("--seed", type=int, default=1)
+    bench.add_argument("--graph-latency-ms", type=non_negative(float), default=BenchConfig.graph_latency_ms)
+    bench.add_argument("--llm-latency-ms", type=non_negative(float), default=BenchConfig.llm_latency_ms)
+    bench.add_argument("--seed", type=int, default=BenchConfig.seed)
     parser.add_argument("--out", type=Path, default=None, help="run directory (default reports/<UTC time>)")
 
 

@@ -14,14 +14,15 @@ from pymongo import MongoClient
 
 from contract import TokenCipher
 
+from ..bench import BenchConfig
 from ..bench.seeding import DEFAULT_TOKEN_SEED, SeedPlan, seed_businesses
 
 HELP = "seed businesses (encrypted tokens) and indexes"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--businesses", type=int, default=50)
-    parser.add_argument("--phones-per-business", type=int, default=2)
+    parser.add_argument("--businesses", type=int, default=BenchConfig.businesses)
+    parser.add_argument("--phones-per-business", type=int, default=BenchConfig.phones_per_business)
     parser.add_argument(
         "--no-indexes",
         action="store_true",

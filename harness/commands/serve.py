@@ -29,10 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help=">1 runs gunicorn with uvicorn workers")
-    parser.add_argument("--businesses", type=int, default=50)
-    parser.add_argument("--phones-per-business", type=int, default=2)
-    parser.add_argument("--graph-latency-ms", type=float, default=50.0)
-    parser.add_argument("--llm-latency-ms", type=float, default=200.0, help="0: no LLM call")
+    parser.add_argument("--businesses", type=int, default=BenchConfig.businesses)
+    parser.add_argument("--phones-per-business", type=int, default=BenchConfig.phones_per_business)
+    parser.add_argument("--graph-latency-ms", type=float, default=BenchConfig.graph_latency_ms)
+    parser.add_argument("--llm-latency-ms", type=float, default=BenchConfig.llm_latency_ms, help="0: no LLM call")
 
 
 def run(args: argparse.Namespace) -> int:

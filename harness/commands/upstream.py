@@ -13,6 +13,7 @@ import os
 
 from pydantic import ValidationError
 
+from ..bench import BenchConfig
 from ..upstream import (
     DISTRIBUTIONS,
     Behaviour,
@@ -37,8 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="database whose businesses are read (repeatable); when not given, $MONGODB_DB_NAME or whatsapp_bot",
     )
-    parser.add_argument("--graph-latency-ms", type=float, default=50.0, help="Graph API send latency (mean)")
-    parser.add_argument("--llm-latency-ms", type=float, default=200.0, help="chat completion latency (mean)")
+    parser.add_argument(
+        "--graph-latency-ms", type=float, default=BenchConfig.graph_latency_ms, help="Graph API send latency (mean)"
+    )
+    parser.add_argument(
+        "--llm-latency-ms", type=float, default=BenchConfig.llm_latency_ms, help="chat completion latency (mean)"
+    )
     parser.add_argument("--distribution", choices=DISTRIBUTIONS, default="fixed", help="latency distribution")
     parser.add_argument("--sigma", type=float, default=0.5, help="lognormal sigma")
     parser.add_argument("--graph-error-rate", type=float, default=0.0, help="share of sends answered 500")
