@@ -9,7 +9,7 @@ GitHub's step summary and the terminal. ``harness gate`` is the command.
 from __future__ import annotations
 
 from .answers import Answer, run_answers
-from .checks import GateCheck, Outcome, audit_checks, completeness_check, criteria_checks, regression_checks
+from .checks import CheckOutcome, GateCheck, audit_checks, completeness_check, criteria_checks, regression_checks
 from .console import gate_table, print_gate
 from .junit import junit_xml, write_junit
 from .markdown import gate_frame, render_markdown, write_markdown
@@ -33,7 +33,7 @@ __all__ = [
     "GateCheck",
     "GateResult",
     "GateStatus",
-    "Outcome",
+    "CheckOutcome",
     "Regression",
     "audit_checks",
     "compare_runs",

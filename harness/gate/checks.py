@@ -27,7 +27,7 @@ from .regression import ACROSS_RUNS_FACTOR, Regression
 __all__ = [
     "EXCLUDED_SERVICES",
     "GateCheck",
-    "Outcome",
+    "CheckOutcome",
     "Suite",
     "audit_checks",
     "completeness_check",
@@ -35,7 +35,7 @@ __all__ = [
     "regression_checks",
 ]
 
-Outcome = Literal["pass", "fail", "not judged", "target", "advisory", "skipped"]
+CheckOutcome = Literal["pass", "fail", "not judged", "target", "advisory", "skipped"]
 Suite = Literal["run", "criteria", "audit", "regression", "side by side"]
 
 # The bench's reference app: its figures describe the machine, never the code under test.
@@ -53,7 +53,7 @@ class GateCheck:
     value: str
     threshold: str
     result: str  # the label shown: PASS, FAIL, NOT JUDGED, N/A, REGRESSION, IMPROVED, NO CHANGE
-    outcome: Outcome
+    outcome: CheckOutcome
     detail: str = ""
     metric: str | None = None  # the metric a regression check compared (for logic: the name is worded)
 
@@ -86,7 +86,7 @@ def criteria_checks(results: Results, criteria: Criteria) -> list[GateCheck]:
     return [_criterion_check(judged, results) for judged in evaluate(criteria, results)]
 
 
-_CRITERION_OUTCOMES: dict[CriterionOutcome, tuple[Outcome, str]] = {
+_CRITERION_OUTCOMES: dict[CriterionOutcome, tuple[CheckOutcome, str]] = {
     CriterionOutcome.PASS: ("pass", "PASS"),
     CriterionOutcome.FAIL: ("fail", "FAIL"),
     CriterionOutcome.NOT_APPLICABLE: ("skipped", "N/A"),
@@ -94,7 +94,7 @@ _CRITERION_OUTCOMES: dict[CriterionOutcome, tuple[Outcome, str]] = {
 }
 
 
-def _criterion_outcome(judged: CriterionResult) -> tuple[Outcome, str]:
+def _criterion_outcome(judged: CriterionResult) -> tuple[CheckOutcome, str]:
     if judged.outcome is CriterionOutcome.NOT_JUDGED and judged.reason in TARGET_REASONS:
         return "target", "TARGET LOAD"  # the second answer's, never the gate's
     return _CRITERION_OUTCOMES[judged.outcome]
@@ -264,7 +264,7 @@ def _sum_audits(audits: Iterable[AuditFigures]) -> AuditFigures:
 
 
 # -- regression against a baseline --------------------------------------------------------------
-_REGRESSION_LABELS: dict[str, tuple[str, Outcome]] = {
+_REGRESSION_LABELS: dict[str, tuple[str, CheckOutcome]] = {
     "regression": ("REGRESSION", "fail"),
     "advisory": ("ADVISORY", "advisory"),
     "improvement": ("IMPROVED", "pass"),

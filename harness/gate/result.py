@@ -27,8 +27,8 @@ from ..terms import load_label
 from .answers import Answer, run_answers
 from .checks import (
     EXCLUDED_SERVICES,
+    CheckOutcome,
     GateCheck,
-    Outcome,
     audit_checks,
     completeness_check,
     criteria_checks,
@@ -88,7 +88,7 @@ class GateResult:
     def exit_code(self) -> int:
         return {"PASS": EXIT_PASS, "FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}[self.status]
 
-    def with_outcome(self, outcome: Outcome) -> list[GateCheck]:
+    def with_outcome(self, outcome: CheckOutcome) -> list[GateCheck]:
         return [check for check in self.checks if check.outcome == outcome]
 
     @property

@@ -34,7 +34,7 @@ from ..metrics import (
 from ..results import Decision, LevelSummary, Ratio, Results, StepResult
 from ..rounding import Better, estimate
 from ..terms import Direction, beyond_margin, load_label, margin_bound
-from .checks import GateCheck, Outcome
+from .checks import CheckOutcome, GateCheck
 from .regression import database_change
 
 __all__ = ["relative_pairs", "side_by_side_checks", "side_by_side_title"]
@@ -123,7 +123,7 @@ def _unusable_check(decision: Decision, load: str, now: LevelSummary | None, bef
     ]
     unusable = [s for s in (now, before) if s is not None and not s.usable]
     too_small = bool(unusable) and len(unusable) == len(causes) and all(bench_short_of_cpu(s) for s in unusable)
-    outcome: Outcome = "skipped" if too_small else "not judged"
+    outcome: CheckOutcome = "skipped" if too_small else "not judged"
     why = "the machine is too small for this level (a bigger one judges it)" if too_small else "a re-run may judge it"
     return GateCheck(
         suite="side by side",
@@ -158,7 +158,7 @@ def _ratio_check(
     size = f"{decision.candidate} / {decision.baseline} {label} = {ci.value:.4g} ({interval}{p})"
     size += f", allowed {practical_margin(metric):.0%}"
     result: str
-    outcome: Outcome
+    outcome: CheckOutcome
     if ratio.queue_latency:
         result, outcome = "N/A (saturated)", "skipped"
         size += "; both filled their CPUs here: latency is the queue the load builds; throughput and CPU judge it"
@@ -183,7 +183,7 @@ def _ratio_check(
     return _row(decision, metric, load, value=value, threshold=threshold, result=result, outcome=outcome, detail=size)
 
 
-_DATABASE_LABELS: dict[str, tuple[str, Outcome]] = {
+_DATABASE_LABELS: dict[str, tuple[str, CheckOutcome]] = {
     "regression": ("REGRESSION", "fail"),
     "improvement": ("IMPROVED", "pass"),
     "no change": ("NO CHANGE", "pass"),
