@@ -1,7 +1,8 @@
 """Session fixtures: the real parts every integration test stands on.
 
 One embedded MongoDB server (or ``MONGODB_URI``), one fake upstream, fresh secrets. Every
-process is stopped by PID when the session ends, also when a test fails.
+process is stopped by PID when the session ends, also when a test fails. One short real
+`harness compare` run, made once, is read by every test that needs such a run.
 """
 
 from __future__ import annotations
@@ -68,3 +69,19 @@ def healthy_upstream(upstream: UpstreamProcess) -> Iterator[UpstreamProcess]:
     )
     upstream.reset_audit()
     yield upstream
+
+
+# `harness compare` as a user runs it, in short steps: every service and the echo app, Locust in
+# one process (the default).
+COMPARE_SHORT = ["--users", "8,16", "--step-duration", "4", "--warmup", "2", "--businesses", "10"]
+
+
+@pytest.fixture(scope="session")
+def compare_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One short real `harness compare` run, made once for the session: the end-to-end tests read
+    it, and the gate's end-to-end tests compare a distributed run's results with it."""
+    from harness.cli import main
+
+    out = tmp_path_factory.mktemp("compare") / "run"
+    assert main(["compare", *COMPARE_SHORT, "--out", str(out)]) == 0
+    return out

@@ -1,7 +1,8 @@
 """`harness gate` on a real, short `harness compare` of this project's own services, as CI runs it.
 
 One compare run (two small user steps, Locust as a master and one worker process) feeds every
-check; a second, tinier run with Locust in one process shows the results have the same form.
+check; the session's short compare run (Locust in one process, tests/conftest.py) shows the
+results have the same form.
 """
 
 from __future__ import annotations
@@ -108,22 +109,8 @@ def test_the_same_run_as_its_own_baseline_shows_no_regression(run_dir, tmp_path)
     assert set(results) <= {"NO CHANGE", "N/A (saturated)", "N/A"} and "NO CHANGE" in results
 
 
-def test_results_with_locust_workers_have_the_same_form(run_dir, tmp_path):
-    single = tmp_path / "single"
-    tiny = [
-        "--users",
-        "8",
-        "--step-duration",
-        "3",
-        "--warmup",
-        "1",
-        "--businesses",
-        "10",
-        "--no-echo",
-        "--candidates",
-        "optimized",
-    ]
-    assert main(["compare", *tiny, "--locust-workers", "0", "--out", str(single)]) == 0
+def test_results_with_locust_workers_have_the_same_form(run_dir, compare_run_dir):
+    single = compare_run_dir  # the session's run with Locust in one process, made once
     distributed, alone = load_results(run_dir), load_results(single)
     assert (distributed.settings.load.locust_workers, alone.settings.load.locust_workers) == (1, 0)
     raw = [json.loads((d / "results.json").read_text()) for d in (run_dir, single)]

@@ -13,18 +13,16 @@ from harness.cli import main
 from harness.records import load_run_records
 from harness.results import RECORD_COLUMNS, load_results
 from harness.runs import RunControl, run_comparison
+from tests.conftest import COMPARE_SHORT as SHORT
 from tests.plans import short_plan
 
 pytestmark = pytest.mark.load
 
-SHORT = ["--users", "8,16", "--step-duration", "4", "--warmup", "2", "--businesses", "10"]
 
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("compare") / "run"
-    assert main(["compare", *SHORT, "--out", str(out)]) == 0
-    return out
+@pytest.fixture
+def run_dir(compare_run_dir):
+    """The session's short compare run (tests/conftest.py), shared with the gate's e2e tests."""
+    return compare_run_dir
 
 
 def test_results_follow_the_schema_and_cover_every_service_and_level(run_dir):
