@@ -157,6 +157,7 @@ class BenchSettings(_Schema):
     llm_latency_ms: float = Field(description="configured fake LLM latency (0 = no LLM call)")
     latency_distribution: str = "fixed"
     database: str = Field(description="embedded SecantusDB <version>, or an external server (its URI is not kept)")
+    embedded_database: bool = Field(False, description="the run started its own SecantusDB (not MONGODB_URI)")
     service_workers: int = Field(1, description="worker processes per service")
     service_cpus: list[int] = Field(default=[], description="the CPUs the services ran on (empty: unpinned)")
     bench_cpus: list[int] = Field(default=[], description="the CPUs the database, upstream and Locust ran on")

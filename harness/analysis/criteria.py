@@ -379,7 +379,7 @@ def _embedded_database_queued(results: Results, summary: LevelSummary) -> str | 
     """In words, how the embedded database queued at the level: its one-document read took
     DATABASE_SLOW_FACTOR x its idle time at p90 (the step guard's factor, without its floor, which
     keeps the level's other figures usable); None where it did not, or the database is external."""
-    if not results.settings.bench.database.startswith("embedded"):
+    if not results.settings.bench.embedded_database:
         return None
     idle = next(
         (

@@ -173,7 +173,11 @@ def run_capacity(plan: CapacityPlan, control: CapacityControl) -> Results:
                 continue
             config = replace(plan.bench, service_workers=workers, cpus=cpus)
             with Bench(config, run_dir / "logs" / f"workers-{workers}") as bench:
-                results.settings = run_settings(replace(settings_plan, bench=config), bench.database_description)
+                results.settings = run_settings(
+                    replace(settings_plan, bench=config),
+                    bench.database_description,
+                    embedded=bench.database.embedded is not None,
+                )
                 idle_ms = idle_latency_ms(bench.database.uri)
                 for target_ in targets:
                     service = bench.deploy(

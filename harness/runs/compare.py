@@ -67,7 +67,9 @@ def run_comparison(plan: RunPlan, control: RunControl) -> Results:
     order = plan.order()
     try:
         with Bench(plan.bench, run_dir / "logs", plan.secrets) as bench:
-            results.settings = run_settings(plan, bench.database_description)
+            results.settings = run_settings(
+                plan, bench.database_description, embedded=bench.database.embedded is not None
+            )
             services, upstreams = _deploy(bench, plan)
             database_idle_ms = idle_latency_ms(bench.database.uri)
             for number, (name, users, rate, trial) in enumerate(order, start=1):
@@ -191,8 +193,8 @@ def _upstream_of(bench: Bench, target: Target) -> UpstreamProcess:
     return bench.add_upstream(f"upstream-{target.label}", target.upstream_latency_factor)
 
 
-def run_settings(plan: RunPlan, database: str) -> RunSettings:
-    """What a run of ``plan`` on a bench with ``database`` records as its settings."""
+def run_settings(plan: RunPlan, database: str, *, embedded: bool = False) -> RunSettings:
+    """What a run of ``plan`` on a bench with ``database`` (``embedded``: one it started) records as its settings."""
     config = plan.bench
     bench = BenchSettings(
         businesses=config.businesses,
@@ -201,6 +203,7 @@ def run_settings(plan: RunPlan, database: str) -> RunSettings:
         llm_latency_ms=config.llm_latency_ms,
         latency_distribution=config.latency_distribution,
         database=database,
+        embedded_database=embedded,
         service_workers=config.service_workers,
         service_cpus=list(config.cpus.service),
         bench_cpus=list(config.cpus.bench),

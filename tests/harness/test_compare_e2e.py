@@ -39,7 +39,9 @@ def test_results_follow_the_schema_and_cover_every_service_and_level(run_dir):
         ("checklist", "original"),
         ("optimized", "original"),
     ]
-    assert results.settings.bench.database.startswith("embedded SecantusDB")
+    assert (
+        results.settings.bench.database.startswith("embedded SecantusDB") and results.settings.bench.embedded_database
+    )
     assert results.settings.variants["checklist"].choices["HTTP_CLIENT"] == "per-call"
     assert (run_dir.parent / "latest").read_text().strip() == run_dir.name
 
