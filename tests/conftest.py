@@ -20,6 +20,13 @@ from harness.upstream import UpstreamProcess
 from tests.deployments import seed_contract_db
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Load tests measure, and two measurements at once disturb each other: never on xdist's
+    parallel workers (`make test` runs them in a second, serial pytest)."""
+    if hasattr(item.config, "workerinput") and item.get_closest_marker("load"):
+        pytest.fail("a load test measures and must run alone: select it with -m load, without -n", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def bench() -> BenchSecrets:
     return BenchSecrets()

@@ -366,7 +366,9 @@ def _disturbed(medians, where, **kwargs):
 
 
 @pytest.mark.parametrize(
-    "where", [{("optimized", 500)}, {("original", 500)}, {("original", 100), ("optimized", 100)}], ids=str
+    "where",
+    [{("optimized", 500)}, {("original", 500)}, {("original", 100), ("optimized", 100)}],
+    ids=lambda where: "+".join(f"{service}@{users}" for service, users in sorted(where)),  # one order on every worker
 )
 def test_a_disturbed_level_makes_a_winning_candidate_inconclusive_and_names_the_machine_as_the_cause(where):
     results = _disturbed(WIN, where)

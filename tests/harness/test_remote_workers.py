@@ -56,7 +56,7 @@ def test_remote_workers_carry_the_load_and_their_records_reach_the_master(tmp_pa
     loop.start()
     try:
         plan = short_plan(
-            users=(6, 12),
+            users=(6,),  # one level: the two services' steps already restart the worker once
             step_duration_s=3,
             warmup_s=2,
             echo=False,
@@ -78,7 +78,7 @@ def test_remote_workers_carry_the_load_and_their_records_reach_the_master(tmp_pa
     files = sorted(p.name for p in (tmp_path / "run" / "steps").rglob("records-*.csv"))
     assert files and all(name.startswith("records-remote-") for name in files)
     assert set(records["service"]) == {"original", "optimized"}
-    assert set(records["users"]) == {6, 12}
+    assert set(records["users"]) == {6}
     for step in results.steps:
         assert step.requests > 0
         assert step.audit is not None and step.audit.expected > 0
