@@ -167,7 +167,12 @@ def test_the_gates_known_answers_hold(tmp_path):
     assert checks["unchanged code"]["measured"].startswith("PASS (exit 0)")
     assert "CPU per request vs optimized@HEAD" in checks["more CPU per message"]["measured"]
     assert "p95 latency vs optimized@HEAD" in checks["a slower answer"]["measured"]
-    for kind in ("unchanged", "cpu", "latency"):  # each a real relative run: the copy is this change
+    measured = load_results(out / "gate")  # one run: the base beside every case's copy
+    assert measured.settings.candidates == ["optimized-unchanged", "optimized-cpu", "optimized-latency"]
+    for kind in ("unchanged", "cpu", "latency"):  # each case's view a relative run: the copy is this change
         results = load_results(out / f"gate-{kind}")
         assert results.settings.baseline == "optimized@HEAD" and results.settings.candidates == ["optimized"]
         assert results.settings.variants["optimized@HEAD"].commit and not results.settings.variants["optimized"].commit
+        assert {step.service for step in results.steps} == {"optimized@HEAD", "optimized"}
+    # A view is a run directory like any other: `harness gate` judges it as the self-test did.
+    assert main(["gate", str(out / "gate-cpu"), "--criteria", str(CI_CRITERIA)]) == EXIT_FAIL

@@ -8,10 +8,10 @@ verdict's rules, judged again on the A/B run with A (the faster copy) as the can
 another run: under the checklist's 500-user criteria, which a light run cannot judge, MIGRATE with
 a projected target load; under a criterion A fails on usable data, DO NOT MIGRATE.
 
-The gate's known answers (``--part gate``, :mod:`harness.runs.gateknown`): three relative runs,
-each HEAD's optimized from a git worktree beside a patched copy of it (unchanged, burning more CPU
-per message, answering later), gated under criteria-ci.toml: PASS, FAIL on CPU per request, FAIL
-on p95.
+The gate's known answers (``--part gate``, :mod:`harness.runs.gateknown`): one relative run of
+HEAD's optimized from a git worktree beside three patched copies of it (unchanged, burning more
+CPU per message, answering later); each copy with the base alone is gated under criteria-ci.toml:
+PASS, FAIL on CPU per request, FAIL on p95.
 
 Exit code 0 when every expectation holds, 1 when the harness gave a wrong answer, 2 when a run
 could not be judged (stopped early, bench-bound, a copy broken; the reason is printed).

@@ -1,21 +1,23 @@
 """The gate's known answers: real code changes, measured beside their base revision, then gated.
 
-Each case is one relative run as the pull-request job of ``.github/workflows/perf-gate.yml`` makes
-it: the base revision (``HEAD``) from a git worktree, and "this change" from a second worktree of
-the same revision with the case's patch applied to ``optimized/app.py`` (a copy, so the working
-tree is never touched), interleaved in one run; then ``harness gate`` on it under
-``criteria-ci.toml``:
+One run measures the base revision (``HEAD``, from a git worktree) beside one copy of it per case,
+each a second worktree of the same revision with the case's patch applied to ``optimized/app.py``
+(a copy, so the working tree is never touched), interleaved as the pull-request job of
+``.github/workflows/perf-gate.yml`` interleaves its two. Each case is then the job's run: the
+base and that copy alone (:func:`case_view`, saved as ``gate-<case>/``), and ``harness gate`` on
+it under ``criteria-ci.toml``:
 
 * **unchanged**: the copy as it is                          -> PASS
 * **cpu**: each answered message burns more CPU             -> FAIL on CPU per request
 * **latency**: each answer waits longer before it is sent   -> FAIL on p95, at a level where
   neither copy filled its CPUs
 
-The sizes are the profile's. ``full`` uses the issue's: about 30 % more CPU per request (0.85 ms
-on optimized's 2.6-3.8 ms at 50 users here) and 80 ms on a p95 of 262-273 ms (29-31 %);
-their measured false-alarm and detection rates are in docs/gate.md. ``short`` (``make test``)
-doubles both, so that a busy CI runner cannot turn a right answer into a wrong one: it checks the
-machinery end to end, the rates come from the full sizes.
+One run, not one per case: the base is measured once a trial instead of three times, and the
+bench starts once. The sizes are the profile's. ``full`` uses the issue's: about 30 % more CPU
+per request on optimized at 50 users, and 80 ms on its p95 of about 270 ms; their measured
+false-alarm and detection rates are in docs/gate.md. ``short`` (``make test``) doubles both, so
+that a busy CI runner cannot turn a right answer into a wrong one: it checks the machinery end to
+end, the rates come from the full sizes.
 """
 
 from __future__ import annotations
@@ -29,14 +31,15 @@ from typing import Literal
 
 import pandas as pd
 
+from ..analysis.conclude import conclude
 from ..analysis.criteria import load_criteria
 from ..analysis.quiet import disturbance
 from ..bench import BenchConfig
 from ..bench.pinning import cpu_plan
 from ..gate import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, GateResult, judge_run
 from ..metrics import CPU_METRIC
-from ..records import load_run_records
-from ..results import LoadSettings, Results, VariantInfo
+from ..records import load_run_records, write_run_records
+from ..results import LoadSettings, Results, VariantInfo, save_results
 from .plan import RunPlan
 from .variants import VariantError, scratch_copy, variant_target
 
@@ -48,8 +51,10 @@ __all__ = [
     "GateCase",
     "GateProfile",
     "apply_patch",
-    "case_plan",
+    "case_label",
+    "case_view",
     "gate_known_answers",
+    "known_answers_plan",
     "judge_case",
 ]
 
@@ -141,21 +146,28 @@ def apply_patch(source: Path, kind: Kind, size: float) -> None:
     path.write_text(text.replace(ANCHOR, _PATCHES[kind].format(size=size)), encoding="utf-8")
 
 
-def case_plan(
-    case: GateCase, profile: GateProfile, service: str, revision: str, seed: int, profile_name: str = "short"
+def case_label(case: GateCase, service: str) -> str:
+    """The case's copy in the run of every case (each is ``service`` in its own view)."""
+    return f"{service}-{case.kind}"
+
+
+def known_answers_plan(
+    profile: GateProfile, service: str, revision: str, seed: int, profile_name: str = "short"
 ) -> RunPlan:
-    """``service`` at ``revision`` (the base) beside a patched copy of it (this change)."""
+    """``service`` at ``revision`` (the base) beside one patched copy of it per case."""
     base_name = f"{service}@{revision}"
     base = variant_target(base_name)
-    copy = scratch_copy(revision)
-    apply_patch(copy.path, case.kind, profile.cpu_ms if case.kind == "cpu" else profile.delay_ms)
     assert base.variant is not None
-    variant = VariantInfo(summary=f"{service}, patched: {case.change(profile)}", choices=base.variant.choices)
-    change = dataclasses.replace(base, label=service, source=copy.path, variant=variant)
+    changes = []
+    for case in GATE_CASES:
+        copy = scratch_copy(revision)
+        apply_patch(copy.path, case.kind, profile.cpu_ms if case.kind == "cpu" else profile.delay_ms)
+        variant = VariantInfo(summary=f"{service}, patched: {case.change(profile)}", choices=base.variant.choices)
+        changes.append(dataclasses.replace(base, label=case_label(case, service), source=copy.path, variant=variant))
     return RunPlan(
-        targets=(base, change),
+        targets=(base, *changes),
         baseline=base_name,
-        candidates=(service,),
+        candidates=tuple(change.label for change in changes),
         profile=profile_name,
         load=LoadSettings(
             users=profile.users,
@@ -169,6 +181,39 @@ def case_plan(
         command="selftest",
         bench=BenchConfig(seed=seed, cpus=cpu_plan()),
     )
+
+
+def case_view(results: Results, records: pd.DataFrame, label: str, service: str) -> tuple[Results, pd.DataFrame]:
+    """The run of every case as the pull-request job's run of one: the base and the copy
+    ``label`` alone, the copy named ``service`` (this change), concluded again on their own."""
+    base = results.settings.baseline
+    assert base is not None
+    kept = {base, label}
+    steps = [
+        step.model_copy(update={"service": service}) if step.service == label else step
+        for step in results.steps
+        if step.service in kept
+    ]
+    variants = results.settings.variants
+    settings = results.settings.model_copy(
+        update={
+            "services": [base, service],
+            "variants": {base: variants[base], service: variants[label]},
+            "candidates": [service],
+        }
+    )
+    mine = records[records["service"].isin(kept)]
+    mine = mine.assign(service=mine["service"].astype(str).replace({label: service}))
+    view = results.model_copy(update={"settings": settings, "steps": steps})
+    return conclude(view, mine, load_criteria(_ci_criteria()), seed=results.settings.load.seed), mine
+
+
+def _save_view(view: Results, records: pd.DataFrame, run_dir: Path) -> Results:
+    """``view`` as a run directory of its own: ``harness gate`` reads it as it reads any run."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    view = view.model_copy(update={"run_id": run_dir.name, "records_file": write_run_records([records], run_dir)})
+    save_results(view, run_dir)
+    return view
 
 
 def judge_case(case: GateCase, results: Results | None, records: pd.DataFrame | None, run_dir: Path) -> GateAnswer:
@@ -193,25 +238,28 @@ def _expected(case: GateCase, gate: GateResult) -> bool:
 
 
 RunCase = Callable[[str, str, RunPlan, Path], "Results | None"]
+EXPECTED = "; ".join(f"{case.kind}: {case.expected}" for case in GATE_CASES)
 
 
 def gate_known_answers(
     out: Path, run: RunCase, *, profile: str = "short", service: str = "optimized", seed: int = 1
 ) -> list[GateAnswer]:
-    """Every case, one run after the other, each judged by the gate. ``run(name, expected, plan,
-    run_dir)`` runs one comparison (None: the bench could not run)."""
-    sizes = GATE_PROFILES[profile]
+    """One run of every case (``out/gate``), then each case's view judged by the gate.
+    ``run(name, expected, plan, run_dir)`` runs the comparison (None: the bench could not run)."""
+    case_dirs = {case.kind: out / f"gate-{case.kind}" for case in GATE_CASES}
+    try:
+        plan = known_answers_plan(GATE_PROFILES[profile], service, "HEAD", seed, profile)
+    except VariantError as error:  # no git checkout, or the patch no longer applies
+        return [GateAnswer(case, "unusable", str(error), case_dirs[case.kind]) for case in GATE_CASES]
+    run_dir = out / "gate"
+    results = run("gate: known answers", EXPECTED, plan, run_dir)
+    records = None if results is None else load_run_records(run_dir, results.records_file)
+    if results is None or records is None:
+        return [judge_case(case, None, None, run_dir) for case in GATE_CASES]
     answers = []
     for case in GATE_CASES:
-        run_dir = out / f"gate-{case.kind}"
-        try:
-            plan = case_plan(case, sizes, service, "HEAD", seed, profile)
-        except VariantError as error:  # no git checkout, or the patch no longer applies
-            answers.append(GateAnswer(case, "unusable", str(error), run_dir))
-            continue
-        results = run(case.name, case.expected, plan, run_dir)
-        records = None if results is None else load_run_records(run_dir, results.records_file)
-        answers.append(judge_case(case, results, records, run_dir))
+        view, mine = case_view(results, records, case_label(case, service), service)
+        answers.append(judge_case(case, _save_view(view, mine, case_dirs[case.kind]), mine, case_dirs[case.kind]))
     return answers
 
 

@@ -9,9 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from harness.runs.gateknown import ANCHOR, GATE_CASES, GATE_PROFILES, PATCHED_FILE, apply_patch, judge_case
+from harness.analysis import conclude, load_criteria
+from harness.results import VariantInfo
+from harness.runs.gateknown import (
+    ANCHOR,
+    GATE_CASES,
+    GATE_PROFILES,
+    PATCHED_FILE,
+    apply_patch,
+    case_label,
+    case_view,
+    judge_case,
+)
 from harness.runs.variants import VariantError
-from tests.harness.test_gate import relative_run
+from tests.harness.test_figures import make_run
+from tests.harness.test_gate import CI_CRITERIA, CORES, SHORT, SHORT_REQUESTS, relative_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = {case.kind: case for case in GATE_CASES}
@@ -67,3 +79,29 @@ def test_each_case_is_judged_by_the_check_that_failed(kind, factors, status, tmp
 def test_a_run_the_bench_could_not_make_is_unusable(tmp_path):
     answer = judge_case(CASES["cpu"], None, None, tmp_path)
     assert answer.status == "unusable" and answer.exit_code is None
+
+
+def test_each_case_is_judged_on_the_base_and_its_own_copy_alone(tmp_path):
+    """The run of every case, viewed as the pull-request job's run of one: the slower copy fails
+    the gate on p95, and the unchanged copy passes beside the same base steps."""
+    base, fast = "optimized@HEAD", SHORT["optimized"]
+    copies = {case.kind: case_label(case, "optimized") for case in GATE_CASES}
+    medians = {base: fast, **{label: fast for label in copies.values()}}
+    medians[copies["latency"]] = {users: ms * 1.4 for users, ms in fast.items()}
+    cores = {name: CORES["optimized"] for name in medians}
+    results, records = make_run(medians, requests=SHORT_REQUESTS, seed=1, service_cores=cores, trials=2)
+    variants = {base: VariantInfo(summary="optimized at HEAD", commit="0" * 40)}
+    variants |= {label: VariantInfo(summary=f"patched: {kind}") for kind, label in copies.items()}
+    settings = results.settings.model_copy(
+        update={"baseline": base, "candidates": list(copies.values()), "variants": variants}
+    )
+    results = conclude(results.model_copy(update={"settings": settings}), records, load_criteria(CI_CRITERIA))
+    for case in GATE_CASES:
+        view, mine = case_view(results, records, copies[case.kind], "optimized")
+        assert (view.settings.baseline, view.settings.candidates) == (base, ["optimized"])
+        assert view.settings.variants["optimized"].summary == f"patched: {case.kind}"
+        assert {step.service for step in view.steps} == set(mine["service"]) == {base, "optimized"}
+        assert len(mine) == len(records[records["service"].isin([base, copies[case.kind]])])
+        answer = judge_case(case, view, mine, tmp_path)
+        # the cpu copy costs the same here: only its own case is judged on what it should show
+        assert answer.status == ("fail" if case.kind == "cpu" else "pass"), answer.measured
