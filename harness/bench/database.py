@@ -59,6 +59,9 @@ def server_status(client: MongoClient[Any]) -> ServerStatus:
     )
 
 
+_EPHEMERAL_STOP_S = 0.3
+
+
 class EmbeddedDatabase(ManagedProcess):
     """SecantusDB on 127.0.0.1. ``storage_path=":memory:"`` is an ephemeral store; a directory
     survives a stop/start, which the database-outage fault needs."""
@@ -86,6 +89,13 @@ class EmbeddedDatabase(ManagedProcess):
             "WARNING",
         ]
         super().__init__("embedded-mongodb", argv, log_path=log_path)
+        self.ephemeral = str(storage_path) == ":memory:"
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        # SecantusDB's graceful stop waits seconds on its threads, every bench and test session.
+        # An in-memory store has nothing to write back: a moment for SIGTERM, then SIGKILL. A
+        # directory store (the outage fault restarts it on its data) gets all of ``timeout``.
+        return super().stop(min(timeout, _EPHEMERAL_STOP_S) if self.ephemeral else timeout)
 
     @property
     def uri(self) -> str:

@@ -213,9 +213,9 @@ def _run_window(
         ender = None
         if stopped:
             run.finish_early()  # the users finish the request in hand, which is recorded
-        elif extension_cap_s:
-            # Locust's run time left room for the longest extension: end the load as the tail
-            # ends, whatever the reads below take (a saturated service's /metrics: up to 20 s).
+        elif not step.distributed:  # a master hears of its workers' requests late: its own time
+            # Locust's run time left room for a late start and the longest extension: end the load
+            # as the tail ends, whatever the reads below take (a saturated service's /metrics).
             ender = threading.Timer(_TAIL_S, run.finish_early)
             ender.daemon = True
             ender.start()
