@@ -18,7 +18,7 @@ from .levels import summarize
 from .ratios import ratios
 from .target import target_loads
 
-__all__ = ["conclude", "rejudge"]
+__all__ = ["conclude", "pair_view", "rejudge"]
 
 
 def conclude(results: Results, records: pd.DataFrame, criteria: Criteria, *, seed: int = 0) -> Results:
@@ -55,3 +55,31 @@ def rejudge(results: Results, criteria: Criteria) -> Results:
         for decision in results.decisions
     ]
     return results.model_copy(update={"criteria": judged, "decisions": decisions})
+
+
+def pair_view(
+    results: Results, records: pd.DataFrame, candidate: str, criteria: Criteria, *, named: str | None = None
+) -> tuple[Results, pd.DataFrame]:
+    """``results`` as if its run had measured only its baseline and ``candidate`` (named
+    ``named``), concluded again: a run of several copies beside one base (the self-test's, the
+    gate's known answers) read as one two-service run per copy, each with its own verdict."""
+    baseline, name = results.settings.baseline, named or candidate
+    assert baseline is not None
+    kept = {baseline, candidate}
+    steps = [
+        step.model_copy(update={"service": name}) if step.service == candidate else step
+        for step in results.steps
+        if step.service in kept
+    ]
+    variants = {label: info for label, info in results.settings.variants.items() if label in kept}
+    settings = results.settings.model_copy(
+        update={
+            "services": [baseline, name],
+            "variants": {name if label == candidate else label: info for label, info in variants.items()},
+            "candidates": [name],
+        }
+    )
+    mine = records[records["service"].isin(kept)]
+    mine = mine.assign(service=mine["service"].astype(str).replace({candidate: name}))
+    view = results.model_copy(update={"settings": settings, "steps": steps})
+    return conclude(view, mine, criteria, seed=results.settings.load.seed), mine

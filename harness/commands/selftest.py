@@ -2,7 +2,8 @@
 machinery: A/A (one service against an identical copy: no difference may be reported that the
 verdict acts on, and the verdict must not be MIGRATE) and A/B (the copy under judgement talks to
 a fake upstream 20 % slower: its p95 must be flagged significantly worse and the verdict must be
-DO NOT MIGRATE); then the A/A run again without CPU pinning, for the isolation check: the
+DO NOT MIGRATE), measured in one run of A beside both copies and judged each on its own view;
+then the A/A run again without CPU pinning, for the isolation check: the
 pinned A/A's p95 interval must be no wider than the unpinned one's. And known answers of the
 verdict's rules, judged again on the A/B run with A (the faster copy) as the candidate, without
 another run: under the checklist's 500-user criteria, which a light run cannot judge, MIGRATE with
@@ -34,7 +35,6 @@ from ..runs.gateknown import GATE_PROFILES
 from ..runs.selftest import (
     EXIT_PASS,
     SELFTEST_PROFILES,
-    SelftestCase,
     SelftestConfig,
     SelftestReport,
     gate_selftest,
@@ -85,7 +85,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         type=Path,
         default=None,
-        help="directory for the runs (aa/, ab/, aa-unpinned/), the criteria files and selftest.md "
+        help="directory for the runs (pinned/, its views aa/ and ab/, aa-unpinned/; gate/ and its views "
+        "gate-<case>/), the criteria files and selftest.md "
         "(default reports/selftest-<UTC time>)",
     )
 
@@ -95,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or Path("reports") / datetime.now(UTC).strftime("selftest-%Y%m%dT%H%M%SZ")
     console = report_console()
 
-    def run_one(scenario: SelftestCase, plan: RunPlan, run_dir: Path) -> Results | None:
-        console.rule(f"[bold]{scenario.name}[/] ({config.service}); expected: {scenario.expectation}")
+    def run_one(name: str, expectation: str, plan: RunPlan, run_dir: Path) -> Results | None:
+        console.rule(f"[bold]{name}[/] ({config.service}); expected: {expectation}")
         run_with_console(plan, run_dir, console)
         try:
             return load_results(run_dir)

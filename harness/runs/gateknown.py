@@ -31,7 +31,7 @@ from typing import Literal
 
 import pandas as pd
 
-from ..analysis.conclude import conclude
+from ..analysis.conclude import pair_view
 from ..analysis.criteria import load_criteria
 from ..analysis.quiet import disturbance
 from ..bench import BenchConfig
@@ -186,26 +186,7 @@ def known_answers_plan(
 def case_view(results: Results, records: pd.DataFrame, label: str, service: str) -> tuple[Results, pd.DataFrame]:
     """The run of every case as the pull-request job's run of one: the base and the copy
     ``label`` alone, the copy named ``service`` (this change), concluded again on their own."""
-    base = results.settings.baseline
-    assert base is not None
-    kept = {base, label}
-    steps = [
-        step.model_copy(update={"service": service}) if step.service == label else step
-        for step in results.steps
-        if step.service in kept
-    ]
-    variants = results.settings.variants
-    settings = results.settings.model_copy(
-        update={
-            "services": [base, service],
-            "variants": {base: variants[base], service: variants[label]},
-            "candidates": [service],
-        }
-    )
-    mine = records[records["service"].isin(kept)]
-    mine = mine.assign(service=mine["service"].astype(str).replace({label: service}))
-    view = results.model_copy(update={"settings": settings, "steps": steps})
-    return conclude(view, mine, load_criteria(_ci_criteria()), seed=results.settings.load.seed), mine
+    return pair_view(results, records, label, load_criteria(_ci_criteria()), named=service)
 
 
 def _save_view(view: Results, records: pd.DataFrame, run_dir: Path) -> Results:

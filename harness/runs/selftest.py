@@ -9,8 +9,12 @@
   20 % slower. The harness must flag B's p95 as significantly worse beyond the practical margin
   and refuse the migration by that rule.
 
-Both run through the real compare machinery (:func:`~harness.runs.compare.run_comparison`), so the
-self-test vouches for the very code that produces a verdict.
+A/A and A/B are one run: A beside its identical copy B and its copy with the slower upstream,
+in one seeded order, so A is measured once for both; each is then judged on its own view of that
+run (A and that copy alone, :func:`~harness.analysis.conclude.pair_view`, saved as ``aa/`` and
+``ab/``). Both runs go through the real compare machinery
+(:func:`~harness.runs.compare.run_comparison`), so the self-test vouches for the very code that
+produces a verdict.
 
 * **Known answers** of the verdict's rules, judged again on the measured A/B run with the roles
   swapped (A, whose upstream is faster, against B; no extra run): under the checklist's 500-user
@@ -35,7 +39,7 @@ from typing import Literal
 
 import pandas as pd
 
-from ..analysis.conclude import conclude, rejudge
+from ..analysis.conclude import conclude, pair_view, rejudge
 from ..analysis.criteria import load_criteria
 from ..analysis.decision import acts_on, key_ratio
 from ..analysis.quiet import OTHER_WORK_LIMIT_SHARE, STEAL_LIMIT_SHARE, other_work_cores, other_work_limit
@@ -53,8 +57,8 @@ from ..metrics import (
     practical_margin,
 )
 from ..processes import ProcessFailed
-from ..records import load_run_records
-from ..results import LoadSettings, Ratio, Results
+from ..records import load_run_records, write_run_records
+from ..results import LoadSettings, Ratio, Results, save_results
 from ..rounding import P_FLOOR, estimate, number, p_value
 from ..terms import (
     COMPONENT_LABELS,
@@ -89,6 +93,7 @@ __all__ = [
     "OTHER_WORK_LIMIT_SHARE",
     "STEAL_LIMIT_SHARE",
     "SELFTEST_PROFILES",
+    "RUNS",
     "SCENARIOS",
     "SLOWDOWN",
     "Check",
@@ -97,6 +102,7 @@ __all__ = [
     "SelftestConfig",
     "SelftestProfile",
     "SelftestReport",
+    "SelftestRun",
     "isolation_checks",
     "judge",
     "known_answers",
@@ -171,6 +177,11 @@ class SelftestCase:
         """A and B are the same: no difference may be reported."""
         return self.upstream_latency_factor == 1.0
 
+    @property
+    def copy_label(self) -> str:
+        """B's label in the run it shares with other cases (B again in its own view)."""
+        return CANDIDATE if self.identical else f"{CANDIDATE}-slower"
+
 
 A_A = SelftestCase("A/A", "aa", 1.0, "no difference the verdict acts on; not MIGRATE")
 A_B = SelftestCase(
@@ -187,6 +198,26 @@ A_A_UNPINNED = SelftestCase(
     pinned=False,
 )
 SCENARIOS = (A_A, A_B, A_A_UNPINNED)
+
+
+@dataclass(frozen=True)
+class SelftestRun:
+    """One run: A beside one copy per case (its directory is the case's when it has one case)."""
+
+    name: str
+    directory: str
+    cases: tuple[SelftestCase, ...]
+    pinned: bool = True
+
+    @property
+    def expectation(self) -> str:
+        return "; ".join(f"{case.name}: {case.expectation}" for case in self.cases)
+
+
+RUNS = (
+    SelftestRun("A/A and A/B", "pinned", (A_A, A_B)),
+    SelftestRun(A_A_UNPINNED.name, A_A_UNPINNED.directory, (A_A_UNPINNED,), pinned=False),
+)
 # The isolation check allows the pinned interval this much over the unpinned one's width: about
 # the bootstrap's own resampling noise on a width of 1000 resamples (docs/measurements.md).
 ISOLATION_TOLERANCE = 0.05
@@ -321,16 +352,18 @@ services = ["A"]
 KNOWN_ANSWERS = (KNOWN_TARGET, KNOWN_CRITERION)
 
 
-def selftest_plan(scenario: SelftestCase, config: SelftestConfig, criteria_file: Path) -> RunPlan:
-    """A two-copy comparison of ``config.service``: A as it is, B with ``scenario``'s upstream."""
+def selftest_plan(run: SelftestRun, config: SelftestConfig, criteria_file: Path) -> RunPlan:
+    """A comparison of ``config.service``: A as it is, beside one copy per case (B, or B with the
+    case's slower upstream)."""
     profile = SELFTEST_PROFILES[config.profile]
+    copies = tuple(
+        variant_target(config.service, label=case.copy_label, upstream_latency_factor=case.upstream_latency_factor)
+        for case in run.cases
+    )
     return RunPlan(
-        targets=(
-            variant_target(config.service, label=BASELINE),
-            variant_target(config.service, label=CANDIDATE, upstream_latency_factor=scenario.upstream_latency_factor),
-        ),
+        targets=(variant_target(config.service, label=BASELINE), *copies),
         baseline=BASELINE,
-        candidates=(CANDIDATE,),
+        candidates=tuple(copy.label for copy in copies),
         profile=config.profile,
         load=LoadSettings(
             users=config.levels,
@@ -344,7 +377,7 @@ def selftest_plan(scenario: SelftestCase, config: SelftestConfig, criteria_file:
         command="selftest",
         bench=BenchConfig(
             seed=config.seed,
-            cpus=cpu_plan() if scenario.pinned else CpuPlan(reason="off for the self-test's isolation check"),
+            cpus=cpu_plan() if run.pinned else CpuPlan(reason="off for the self-test's isolation check"),
         ),
     )
 
@@ -777,10 +810,10 @@ def _known_check(case: KnownAnswer, results: Results) -> Check:
 
 
 # -- running ------------------------------------------------------------------------------------
-RunOne = Callable[[SelftestCase, RunPlan, Path], Results | None]
+RunOne = Callable[[str, str, RunPlan, Path], Results | None]  # (name, expectation, plan, run directory)
 
 
-def run_quietly(scenario: SelftestCase, plan: RunPlan, run_dir: Path) -> Results | None:
+def run_quietly(name: str, expectation: str, plan: RunPlan, run_dir: Path) -> Results | None:
     """Run one comparison without a console (the notebook, tests); None when the bench could
     not start (every process it started has been stopped; its logs are in ``run_dir``)."""
     try:
@@ -790,29 +823,35 @@ def run_quietly(scenario: SelftestCase, plan: RunPlan, run_dir: Path) -> Results
 
 
 def run_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -> SelftestReport:
-    """The runs, one after the other (never at once: each would be the other's noise), judged;
-    the known answers on the A/B run when it could be judged.
+    """The runs, one after the other (never at once: each would be the other's noise), each
+    case judged on its view; the known answers on the A/B view when it could be judged.
 
-    ``run(scenario, plan, run_dir)`` runs one comparison and returns its results (None when the
-    bench could not run); the command passes one that shows progress on the console.
+    ``run(name, expectation, plan, run_dir)`` runs one comparison and returns its results (None
+    when the bench could not run); the command passes one that shows progress on the console.
     """
     if config.profile not in SELFTEST_PROFILES:
         raise ValueError(f"unknown self-test profile {config.profile!r}; choose from {', '.join(SELFTEST_PROFILES)}")
     criteria = write_criteria(out)
     report = SelftestReport()
     measured: dict[str, Results | None] = {}
-    for scenario in SCENARIOS:
-        run_dir = out / scenario.directory
-        report.run_dirs[scenario.name] = run_dir
-        results = measured[scenario.name] = run(scenario, selftest_plan(scenario, config, criteria), run_dir)
-        checks, problems = judge(scenario, results)
-        report.checks += checks
-        report.problems += problems
-        report.notes += _notes(scenario, results)
-        if scenario is A_B and results is not None and not problems:  # else its problems say why
-            checks, problems = known_answers(results, load_run_records(run_dir, results.records_file), out)
+    for group in RUNS:
+        run_dir = out / group.directory
+        results = run(group.name, group.expectation, selftest_plan(group, config, criteria), run_dir)
+        records = None if results is None else load_run_records(run_dir, results.records_file)
+        if len(group.cases) > 1:
+            report.run_dirs[group.name] = run_dir
+        for case in group.cases:
+            view, view_records = _case_view(case, results, records, out, criteria)
+            report.run_dirs[case.name] = out / case.directory
+            measured[case.name] = view
+            checks, problems = judge(case, view)
             report.checks += checks
             report.problems += problems
+            report.notes += _notes(case, view)
+            if case is A_B and view is not None and not problems:  # else its problems say why
+                checks, problems = known_answers(view, view_records, out)
+                report.checks += checks
+                report.problems += problems
     isolation = isolation_checks(measured[A_A.name], measured[A_A_UNPINNED.name])
     report.checks += isolation
     report.problems += [
@@ -821,15 +860,29 @@ def run_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -
     return report
 
 
+def _case_view(
+    case: SelftestCase, results: Results | None, records: pd.DataFrame | None, out: Path, criteria: Path
+) -> tuple[Results | None, pd.DataFrame | None]:
+    """``case``'s run: A and its copy alone (B), written to the case's directory with a report of
+    its own; the run itself when it measured nothing else."""
+    if results is None or records is None or results.settings.candidates == [CANDIDATE]:
+        return results, records
+    from ..report import write_report
+
+    view, mine = pair_view(results, records, case.copy_label, load_criteria(criteria), named=CANDIDATE)
+    directory = out / case.directory
+    directory.mkdir(parents=True, exist_ok=True)
+    view = view.model_copy(update={"run_id": directory.name, "records_file": write_run_records([mine], directory)})
+    save_results(view, directory)
+    write_report(view, directory)
+    return view, mine
+
+
 def gate_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -> SelftestReport:
     """The gate's known answers (:mod:`.gateknown`), as self-test checks."""
     report = SelftestReport()
-
-    def run_case(name: str, expected: str, plan: RunPlan, run_dir: Path) -> Results | None:
-        return run(SelftestCase(name, run_dir.name, 1.0, expected), plan, run_dir)
-
     # Always optimized: the patches wrap its handler, whatever variant the verdict's part runs.
-    for answer in gate_known_answers(out, run_case, profile=config.profile, seed=config.seed):
+    for answer in gate_known_answers(out, run, profile=config.profile, seed=config.seed):
         report.run_dirs[answer.case.name] = answer.run_dir
         cause = Cause.NOT_QUIET if answer.disturbed else Cause.GATE_INCONCLUSIVE
         causes = (cause,) if answer.status == "unusable" else ()

@@ -1,7 +1,7 @@
 """The self-test: its judging on constructed runs (no server), and the short form for real.
 
-The real run (marked ``load``) is the one `make test` relies on: A/A, A/B and A/A unpinned
-through the real compare machinery, about three minutes. It skips, saying so, only when the
+The real run (marked ``load``) is the one `make test` relies on: A beside both copies (A/A and
+A/B), then A/A unpinned, through the real compare machinery, about two minutes. It skips, saying so, only when the
 machine was too busy with other work to measure anything (the self-test then answers "unusable",
 exit 2).
 """
@@ -27,6 +27,7 @@ from harness.runs.selftest import (
     EXIT_UNUSABLE,
     ISOLATION_STEAL_MARGIN_CORES,
     KNOWN_ANSWERS,
+    RUNS,
     SELFTEST_PROFILES,
     SLOWDOWN,
     STEAL_LIMIT_SHARE,
@@ -244,15 +245,21 @@ def test_exit_codes_rank_a_wrong_answer_above_an_unusable_run():
 # -- the plans and the orchestration ------------------------------------------------------------
 def test_plans_differ_only_in_b_s_upstream(tmp_path):
     config = SelftestConfig(service="original", users=(7, 9), seed=5)
-    aa, ab = (selftest_plan(s, config, tmp_path / CRITERIA_FILE) for s in (A_A, A_B))
+    both, unpinned = (selftest_plan(run, config, tmp_path / CRITERIA_FILE) for run in RUNS)
     app = "original.app:app"
-    assert [(t.label, t.app, t.upstream_latency_factor) for t in aa.targets] == [("A", app, 1.0), ("B", app, 1.0)]
-    assert [(t.label, t.app, t.upstream_latency_factor) for t in ab.targets] == [("A", app, 1.0), ("B", app, SLOWDOWN)]
-    for plan in (aa, ab):
-        assert (plan.candidates, plan.baseline, plan.echo, plan.command) == (("B",), "A", False, "selftest")
+    assert [(t.label, t.app, t.upstream_latency_factor) for t in both.targets] == [
+        ("A", app, 1.0),
+        ("B", app, 1.0),
+        ("B-slower", app, SLOWDOWN),
+    ]
+    assert [(t.label, t.app, t.upstream_latency_factor) for t in unpinned.targets] == [("A", app, 1.0), ("B", app, 1.0)]
+    assert (both.candidates, unpinned.candidates) == (("B", "B-slower"), ("B",))
+    for plan in (both, unpinned):
+        assert (plan.baseline, plan.echo, plan.command) == ("A", False, "selftest")
         assert plan.load.users == (7, 9) and plan.bench.seed == 5
         assert plan.load.trials == SELFTEST_PROFILES["short"].trials
-    assert selftest_plan(A_A, SelftestConfig(profile="full"), tmp_path).load.trials >= 3
+    assert not unpinned.bench.cpus.pinned
+    assert selftest_plan(RUNS[0], SelftestConfig(profile="full"), tmp_path).load.trials >= 3
 
 
 def pinned(results, cpus=(1,)):
@@ -260,13 +267,29 @@ def pinned(results, cpus=(1,)):
     return results.model_copy(update={"settings": results.settings.model_copy(update={"bench": bench})})
 
 
+def both_copies(criteria, a_ms: float, b_ms: float, slower_ms: float, *, sigma: float = 0.1):
+    """The pinned run: A beside its identical copy B and the copy with the slower upstream."""
+    medians = {"A": {USERS: a_ms}, "B": {USERS: b_ms}, "B-slower": {USERS: slower_ms}}
+    results, records = make_run(medians, requests=REQUESTS, sigma=sigma)
+    settings = results.settings.model_copy(update={"baseline": "A", "candidates": ["B", "B-slower"]})
+    return pinned(conclude(results.model_copy(update={"settings": settings}), records, criteria)), records
+
+
+def made_runs(criteria):
+    return {
+        "A/A and A/B": both_copies(criteria, 250.0, 250.0, 300.0, sigma=0.05),
+        "A/A unpinned": measured(criteria, 250.0, 250.0, sigma=0.2),
+    }
+
+
 def fake_runs(made):
-    """A stand-in for the bench: each scenario's constructed run, its records in its run directory."""
+    """A stand-in for the bench: each run's constructed results, its records in its run directory."""
     seen = []
 
-    def run(scenario, plan, run_dir):
-        seen.append((scenario.name, run_dir.name, plan.targets[1].upstream_latency_factor, plan.bench.cpus.pinned))
-        results, records = made[scenario.name]
+    def run(name, expectation, plan, run_dir):
+        factors = tuple(t.upstream_latency_factor for t in plan.targets)
+        seen.append((name, run_dir.name, factors, plan.bench.cpus.pinned))
+        results, records = made[name]
         run_dir.mkdir(parents=True, exist_ok=True)
         records.to_parquet(run_dir / "requests.parquet")
         return results
@@ -274,24 +297,25 @@ def fake_runs(made):
     return run, seen
 
 
-def test_run_selftest_runs_a_a_a_b_and_a_a_unpinned_and_reports_all(tmp_path, criteria):
-    aa, aa_records = measured(criteria, 250.0, 250.0, sigma=0.05)
-    made = {
-        "A/A": (pinned(aa), aa_records),
-        "A/B": measured(criteria, 250.0, 300.0),
-        "A/A unpinned": measured(criteria, 250.0, 250.0, sigma=0.2),
-    }
-    run, seen = fake_runs(made)
+def test_run_selftest_runs_a_beside_both_copies_then_a_a_unpinned_and_reports_all(tmp_path, criteria):
+    run, seen = fake_runs(made_runs(criteria))
 
     report = run_selftest(SelftestConfig(), tmp_path, run)
     pins = cpu_plan().pinned
     assert seen == [
-        ("A/A", "aa", 1.0, pins),
-        ("A/B", "ab", SLOWDOWN, pins),
-        ("A/A unpinned", "aa-unpinned", 1.0, False),
+        ("A/A and A/B", "pinned", (1.0, 1.0, SLOWDOWN), pins),
+        ("A/A unpinned", "aa-unpinned", (1.0, 1.0), False),
     ]
     assert report.exit_code == EXIT_PASS and report.outcome == "PASS"
     assert (tmp_path / CRITERIA_FILE).is_file()
+    # Each case's view of the shared run: A and its own copy, named B, concluded on its own.
+    aa, ab = load_results(tmp_path / "aa"), load_results(tmp_path / "ab")
+    for view in (aa, ab):
+        assert (view.settings.baseline, view.settings.candidates) == ("A", ["B"])
+        assert {step.service for step in view.steps} == {"A", "B"} and (tmp_path / view.run_id / "summary.md").is_file()
+    aa_p95, ab_p95 = (next(r for r in run.decision.ratios if r.metric == "p95_ms") for run in (aa, ab))
+    assert ab_p95.value.value > 1.1 > aa_p95.value.value
+    assert set(report.run_dirs) == {"A/A and A/B", "A/A", "A/B", "A/A unpinned"}
     table = selftest_table(report)
     assert list(table.columns) == ["run", "check", "expected", "measured", "result"]
     assert set(table["result"]) == {"PASS", "INFO"}
@@ -300,12 +324,7 @@ def test_run_selftest_runs_a_a_a_b_and_a_a_unpinned_and_reports_all(tmp_path, cr
 
 
 def test_a_known_answer_the_harness_gets_wrong_fails_the_self_test(tmp_path, criteria, monkeypatch):
-    aa, aa_records = measured(criteria, 250.0, 250.0, sigma=0.05)
-    made = {
-        "A/A": (pinned(aa), aa_records),
-        "A/B": measured(criteria, 250.0, 300.0),
-        "A/A unpinned": measured(criteria, 250.0, 250.0, sigma=0.2),
-    }
+    made = made_runs(criteria)
     # A case whose answer is not the verdict's: the faster copy, under criteria it passes, kept back.
     wrong = KnownAnswer("wrong", "wrong.toml", KNOWN_ANSWERS[0].criteria, "DO NOT MIGRATE", Verdict.DO_NOT_MIGRATE)
     monkeypatch.setattr("harness.runs.selftest.KNOWN_ANSWERS", (wrong,))
@@ -363,6 +382,8 @@ def test_short_selftest_passes_end_to_end(tmp_path):
     assert code == EXIT_PASS, summary
 
     aa, ab, unpinned = (load_results(out / name) for name in ("aa", "ab", "aa-unpinned"))
+    both = load_results(out / "pinned")  # A measured once, beside both copies
+    assert {s.service for s in both.steps} == {"A", "B", "B-slower"} and both.settings.bench.service_cpus
     assert aa.settings.bench.service_cpus and not unpinned.settings.bench.service_cpus
     assert "isolation" in summary
     assert aa.settings.command == ab.settings.command == "selftest"
