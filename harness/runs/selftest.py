@@ -865,8 +865,10 @@ def _case_view(
 ) -> tuple[Results | None, pd.DataFrame | None]:
     """``case``'s run: A and its copy alone (B), written to the case's directory with a report of
     its own; the run itself when it measured nothing else."""
-    if results is None or records is None or results.settings.candidates == [CANDIDATE]:
+    if results is None or results.settings.candidates == [CANDIDATE]:
         return results, records
+    if records is None:  # a shared run cannot be split without its records: judged as no results
+        return None, None
     from ..report import write_report
 
     view, mine = pair_view(results, records, case.copy_label, load_criteria(criteria), named=CANDIDATE)

@@ -469,3 +469,19 @@ def test_a_run_that_measured_the_target_load_is_not_the_first_case(criteria, tmp
     assert ab.target_for("A").basis == "measured"
     target, failing = known_answers(ab, records, tmp_path)[0]
     assert target.status == "info" and failing.status == "pass"
+
+
+def test_a_shared_run_without_its_records_is_unusable_not_judged_as_one_case(tmp_path, criteria):
+    made = made_runs(criteria)
+    run, _ = fake_runs(made)
+
+    def without_records(name, expectation, plan, run_dir):
+        results = run(name, expectation, plan, run_dir)
+        if name == "A/A and A/B":
+            (run_dir / "requests.parquet").unlink()  # the run's records lost: A/A and A/B cannot be split
+        return results
+
+    report = run_selftest(SelftestConfig(), tmp_path, without_records)
+    assert report.exit_code == EXIT_UNUSABLE
+    assert {p.code for p in report.problems if p.text.startswith(("A/A:", "A/B:"))} == {Cause.NO_RESULTS}
+    assert not [c for c in report.checks if c.scenario in ("A/A", "A/B")]
