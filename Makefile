@@ -25,12 +25,13 @@ compare: $(STAMP)
 	$(BIN)/harness compare $(ARGS)
 
 # Lint first: a formatting slip fails in seconds, not after the suite. The tests that measure
-# nothing share both cores (pytest-xdist); then the load tests run one at a time, alone on the
+# nothing share both cores (pytest-xdist, a module's tests on one worker, in their order, with
+# their module fixtures made once); then the load tests run one at a time, alone on the
 # machine, because they measure. Both parts always run, so one CI run shows every failure.
 # ARGS (paths, -k, -x) go to both; exit 5 is "none selected in this part".
 test: lint
 	status=0; \
-	$(BIN)/python -m pytest -m "not load" -n 2 $(ARGS) || [ $$? -eq 5 ] || status=1; \
+	$(BIN)/python -m pytest -m "not load" -n 2 --dist loadfile $(ARGS) || [ $$? -eq 5 ] || status=1; \
 	$(BIN)/python -m pytest -m load $(ARGS) || [ $$? -eq 5 ] || status=1; \
 	exit $$status
 

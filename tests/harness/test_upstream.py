@@ -51,10 +51,17 @@ def mongo(database: DatabaseServer) -> Iterator[MongoClient]:
 
 
 @pytest.fixture(scope="module")
-def upstream(
-    database: DatabaseServer, mongo: MongoClient, bench: BenchSecrets, logs_dir: Path
-) -> Iterator[UpstreamProcess]:
+def seeded(mongo: MongoClient, bench: BenchSecrets) -> MongoClient:
+    """The directory an upstream reads its tokens from: every test that sends needs it, whichever
+    test of the module ran first (on xdist's workers, not necessarily the module's first)."""
     seed_businesses(mongo[DIRECTORY_DB], PLAN, TokenCipher(bench.encryption_secret), indexes=False)
+    return mongo
+
+
+@pytest.fixture(scope="module")
+def upstream(
+    database: DatabaseServer, seeded: MongoClient, bench: BenchSecrets, logs_dir: Path
+) -> Iterator[UpstreamProcess]:
     process = UpstreamProcess(
         mongodb_uri=database.uri,
         encryption_secret=bench.encryption_secret,
@@ -476,7 +483,7 @@ def test_a_refused_patch_changes_nothing():
     assert control.snapshot() == before
 
 
-def test_sigterm_mid_hang_still_stops_promptly(database, bench, logs_dir):
+def test_sigterm_mid_hang_still_stops_promptly(database, seeded, bench, logs_dir):
     process = UpstreamProcess(
         mongodb_uri=database.uri,
         encryption_secret=bench.encryption_secret,
