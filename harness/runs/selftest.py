@@ -94,7 +94,6 @@ __all__ = [
     "STEAL_LIMIT_SHARE",
     "SELFTEST_PROFILES",
     "RUNS",
-    "SCENARIOS",
     "SLOWDOWN",
     "Check",
     "KnownAnswer",
@@ -197,7 +196,6 @@ A_A_UNPINNED = SelftestCase(
     "as A/A, with the services and the bench sharing every CPU",
     pinned=False,
 )
-SCENARIOS = (A_A, A_B, A_A_UNPINNED)
 
 
 @dataclass(frozen=True)
