@@ -39,7 +39,15 @@ from ..upstream import UpstreamProcess
 from .plan import RunPlan, ScenarioStep, Target, WindowHook
 from .step import measure_step
 
-__all__ = ["RunControl", "default_run_dir", "load_profile", "run_comparison", "run_settings", "step_profile"]
+__all__ = [
+    "RunControl",
+    "default_run_dir",
+    "load_profile",
+    "run_comparison",
+    "run_settings",
+    "save_view",
+    "step_profile",
+]
 
 
 @dataclass
@@ -247,6 +255,19 @@ def _finish(results: Results, frames: list[pd.DataFrame], run_dir: Path, criteri
     write_report(results, run_dir)
     _point_latest(run_dir)
     return results
+
+
+def save_view(view: Results, records: pd.DataFrame, run_dir: Path, *, report: bool = False) -> Results:
+    """A view of a run (:func:`~harness.analysis.conclude.pair_view`) as a run directory of its
+    own, which ``harness gate`` and ``harness report`` read as any run; ``report``: rendered too."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    view = view.model_copy(update={"run_id": run_dir.name, "records_file": write_run_records([records], run_dir)})
+    save_results(view, run_dir)
+    if report:
+        from ..report import write_report
+
+        write_report(view, run_dir)
+    return view
 
 
 def _point_latest(run_dir: Path) -> None:

@@ -38,8 +38,9 @@ from ..bench import BenchConfig
 from ..bench.pinning import cpu_plan
 from ..gate import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, GateResult, judge_run
 from ..metrics import CPU_METRIC
-from ..records import load_run_records, write_run_records
-from ..results import LoadSettings, Results, VariantInfo, save_results
+from ..records import load_run_records
+from ..results import LoadSettings, Results, VariantInfo
+from .compare import save_view
 from .plan import RunPlan
 from .variants import VariantError, scratch_copy, variant_target
 
@@ -189,14 +190,6 @@ def case_view(results: Results, records: pd.DataFrame, label: str, service: str)
     return pair_view(results, records, label, load_criteria(_ci_criteria()), named=service)
 
 
-def _save_view(view: Results, records: pd.DataFrame, run_dir: Path) -> Results:
-    """``view`` as a run directory of its own: ``harness gate`` reads it as it reads any run."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    view = view.model_copy(update={"run_id": run_dir.name, "records_file": write_run_records([records], run_dir)})
-    save_results(view, run_dir)
-    return view
-
-
 def judge_case(case: GateCase, results: Results | None, records: pd.DataFrame | None, run_dir: Path) -> GateAnswer:
     """The gate on one case's run, under the CI criteria, and whether it gave the known answer."""
     if results is None:
@@ -240,7 +233,7 @@ def gate_known_answers(
     answers = []
     for case in GATE_CASES:
         view, mine = case_view(results, records, case_label(case, service), service)
-        answers.append(judge_case(case, _save_view(view, mine, case_dirs[case.kind]), mine, case_dirs[case.kind]))
+        answers.append(judge_case(case, save_view(view, mine, case_dirs[case.kind]), mine, case_dirs[case.kind]))
     return answers
 
 

@@ -57,8 +57,8 @@ from ..metrics import (
     practical_margin,
 )
 from ..processes import ProcessFailed
-from ..records import load_run_records, write_run_records
-from ..results import LoadSettings, Ratio, Results, save_results
+from ..records import load_run_records
+from ..results import LoadSettings, Ratio, Results
 from ..rounding import P_FLOOR, estimate, number, p_value
 from ..terms import (
     COMPONENT_LABELS,
@@ -70,7 +70,7 @@ from ..terms import (
     load_label,
     outside_margin,
 )
-from .compare import RunControl, run_comparison
+from .compare import RunControl, run_comparison, save_view
 from .gateknown import gate_known_answers
 from .plan import RunPlan
 from .variants import variant_target
@@ -169,7 +169,6 @@ class SelftestCase:
     directory: str  # the run directory under the self-test's out dir
     upstream_latency_factor: float  # B's fake upstream; A's is always 1
     expectation: str
-    pinned: bool = True  # the services on CPUs of their own (when the machine can pin)
 
     @property
     def identical(self) -> bool:
@@ -194,7 +193,6 @@ A_A_UNPINNED = SelftestCase(
     "aa-unpinned",
     1.0,
     "as A/A, with the services and the bench sharing every CPU",
-    pinned=False,
 )
 
 
@@ -205,7 +203,7 @@ class SelftestRun:
     name: str
     directory: str
     cases: tuple[SelftestCase, ...]
-    pinned: bool = True
+    pinned: bool = True  # the services on CPUs of their own (when the machine can pin)
 
     @property
     def expectation(self) -> str:
@@ -867,15 +865,8 @@ def _case_view(
         return results, records
     if records is None:  # a shared run cannot be split without its records: judged as no results
         return None, None
-    from ..report import write_report
-
     view, mine = pair_view(results, records, case.copy_label, load_criteria(criteria), named=CANDIDATE)
-    directory = out / case.directory
-    directory.mkdir(parents=True, exist_ok=True)
-    view = view.model_copy(update={"run_id": directory.name, "records_file": write_run_records([mine], directory)})
-    save_results(view, directory)
-    write_report(view, directory)
-    return view, mine
+    return save_view(view, mine, out / case.directory, report=True), mine
 
 
 def gate_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -> SelftestReport:
