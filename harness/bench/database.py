@@ -7,7 +7,9 @@ server listens on loopback on a free port and is stopped by PID when its context
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,12 +92,17 @@ class EmbeddedDatabase(ManagedProcess):
         ]
         super().__init__("embedded-mongodb", argv, log_path=log_path)
         self.ephemeral = str(storage_path) == ":memory:"
+        self.scratch: Path | None = None
 
     def stop(self, timeout: float = 10.0) -> int | None:
         # SecantusDB's graceful stop waits seconds on its threads, every bench and test session.
         # An in-memory store has nothing to write back: a moment for SIGTERM, then SIGKILL. A
         # directory store (the outage fault restarts it on its data) gets all of ``timeout``.
-        return super().stop(min(timeout, _EPHEMERAL_STOP_S) if self.ephemeral else timeout)
+        code = super().stop(min(timeout, _EPHEMERAL_STOP_S) if self.ephemeral else timeout)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
+        return code
 
     @property
     def uri(self) -> str:
@@ -104,6 +111,11 @@ class EmbeddedDatabase(ManagedProcess):
     def start(self, timeout: float = 30.0) -> EmbeddedDatabase:  # type: ignore[override]
         if port_in_use(self.port):
             raise OSError(f"port {self.port} is already in use; choose another with --port")
+        if self.ephemeral:
+            # An in-memory store still makes a scratch directory under TMPDIR and removes it only
+            # on a graceful stop. It gets one of ours, so the quick stop can remove it too.
+            self.scratch = Path(tempfile.mkdtemp(prefix="harness-db-"))
+            self.env = {**os.environ, "TMPDIR": str(self.scratch)}
         super().start()
         self.wait_ready(lambda: ping(self.uri, 500), timeout)
         return self

@@ -56,3 +56,13 @@ def test_the_context_starts_and_stops_its_own_server(monkeypatch):
 def test_an_unreachable_uri_is_a_clear_error():
     with pytest.raises(ConnectionError, match="does not answer"), database_server("mongodb://u:pw@127.0.0.1:1/"):
         pass
+
+
+def test_an_in_memory_server_leaves_no_scratch_directory_behind():
+    server = EmbeddedDatabase().start()
+    scratch = server.scratch
+    try:
+        assert ping(server.uri) and scratch.is_dir()
+    finally:
+        server.stop()
+    assert not scratch.exists()
