@@ -226,7 +226,8 @@ class LoadRun:
             return 0
 
     def _last_aggregate(self) -> dict[str, str] | None:
-        # Locust rewrites this file whole every second (its history file is buffered: too late).
+        # Locust rewrites this file whole every half second (the locustfile sets it; its history
+        # file is buffered: too late).
         try:
             lines = (self.directory / "locust_stats.csv").read_text().splitlines()
         except OSError:
@@ -237,6 +238,14 @@ class LoadRun:
             if row.get("Name") == "Aggregated":
                 return row
         return None
+
+    def live_p99_ms(self) -> float | None:
+        """Locust's p99 (ms) since the step began, or None before any response."""
+        row = self._last_aggregate()
+        try:
+            return float(row["99%"]) if row else None
+        except (KeyError, ValueError):
+            return None
 
     def live(self) -> tuple[float, float] | None:
         """Locust's (requests/s, p95 ms) since the step began, or None before any response."""

@@ -36,12 +36,16 @@ from ..terms import ECHO
 from ..upstream import UpstreamProcess
 from .plan import WindowHook
 
-__all__ = ["StepOutcome", "measure_step", "other_steps_of"]
+__all__ = ["StepOutcome", "measure_step", "other_steps_of", "tail_s"]
 
 _QUIET_LIMIT_S = 30.0  # the longest wait for an earlier step's service to work off its queue
 _QUIET_SAMPLE_S = 0.5
 _QUIET_CORES = 0.15  # per service CPU: idle services, their /metrics pollers and the OS stay under it
-_TAIL_S = 2.0  # load keeps running this long past the window, so the window is fully loaded
+# Load keeps running past the window so that the requests sent in its last moments are answered
+# under full load: for twice the slowest latency so far (Locust's p99), within these bounds.
+_TAIL_S = 2.0
+_TAIL_MIN_S = 0.5
+_TAIL_SLOWEST = 2.0
 _STATS_LAG_S = 4.0  # a distributed master hears of its workers' requests up to this late
 # The step's clock starts when the first answers show in Locust's stats file (written once a
 # second), up to this long after Locust's own run time started counting.
@@ -216,7 +220,7 @@ def _run_window(
         elif not step.distributed:  # a master hears of its workers' requests late: its own time
             # Locust's run time left room for a late start and the longest extension: end the load
             # as the tail ends, whatever the reads below take (a saturated service's /metrics).
-            ender = threading.Timer(_TAIL_S, run.finish_early)
+            ender = threading.Timer(tail_s(run.live_p99_ms()), run.finish_early)
             ender.daemon = True
             ender.start()
         cpu_load = _cpu_load(bench.config.cpus, cpu_before, psutil.cpu_times(percpu=True), t1 - t0)
@@ -370,13 +374,21 @@ def _keep_doubled(deliveries: dict[str, Any], directory: Path) -> None:
     (directory / "doubled.json").write_text(json.dumps(doubled, indent=1, sort_keys=True))
 
 
+def tail_s(p99_ms: float | None) -> float:
+    """How long the load runs past the window: twice the slowest latency so far, 0.5 to 2 s
+    (2 s when Locust has none to tell)."""
+    if p99_ms is None:
+        return _TAIL_S
+    return min(_TAIL_S, max(_TAIL_MIN_S, _TAIL_SLOWEST * p99_ms / 1000))
+
+
 def _wait_for_first_answers(run: LoadRun, progress: Progress, timeout: float = 90.0) -> None:
     """The step's clock starts with the load, as Locust's own run time does: a master that waits
     for its workers (remote ones may attach late) must not eat into the warm-up or the window."""
     deadline = time.monotonic() + timeout
     while run.requests_so_far() == 0 and run.alive and time.monotonic() < deadline:
         progress("waiting for the load generator to start")
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 def _extend_window(

@@ -1,4 +1,5 @@
-"""A closed-loop window too short for the requests a level needs is extended, within a bound."""
+"""A closed-loop window too short for the requests a level needs is extended, within a bound; the
+load outlasts the window by a tail sized to its slowest requests."""
 
 import pytest
 
@@ -52,3 +53,11 @@ def test_a_service_too_slow_to_reach_the_minimum_within_the_bound_is_not_extende
     # 72 answers in 12 s (6 a second): 148 more take 24.7 s, past the 6 s bound
     assert step._extend_window(_CountingRun(1072), lambda _: None, 1000, 220, 12.0, 6.0) == 0.0
     assert slept == []
+
+
+@pytest.mark.parametrize(
+    ("p99_ms", "tail_s"),
+    [(None, 2.0), (40.0, 0.5), (600.0, 1.2), (5000.0, 2.0)],
+)
+def test_the_load_outlasts_the_window_by_twice_its_slowest_latency_within_half_a_second_to_two(p99_ms, tail_s):
+    assert step.tail_s(p99_ms) == pytest.approx(tail_s)
