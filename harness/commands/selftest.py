@@ -3,7 +3,7 @@ machinery: A/A (one service against an identical copy: no difference may be repo
 verdict acts on, and the verdict must not be MIGRATE) and A/B (the copy under judgement talks to
 a fake upstream 20 % slower: its p95 must be flagged significantly worse and the verdict must be
 DO NOT MIGRATE), measured in one run of A beside both copies and judged each on its own view;
-then the A/A run again without CPU pinning, for the isolation check: the
+then (``--profile full``) the A/A run again without CPU pinning, for the isolation check: the
 pinned A/A's p95 interval must be no wider than the unpinned one's. And known answers of the
 verdict's rules, judged again on the A/B run with A (the faster copy) as the candidate, without
 another run: under the checklist's 500-user criteria, which a light run cannot judge, MIGRATE with
@@ -77,15 +77,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--part",
         choices=PARTS,
         default="all",
-        help="verdict: the A/A, A/B and unpinned runs and the verdict's known answers; gate: the gate's known "
-        "answers (unchanged code, more CPU, a slower answer, each a patched copy beside HEAD); all: both",
+        help="verdict: the A/A, A/B (and, full profile, unpinned) runs and the verdict's known answers; gate: "
+        "the gate's known answers (unchanged code, more CPU, a slower answer, each a patched copy beside "
+        "HEAD); all: both",
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the data, the load and the step order")
     parser.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="directory for the runs (pinned/, its views aa/ and ab/, aa-unpinned/; gate/ and its views "
+        help="directory for the runs (pinned/, its views aa/ and ab/, full profile aa-unpinned/; gate/ and its views "
         "gate-<case>/), the criteria files and selftest.md "
         "(default reports/selftest-<UTC time>)",
     )

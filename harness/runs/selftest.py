@@ -151,15 +151,18 @@ class SelftestProfile:
     step_duration_s: float
     warmup_s: float
     trials: int
+    isolation: bool  # the unpinned A/A run, and the isolation check on it
 
 
 SELFTEST_PROFILES: dict[str, SelftestProfile] = {
     # `make test`: one light level, one trial per copy. Light on purpose, so no bench guard has a
-    # reason to fire; its measured A/A and A/B ratios are in docs/measurements.md.
-    "short": SelftestProfile(users=(20,), step_duration_s=12, warmup_s=3, trials=1),
+    # reason to fire; its measured A/A and A/B ratios are in docs/measurements.md. No isolation
+    # check: one trial's interval width moves more from run to run than pinning moves it (pinned
+    # over unpinned, quiet host: 0.55x to 1.09x in eight runs), so it would fail at random.
+    "short": SelftestProfile(users=(20,), step_duration_s=12, warmup_s=3, trials=1, isolation=False),
     # Documented form: two levels, longer steps, three interleaved trials a copy, so intervals
     # come from trial-to-trial variation (wall times in docs/measurements.md).
-    "full": SelftestProfile(users=(25, 50), step_duration_s=30, warmup_s=5, trials=3),
+    "full": SelftestProfile(users=(25, 50), step_duration_s=30, warmup_s=5, trials=3, isolation=True),
 }
 
 
@@ -830,7 +833,8 @@ def run_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -
     criteria = write_criteria(out)
     report = SelftestReport()
     measured: dict[str, Results | None] = {}
-    for group in RUNS:
+    profile = SELFTEST_PROFILES[config.profile]
+    for group in RUNS if profile.isolation else RUNS[:1]:
         run_dir = out / group.directory
         results = run(group.name, group.expectation, selftest_plan(group, config, criteria), run_dir)
         records = None if results is None else load_run_records(run_dir, results.records_file)
@@ -848,12 +852,24 @@ def run_selftest(config: SelftestConfig, out: Path, run: RunOne = run_quietly) -
                 checks, problems = known_answers(view, view_records, out)
                 report.checks += checks
                 report.problems += problems
+    if not profile.isolation:
+        report.checks.append(_ISOLATION_NOT_MEASURED)
+        return report
     isolation = isolation_checks(measured[A_A.name], measured[A_A_UNPINNED.name])
     report.checks += isolation
     report.problems += [
         Problem(Cause.NOT_QUIET, f"isolation: {check.measured}") for check in isolation if check.status == "unusable"
     ]
     return report
+
+
+_ISOLATION_NOT_MEASURED = Check(
+    "isolation",
+    "A/A p95 interval, pinned against unpinned",
+    "measured by `harness selftest --profile full`",
+    "not measured: one trial's interval width moves more from run to run than pinning does",
+    "info",
+)
 
 
 def _case_view(
