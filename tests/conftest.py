@@ -2,11 +2,14 @@
 
 One embedded MongoDB server (or ``MONGODB_URI``), one fake upstream, fresh secrets. Every
 process is stopped by PID when the session ends, also when a test fails. One short real
-`harness compare` run, made once, is read by every test that needs such a run.
+`harness compare` run, and one distributed run, each made once, are read by every test that
+needs such a run.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,10 @@ from pymongo import MongoClient
 
 from harness.bench.database import DatabaseServer, database_server
 from harness.bench.services import BenchSecrets
+from harness.load import LOCUSTFILE
+from harness.processes import ManagedProcess, base_environment, free_port
+from harness.results import Results
+from harness.runs import RunControl, run_comparison
 from harness.upstream import UpstreamProcess
 from tests.deployments import seed_contract_db
 
@@ -92,3 +99,54 @@ def compare_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("compare") / "run"
     assert main(["compare", *COMPARE_SHORT, "--out", str(out)]) == 0
     return out
+
+
+def _remote_worker_loop(port: int, secrets: BenchSecrets, stop: threading.Event, logs: Path) -> None:
+    """What an operator runs on a load machine: a worker, restarted after each step's master."""
+    env = base_environment() | {
+        "WHATSAPP_APP_SECRET": secrets.app_secret,
+        "WHATSAPP_VERIFY_TOKEN": secrets.verify_token,
+    }
+    argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", "127.0.0.1"]
+    n = 0
+    while not stop.is_set():
+        worker = ManagedProcess(
+            f"remote-worker-{n}",
+            [*argv, "--master-port", str(port)],
+            env=env,
+            cwd=LOCUSTFILE.parents[2],
+            log_path=logs / f"remote-worker-{n}.log",
+        ).start()
+        while worker.alive and not stop.wait(0.2):
+            pass
+        worker.stop()
+        n += 1
+
+
+@pytest.fixture(scope="session")
+def distributed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Results]:
+    """One short run with Locust as a master, one worker process it starts and one worker started
+    outside the harness (as on another machine), made once: the distributed tests read it."""
+    from tests.plans import short_plan
+
+    base = tmp_path_factory.mktemp("distributed")
+    port, secrets, stop = free_port(), BenchSecrets(), threading.Event()
+    loop = threading.Thread(target=_remote_worker_loop, args=(port, secrets, stop, base), daemon=True)
+    loop.start()
+    try:
+        plan = short_plan(
+            users=(8,),  # one level: the two services' steps already restart the remote worker once
+            step_duration_s=3,
+            warmup_s=1,
+            echo=False,
+            locust_workers=1,
+            remote_workers=1,
+            master_port=port,
+            secrets=secrets,
+            businesses=10,
+        )
+        results = run_comparison(plan, RunControl(base / "run"))
+    finally:
+        stop.set()
+        loop.join(30)
+    return base / "run", results

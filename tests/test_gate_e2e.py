@@ -26,7 +26,6 @@ pytestmark = pytest.mark.load
 
 ROOT = Path(__file__).resolve().parents[1]
 CI_CRITERIA = ROOT / "harness" / "criteria-ci.toml"
-TINY = ["--users", "8", "--step-duration", "3", "--warmup", "1", "--businesses", "10", "--no-echo"]
 
 
 @pytest.fixture
@@ -35,12 +34,10 @@ def run_dir(compare_run_dir):
     return compare_run_dir
 
 
-@pytest.fixture(scope="module")
-def distributed_dir(tmp_path_factory):
-    """A tiny run with Locust as a master and one worker process."""
-    out = tmp_path_factory.mktemp("gate-e2e") / "run"
-    assert main(["compare", *TINY, "--candidates", "optimized", "--locust-workers", "1", "--out", str(out)]) == 0
-    return out
+@pytest.fixture
+def distributed_dir(distributed_run):
+    """The session's distributed run (tests/conftest.py): a Locust master and its workers."""
+    return distributed_run[0]
 
 
 def expected_code(junit: ET.Element) -> int:
@@ -125,6 +122,7 @@ def test_results_with_locust_workers_have_the_same_form(distributed_dir, run_dir
     single = run_dir  # the session's run, with Locust in one process
     distributed, alone = load_results(distributed_dir), load_results(single)
     assert (distributed.settings.load.locust_workers, alone.settings.load.locust_workers) == (1, 0)
+    assert distributed.settings.load.remote_workers == 1
     raw = [json.loads((d / "results.json").read_text()) for d in (distributed_dir, single)]
     assert raw[0].keys() == raw[1].keys() and raw[0]["settings"].keys() == raw[1]["settings"].keys()
     assert raw[0]["steps"][0].keys() == raw[1]["steps"][0].keys()
@@ -138,7 +136,7 @@ def test_results_with_locust_workers_have_the_same_form(distributed_dir, run_dir
             assert len(mine) >= step.requests > 0
     records = [load_run_records(d, r.records_file) for d, r in ((distributed_dir, distributed), (single, alone))]
     assert dict(records[0].dtypes) == dict(records[1].dtypes)
-    # A master and a worker: the generator's CPU covers both processes.
+    # A master and the worker it started: the generator's CPU covers both processes.
     assert all(len(step.components["load_generator"].pids) >= 2 for step in distributed.steps)
 
 
