@@ -54,7 +54,7 @@ def FaultSpec(kind, *, start_s=10.0, duration_s=10.0, graph_timeout_s=2.0, **val
     return FAULTS[kind](Timeline(start_s, duration_s, graph_timeout_s), values)
 
 
-SHORT = dict(users=(8,), step_duration_s=10, warmup_s=1, trials=1)
+SHORT = dict(users=(8,), step_duration_s=8, warmup_s=1, trials=1)
 TIMELINE = dict(start_s=2.0, duration_s=3.0)
 # A 1 s database timeout: the original's threads give up within the 3 s outage instead of
 # waiting it out (with the default 5 s they would wait, and show no error at all).
@@ -64,8 +64,8 @@ SHORT_FORMS: dict[str, dict] = {
     "db-outage": {},
     "upstream-errors": {},
     "upstream-slow": {},
-    # Two kills in 4 s; a 2 s lease, so a claim a dead worker left is taken over within the window.
-    "worker-crash": dict(duration_s=4.0, kills=2, lease_s=2.0),
+    # Two kills in 4 s; a 2 s lease, so a claim a dead worker left is taken over within a 10 s window.
+    "worker-crash": dict(duration_s=4.0, kills=2, lease_s=2.0, step_duration_s=10),
     "db-slow": dict(db_latency_ms=1500.0),  # beyond the 1 s MONGODB_TIMEOUT_MS
     "db-cut": {},
     "graph-throttled": dict(throttle_rate=0.3),
