@@ -21,14 +21,16 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
         return action.help if action.default is None else super()._get_help_string(action)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser, or ``only`` that command's: a command imports what it runs, and the
+    bench starts ``harness upstream`` once a run, so it need not import every other command."""
     parser = argparse.ArgumentParser(
         prog="harness",
         description="Benchmark the original and optimized WhatsApp webhook services and decide the migration.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         module = importlib.import_module(f"harness.commands.{name}")
         sub = commands.add_parser(
             name.replace("_", "-"),
@@ -41,8 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command the arguments name, when they name a known one first (else the full parser
+    answers: its help and its error for an unknown command list every command)."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    name = first.replace("-", "_") if first else None
+    return name if name in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(_command_named(sys.argv[1:] if argv is None else argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

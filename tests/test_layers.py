@@ -115,3 +115,22 @@ def test_the_check_catches_an_import_across_a_layer(tmp_path, module, source, ba
     fake.parent.mkdir(parents=True, exist_ok=True)
     fake.write_text(source)
     assert any(banned in problem for problem in _violations(module, _imports(fake, tmp_path)))
+
+
+def test_a_command_imports_only_itself_the_fake_upstream_starts_without_the_runs():
+    """`harness upstream` starts with every bench: it must not import the analysis (scipy, pandas),
+    which took it from 1.4 to 2.6 s."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from harness.cli import build_parser, _command_named; "
+        "build_parser(_command_named(['-v', 'upstream', '--port', '1'])); "
+        "print(sorted(m for m in ('harness.runs', 'harness.analysis', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+    from harness.cli import _command_named
+
+    assert _command_named(["selftest", "--part", "gate"]) == "selftest"
+    assert _command_named(["--help"]) is None and _command_named(["bogus"]) is None
