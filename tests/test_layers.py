@@ -119,7 +119,7 @@ def test_the_check_catches_an_import_across_a_layer(tmp_path, module, source, ba
 
 def test_a_command_imports_only_itself_the_fake_upstream_starts_without_the_runs():
     """`harness upstream` starts with every bench: it must not import the analysis (scipy, pandas),
-    which took it from 1.4 to 2.6 s."""
+    which doubled its start-up time."""
     import subprocess
     import sys
 

@@ -157,8 +157,8 @@ class SelftestProfile:
 SELFTEST_PROFILES: dict[str, SelftestProfile] = {
     # `make test`: one light level, one trial per copy. Light on purpose, so no bench guard has a
     # reason to fire; its measured A/A and A/B ratios are in docs/measurements.md. No isolation
-    # check: one trial's interval width moves more from run to run than pinning moves it (pinned
-    # over unpinned, quiet host: 0.55x to 1.09x in eight runs), so it would fail at random.
+    # check: one trial's interval width moves more from run to run than pinning moves it (the
+    # spread is in docs/measurements.md), so it would fail at random.
     "short": SelftestProfile(users=(20,), step_duration_s=12, warmup_s=3, trials=1, isolation=False),
     # Documented form: two levels, longer steps, three interleaved trials a copy, so intervals
     # come from trial-to-trial variation (wall times in docs/measurements.md).
