@@ -46,7 +46,7 @@ _QUIET_CORES = 0.15  # per service CPU: idle services, their /metrics pollers an
 _TAIL_S = 2.0
 _TAIL_MIN_S = 0.5
 _TAIL_SLOWEST = 2.0
-_STATS_LAG_S = 4.0  # a distributed master hears of its workers' requests up to this late
+_STATS_LAG_S = 2.0  # a distributed master hears of its workers' requests up to this late (they report each second)
 # The step's clock starts when the first answers show in Locust's stats file (written once a
 # second), up to this long after Locust's own run time started counting.
 _START_DETECTION_S = 3.0
