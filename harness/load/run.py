@@ -58,6 +58,7 @@ __all__ = ["LOCUSTFILE", "LoadOutcome", "LoadRun", "LoadStep", "run_load_step"]
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 _START_GRACE_S = 60.0  # Locust start-up and workers connecting, before the step's clock runs
 _OWN_END_MARGIN_S = 2.0  # finish_early leaves a run this close to its own end alone
+_CRASHED_STOP_S = 2.0  # SIGTERM to SIGKILL for what is left of a step that crashed
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,8 @@ class LoadRun:
         exit_code = master.returncode if finished else None
         worker_codes = [w.returncode for w in self._workers]
         tails = {p.name: p.log_tail(30) for p in self.processes}
-        self.stop()
+        # A step that crashed has nothing left to send: its master is not waited on for long.
+        self.stop(timeout=10 if finished else _CRASHED_STOP_S)
         outcome = LoadOutcome(
             exit_code=exit_code,
             worker_exit_codes=worker_codes,
@@ -311,10 +313,10 @@ class LoadRun:
         if self._master is not None and time.monotonic() < self._started_at + self.step.duration_s - _OWN_END_MARGIN_S:
             self._master.terminate()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10) -> None:
         """Stop every Locust process by PID (workers first, so none reconnects); idempotent."""
         for process in reversed(self.processes):
-            process.stop(timeout=10)
+            process.stop(timeout=timeout)
 
     def __enter__(self) -> LoadRun:
         return self if self._master is not None else self._start()
