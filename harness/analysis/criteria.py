@@ -17,6 +17,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -370,13 +371,29 @@ def _judge_level(criterion: Criterion, summary: LevelSummary, results: Results) 
     ):
         # A pool grows with the database's latency, and the embedded database's under load is the
         # bench's, not production's: a real database (MONGODB_URI) judges the count. A pass stands.
-        outcome, detail = _missing(criterion, f"{detail} while {queued}; a real database (MONGODB_URI) judges it")
+        outcome, detail = _missing(
+            criterion, f"{detail} while {queued.describe()}; a real database (MONGODB_URI) judges it"
+        )
         return result(value, outcome, CriterionReason.DATABASE_BOUND, detail)
     return result(value, _verdict(passed), CriterionReason.MEASURED, detail)
 
 
-def _embedded_database_queued(results: Results, summary: LevelSummary) -> str | None:
-    """In words, how the embedded database queued at the level: its one-document read took
+@dataclass(frozen=True)
+class _DatabaseQueue:
+    """The embedded database's one-document read at a level where it queued: p90 and idle (ms)."""
+
+    p90_ms: float
+    idle_ms: float
+
+    def describe(self) -> str:
+        return (
+            f"the embedded database queued (a one-document read: {self.p90_ms:.1f} ms at p90, "
+            f"{self.p90_ms / self.idle_ms:.0f}x idle)"
+        )
+
+
+def _embedded_database_queued(results: Results, summary: LevelSummary) -> _DatabaseQueue | None:
+    """How the embedded database queued at the level: its one-document read took
     DATABASE_SLOW_FACTOR x its idle time at p90 (the step guard's factor, without its floor, which
     keeps the level's other figures usable); None where it did not, or the database is external."""
     if not results.settings.bench.embedded_database:
@@ -392,7 +409,7 @@ def _embedded_database_queued(results: Results, summary: LevelSummary) -> str | 
     p90 = summary.database_probe_p90_ms
     if idle is None or p90 is None or p90 < DATABASE_SLOW_FACTOR * idle:
         return None
-    return f"the embedded database queued (a one-document read: {p90:.1f} ms at p90, {p90 / idle:.0f}x idle)"
+    return _DatabaseQueue(p90, idle)
 
 
 def _judge_soak(criterion: Criterion, service: str, soaks: Sequence[SoakResult]) -> Iterator[CriterionResult]:

@@ -161,7 +161,7 @@ def run_capacity(plan: CapacityPlan, control: CapacityControl) -> Results:
         created_at=datetime.now(UTC),
         complete=False,
         machine=describe_machine(),
-        settings=run_settings(settings_plan, "pending"),
+        settings=run_settings(settings_plan),
         capacity=search,
     )
     frames: list[pd.DataFrame] = []
@@ -173,11 +173,7 @@ def run_capacity(plan: CapacityPlan, control: CapacityControl) -> Results:
                 continue
             config = replace(plan.bench, service_workers=workers, cpus=cpus)
             with Bench(config, run_dir / "logs" / f"workers-{workers}") as bench:
-                results.settings = run_settings(
-                    replace(settings_plan, bench=config),
-                    bench.database_description,
-                    embedded=bench.database.embedded is not None,
-                )
+                results.settings = run_settings(replace(settings_plan, bench=config), bench)
                 idle_ms = idle_latency_ms(bench.database.uri)
                 for target_ in targets:
                     service = bench.deploy(

@@ -69,15 +69,13 @@ def run_comparison(plan: RunPlan, control: RunControl) -> Results:
         created_at=datetime.now(UTC),
         complete=False,
         machine=describe_machine(),
-        settings=run_settings(plan, "pending"),
+        settings=run_settings(plan),
     )
     frames: list[pd.DataFrame] = []
     order = plan.order()
     try:
         with Bench(plan.bench, run_dir / "logs", plan.secrets) as bench:
-            results.settings = run_settings(
-                plan, bench.database_description, embedded=bench.database.embedded is not None
-            )
+            results.settings = run_settings(plan, bench)
             services, upstreams = _deploy(bench, plan)
             database_idle_ms = idle_latency_ms(bench.database.uri)
             for number, (name, users, rate, trial) in enumerate(order, start=1):
@@ -201,8 +199,11 @@ def _upstream_of(bench: Bench, target: Target) -> UpstreamProcess:
     return bench.add_upstream(f"upstream-{target.label}", target.upstream_latency_factor)
 
 
-def run_settings(plan: RunPlan, database: str, *, embedded: bool = False) -> RunSettings:
-    """What a run of ``plan`` on a bench with ``database`` (``embedded``: one it started) records as its settings."""
+def run_settings(plan: RunPlan, bench: Bench | None = None) -> RunSettings:
+    """What a run of ``plan`` records as its settings: its database is ``bench``'s once the bench
+    is up (and whether the bench started it), "pending" before."""
+    database = bench.database_description if bench is not None else "pending"
+    embedded = bench is not None and bench.database.embedded is not None
     config = plan.bench
     bench = BenchSettings(
         businesses=config.businesses,

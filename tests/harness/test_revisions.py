@@ -106,7 +106,7 @@ def test_the_revision_target_runs_from_the_worktree_and_records_its_commit() -> 
     assert target.variant is not None and target.variant.commit == head
     assert target.env == variant_target("optimized").env  # what HEAD's own contract says optimized is
 
-    settings = run_settings(short_plan(("optimized@HEAD", "optimized")), "db")
+    settings = run_settings(short_plan(("optimized@HEAD", "optimized")))
     assert settings.variants["optimized@HEAD"].commit == head
     assert settings.variants["optimized"].commit is None
 
