@@ -20,7 +20,7 @@ from ..analysis import Criteria, evaluate
 from ..metrics import FRACTION_METRICS, LATENCY_METRICS, METRIC_LABELS, METRIC_UNITS, higher_is_better
 from ..results import AuditFigures, CriterionResult, Estimate, LevelSummary, Results
 from ..rounding import Better, estimate, number, percent
-from ..terms import ECHO, TARGET_REASONS, load_label
+from ..terms import ECHO, TARGET_REASONS, CriterionReason, load_label
 from ..terms import Outcome as CriterionOutcome
 from .regression import ACROSS_RUNS_FACTOR, Regression
 
@@ -56,6 +56,7 @@ class GateCheck:
     outcome: CheckOutcome
     detail: str = ""
     metric: str | None = None  # the metric a regression check compared (for logic: the name is worded)
+    cause: CriterionReason | None = None  # a criterion's: why it was judged as it was (for logic)
 
 
 # -- the run itself -----------------------------------------------------------------------------
@@ -139,6 +140,7 @@ def _criterion_check(judged: CriterionResult, results: Results) -> GateCheck:
         result=label,
         outcome=outcome,
         detail=detail,
+        cause=judged.reason,
     )
 
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..analysis import Criteria, summarize
 from ..results import Results
-from ..terms import load_label
+from ..terms import CriterionReason, load_label
 from .answers import Answer, run_answers
 from .checks import (
     EXCLUDED_SERVICES,
@@ -93,18 +93,22 @@ class GateResult:
 
     @property
     def reasons(self) -> list[str]:
-        """Why the gate did not pass: every failed check, else every check not judged; checks
-        held up by one cause (an unusable level) are named together under it."""
+        """Why the gate did not pass: every failed check, else every check not judged; the checks
+        an unusable level held up are named together under it (the level's problem, not theirs)."""
         blocking = self.with_outcome("fail") or self.with_outcome("not judged")
-        causes: dict[tuple[str, str, str], list[str]] = {}
-        for check in blocking:
-            causes.setdefault((check.service, check.load, check.detail), []).append(f"'{check.name}'")
-        return [
-            f"{names[0]} ({service} at {load}): {cause}"
-            if len(names) == 1
-            else f"{len(names)} checks of {service} at {load} ({', '.join(names)}): {cause}"
-            for (service, load, cause), names in causes.items()
-        ]
+        groups: dict[tuple[object, ...], list[GateCheck]] = {}
+        for n, check in enumerate(blocking):
+            shared = check.cause is CriterionReason.LEVEL_UNUSABLE
+            groups.setdefault((check.service, check.load) if shared else (n,), []).append(check)
+        return [_reason(checks) for checks in groups.values()]
+
+
+def _reason(checks: list[GateCheck]) -> str:
+    first = checks[0]
+    if len(checks) == 1:
+        return f"'{first.name}' ({first.service} at {first.load}): {first.detail}"
+    names = ", ".join(f"'{check.name}'" for check in checks)
+    return f"{len(checks)} checks of {first.service} at {first.load} ({names}): {first.detail}"
 
 
 def judge_run(

@@ -29,9 +29,11 @@ from harness.gate import (
     print_gate,
     render_markdown,
 )
+from harness.gate.checks import GateCheck
 from harness.gate.checks import _criterion_check as criteria_check
 from harness.gate.junit import ANSWERS_SUITE
 from harness.gate.markdown import HEADLINE_ROWS
+from harness.gate.result import GateResult
 from harness.metrics import GATED_METRICS, PRACTICAL_MARGIN, practical_margin
 from harness.report.answers import answers as report_answers
 from harness.results import CriterionResult, Results, StepResult, UsabilityIssue, VariantInfo, save_results
@@ -152,6 +154,26 @@ def test_a_criterion_that_cannot_be_judged_is_inconclusive(ci_criteria):
     held = gate.with_outcome("not judged")
     assert held and all(c.load == "500 users" and c.result == "NOT JUDGED" for c in held)
     assert any("bench-bound by load generator" in reason for reason in gate.reasons)
+    # The level's problem holds up each of its checks: named once, with every check it held up.
+    assert len(held) > 1 and {c.cause for c in held} == {CriterionReason.LEVEL_UNUSABLE}
+    names = ", ".join(f"'{c.name}'" for c in held)
+    assert [r for r in gate.reasons if "bench-bound" in r] == [
+        f"{len(held)} checks of optimized at 500 users ({names}): {held[0].detail}"
+    ]
+
+
+def test_only_an_unusable_level_gathers_the_checks_it_held_up():
+    def held(name: str, cause: CriterionReason) -> GateCheck:
+        row = ("criteria", name, "optimized", "50 users", "-", "-", "NOT JUDGED", "not judged", "alike")
+        return GateCheck(*row, cause=cause)
+
+    level = [held(name, CriterionReason.LEVEL_UNUSABLE) for name in ("a", "b")]
+    apart = [held(name, CriterionReason.NOT_MEASURED) for name in ("c", "d")]  # worded alike, each its own
+    assert GateResult("run", "criteria.toml", (*level, *apart)).reasons == [
+        "2 checks of optimized at 50 users ('a', 'b'): alike",
+        "'c' (optimized at 50 users): alike",
+        "'d' (optimized at 50 users): alike",
+    ]
 
 
 def test_not_applicable_criteria_never_hold_the_gate_up():
