@@ -47,7 +47,7 @@ _TAIL_S = 2.0
 _TAIL_MIN_S = 0.5
 _TAIL_SLOWEST = 2.0
 _STATS_LAG_S = 2.0  # a distributed master hears of its workers' requests up to this late (they report each second)
-# The step's clock starts when the first answers show in Locust's stats file (written once a
+# The step's clock starts when the first answers show in Locust's stats file (written twice a
 # second), up to this long after Locust's own run time started counting.
 _START_DETECTION_S = 3.0
 _SETTLE_S = 0.5  # after Locust stops: replies still in flight reach the upstream's ledger
