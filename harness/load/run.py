@@ -58,7 +58,8 @@ __all__ = ["LOCUSTFILE", "LoadOutcome", "LoadRun", "LoadStep", "run_load_step"]
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 _START_GRACE_S = 60.0  # Locust start-up and workers connecting, before the step's clock runs
 _OWN_END_MARGIN_S = 2.0  # finish_early leaves a run this close to its own end alone
-_CRASHED_STOP_S = 2.0  # SIGTERM to SIGKILL for what is left of a step that crashed
+_STOP_S = 10.0  # SIGTERM to SIGKILL for a Locust process
+_CRASHED_STOP_S = 2.0  # the same for what is left of a step that crashed
 
 
 @dataclass(frozen=True)
@@ -220,11 +221,7 @@ class LoadRun:
 
     def requests_so_far(self) -> int:
         """Requests Locust has counted so far (0 before the first stats interval)."""
-        row = self._last_aggregate()
-        try:
-            return int(row["Request Count"]) if row else 0
-        except (KeyError, ValueError):
-            return 0
+        return int(self._aggregate("Request Count") or 0)
 
     def _last_aggregate(self) -> dict[str, str] | None:
         # Locust rewrites this file whole every half second (the locustfile sets it; its history
@@ -240,21 +237,23 @@ class LoadRun:
                 return row
         return None
 
-    def live_p99_ms(self) -> float | None:
-        """Locust's p99 (ms) since the step began, or None before any response."""
+    def _aggregate(self, column: str) -> float | None:
+        """One figure of Locust's running totals, or None before it has one ("N/A" before the
+        first responses)."""
         row = self._last_aggregate()
         try:
-            return float(row["99%"]) if row else None
+            return float(row[column]) if row else None
         except (KeyError, ValueError):
             return None
 
+    def live_p99_ms(self) -> float | None:
+        """Locust's p99 (ms) since the step began, or None before any response."""
+        return self._aggregate("99%")
+
     def live(self) -> tuple[float, float] | None:
         """Locust's (requests/s, p95 ms) since the step began, or None before any response."""
-        row = self._last_aggregate()
-        try:
-            return (float(row["Requests/s"]), float(row["95%"])) if row else None
-        except (KeyError, ValueError):
-            return None  # "N/A" before the first responses
+        rate, p95 = self._aggregate("Requests/s"), self._aggregate("95%")
+        return (rate, p95) if rate is not None and p95 is not None else None
 
     @property
     def processes(self) -> list[ManagedProcess]:
@@ -290,7 +289,7 @@ class LoadRun:
         worker_codes = [w.returncode for w in self._workers]
         tails = {p.name: p.log_tail(30) for p in self.processes}
         # A step that crashed has nothing left to send: its master is not waited on for long.
-        self.stop(timeout=10 if finished else _CRASHED_STOP_S)
+        self.stop(_STOP_S if finished else _CRASHED_STOP_S)
         outcome = LoadOutcome(
             exit_code=exit_code,
             worker_exit_codes=worker_codes,
@@ -313,7 +312,7 @@ class LoadRun:
         if self._master is not None and time.monotonic() < self._started_at + self.step.duration_s - _OWN_END_MARGIN_S:
             self._master.terminate()
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = _STOP_S) -> None:
         """Stop every Locust process by PID (workers first, so none reconnects); idempotent."""
         for process in reversed(self.processes):
             process.stop(timeout=timeout)

@@ -38,3 +38,18 @@ def test_every_other_trial_reverses_the_turn_so_no_service_always_goes_first():
     for users in (50, 100):
         turns = [[s for s, at, _, t in order if (at, t) == (users, trial)] for trial in range(3)]
         assert turns[1] == turns[0][::-1] and turns[2] == turns[0]
+
+
+def test_the_command_line_s_locust_workers_reach_the_plan(monkeypatch):
+    """The distributed run the load tests share is planned in code: its flags are checked here."""
+    from harness.cli import build_parser
+    from harness.commands._runs import plan_from_args
+    from harness.runs.variants import variant_target
+
+    monkeypatch.setenv("WHATSAPP_APP_SECRET", "operator-secret")
+    monkeypatch.setenv("WHATSAPP_VERIFY_TOKEN", "operator-token")
+    argv = ["compare", "--locust-workers", "2", "--remote-workers", "1", "--master-port", "5600"]
+    args = build_parser("compare").parse_args(argv)
+    plan = plan_from_args(args, (variant_target("optimized"),), baseline=None, candidates=(), command="compare")
+    assert (plan.load.locust_workers, plan.load.remote_workers, plan.load.master_port) == (2, 1, 5600)
+    assert plan.secrets.app_secret == "operator-secret"  # the remote workers' own, from the environment

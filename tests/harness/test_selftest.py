@@ -298,7 +298,7 @@ def fake_runs(made):
 
 
 @pytest.mark.parametrize("profile", ["short", "full"])
-def test_run_selftest_runs_a_beside_both_copies_then_a_a_unpinned_and_reports_all(tmp_path, criteria, profile):
+def test_run_selftest_runs_a_beside_both_copies_then_in_full_a_a_unpinned_and_reports_all(tmp_path, criteria, profile):
     run, seen = fake_runs(made_runs(criteria))
 
     report = run_selftest(SelftestConfig(profile=profile), tmp_path, run)
