@@ -21,16 +21,31 @@ from harness.bench.database import DatabaseServer, database_server
 from harness.bench.services import BenchSecrets
 from harness.load import LOCUSTFILE
 from harness.processes import ManagedProcess, base_environment, free_port
-from harness.results import Results
+from harness.results import Results, load_results
 from harness.runs import RunControl, run_comparison
 from harness.upstream import UpstreamProcess
 from tests.deployments import seed_contract_db
+from tests.shared_runs import made_once
+
+# The session's shared runs (below): made once (tests/shared_runs.py), in the part of `make test`
+# that runs the load tests which measure nothing, several at a time.
+_SHARED_RUNS = frozenset({"compare_run_dir", "distributed_run"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that reads a shared run must share the machine, or `make test` would make the run
+    again, alone, for it."""
+    for item in items:
+        if _SHARED_RUNS & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("shares_machine"):
+            raise pytest.UsageError(f"{item.nodeid} reads a shared run: mark it shares_machine")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Load tests measure, and two measurements at once disturb each other: never on xdist's
-    parallel workers (`make test` runs them in a second, serial pytest)."""
-    if hasattr(item.config, "workerinput") and item.get_closest_marker("load"):
+    """Load tests that measure are disturbed by anything beside them: never on xdist's parallel
+    workers (`make test` runs them last, in a serial pytest). Those that measure nothing
+    (``shares_machine``) may run there, beside each other."""
+    alone = item.get_closest_marker("load") and not item.get_closest_marker("shares_machine")
+    if hasattr(item.config, "workerinput") and alone:
         pytest.fail("a load test measures and must run alone: select it with -m load, without -n", pytrace=False)
 
 
@@ -88,6 +103,9 @@ def healthy_upstream(upstream: UpstreamProcess) -> Iterator[UpstreamProcess]:
 # `harness compare` as a user runs it, in short steps: every service and the echo app, Locust in
 # one process (the default).
 COMPARE_SHORT = ["--users", "8,16", "--step-duration", "4", "--warmup", "2", "--businesses", "10"]
+# Unpinned: the shared run shares the machine with other runs, and a pinned step would wait for
+# service CPUs those runs keep busy.
+SHARED_COMPARE = [*COMPARE_SHORT, "--service-cpus", "0"]
 
 
 @pytest.fixture(scope="session")
@@ -96,9 +114,10 @@ def compare_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     it, and the gate's end-to-end tests compare a distributed run's results with it."""
     from harness.cli import main
 
-    out = tmp_path_factory.mktemp("compare") / "run"
-    assert main(["compare", *COMPARE_SHORT, "--out", str(out)]) == 0
-    return out
+    def make(base: Path) -> None:
+        assert main(["compare", *SHARED_COMPARE, "--out", str(base / "run")]) == 0
+
+    return made_once("compare", tmp_path_factory, make) / "run"
 
 
 def _remote_worker_loop(port: int, secrets: BenchSecrets, stop: threading.Event, logs: Path) -> None:
@@ -127,9 +146,13 @@ def _remote_worker_loop(port: int, secrets: BenchSecrets, stop: threading.Event,
 def distributed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Results]:
     """One short run with Locust as a master, one worker process it starts and one worker started
     outside the harness (as on another machine), made once: the distributed tests read it."""
+    run_dir = made_once("distributed", tmp_path_factory, _distributed_run) / "run"
+    return run_dir, load_results(run_dir)
+
+
+def _distributed_run(base: Path) -> None:
     from tests.plans import short_plan
 
-    base = tmp_path_factory.mktemp("distributed")
     port, secrets, stop = free_port(), BenchSecrets(), threading.Event()
     loop = threading.Thread(target=_remote_worker_loop, args=(port, secrets, stop, base), daemon=True)
     loop.start()
@@ -145,8 +168,7 @@ def distributed_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Res
             secrets=secrets,
             businesses=10,
         )
-        results = run_comparison(plan, RunControl(base / "run"))
+        run_comparison(plan, RunControl(base / "run"))
     finally:
         stop.set()
         loop.join(30)
-    return base / "run", results

@@ -50,6 +50,7 @@ def expected_code(junit: ET.Element) -> int:
     return EXIT_PASS
 
 
+@pytest.mark.shares_machine
 def test_gate_exit_code_matches_its_judgement(run_dir, tmp_path):
     junit, markdown = tmp_path / "gate.xml", tmp_path / "gate.md"
     code = main(
@@ -77,6 +78,7 @@ def test_gate_exit_code_matches_its_judgement(run_dir, tmp_path):
     assert audits and not any(case.find("failure") is not None for case in audits)
 
 
+@pytest.mark.shares_machine
 def test_the_same_run_as_its_own_baseline_shows_no_regression(run_dir, tmp_path):
     junit = tmp_path / "self.xml"
     alone = main(
@@ -118,6 +120,7 @@ def test_the_same_run_as_its_own_baseline_shows_no_regression(run_dir, tmp_path)
     assert set(results) <= {"NO CHANGE", "N/A (saturated)", "N/A"} and "NO CHANGE" in results
 
 
+@pytest.mark.shares_machine
 def test_results_with_locust_workers_have_the_same_form(distributed_dir, run_dir):
     single = run_dir  # the session's run, with Locust in one process
     distributed, alone = load_results(distributed_dir), load_results(single)
@@ -140,6 +143,7 @@ def test_results_with_locust_workers_have_the_same_form(distributed_dir, run_dir
     assert all(len(step.components["load_generator"].pids) >= 2 for step in distributed.steps)
 
 
+@pytest.mark.shares_machine
 def test_every_process_was_stopped(distributed_dir):
     leftovers = [
         p.info
@@ -150,6 +154,7 @@ def test_every_process_was_stopped(distributed_dir):
 
 
 # -- the gate's known answers, for real: patched copies of HEAD beside HEAD ----------------------
+# They measure: unlike the tests above, this one runs alone.
 @pytest.mark.timeout(420)
 def test_the_gates_known_answers_hold(tmp_path):
     out = tmp_path / "selftest"

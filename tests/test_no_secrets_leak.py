@@ -28,7 +28,7 @@ from harness.results import load_results
 from harness.runs import variant_target
 from tests.harness.test_faults import fault_run
 
-pytestmark = pytest.mark.load
+pytestmark = [pytest.mark.load, pytest.mark.shares_machine]  # secrets are found under any load
 
 _BINARY = {".png", ".parquet"}
 

@@ -16,7 +16,8 @@ from harness.runs import RunControl, run_comparison
 from tests.conftest import COMPARE_SHORT as SHORT
 from tests.plans import short_plan
 
-pytestmark = pytest.mark.load
+# Form, audit, reports and processes hold under any load: these tests share the machine.
+pytestmark = [pytest.mark.load, pytest.mark.shares_machine]
 
 
 @pytest.fixture

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import signal
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from unittest import mock
 
@@ -48,6 +49,7 @@ from harness.terms import Outcome, ReasonCode, Verdict
 from harness.upstream import Behaviour, BehaviourControl, BehaviourError, Ledger, create_app
 from tests.harness.test_figures import clean_audit, make_run
 from tests.plans import short_plan
+from tests.shared_runs import made_once
 
 
 def FaultSpec(kind, *, start_s=10.0, duration_s=10.0, graph_timeout_s=2.0, **values):
@@ -72,27 +74,30 @@ SHORT_FORMS: dict[str, dict] = {
     "upstream-timeout-edge": dict(graph_timeout_s=1.0, edge_rate=0.5, edge_spread_ms=100.0),
 }
 
-_RUNS: dict[str, tuple[Path, BenchSecrets]] = {}
-
 
 def fault_run(kind: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BenchSecrets]:
     """One short run of ``kind`` against two services, made once per session (the secrets test
-    reads its logs and reports too); the run's secrets are returned so they can be searched for."""
-    if kind not in _RUNS:
-        base = tmp_path_factory.mktemp(f"fault-{kind}")
-        secrets = BenchSecrets()
-        form = {**TIMELINE, **SHORT_FORMS[kind]}
-        load = {**SHORT, "step_duration_s": form.pop("step_duration_s", SHORT["step_duration_s"])}
-        plan = short_plan(
-            ("original", "optimized"),
-            **load,
-            bench=BenchConfig(businesses=10, phones_per_business=2, service_env=SERVICE_ENV),
-            criteria_file=FAULT_CRITERIA_FILE,
-        )
-        with mock.patch("harness.bench.testbed.BenchSecrets", lambda: secrets):
-            run_comparison(fault_plan(plan, FaultSpec(kind, **form), base / "db"), RunControl(base / "run"))
-        _RUNS[kind] = (base / "run", secrets)
-    return _RUNS[kind]
+    reads its logs and reports too); the run's secrets are returned so they can be searched for.
+    Unpinned (the bench's default): it shares the machine with other fault runs."""
+    base = made_once(f"fault-{kind}", tmp_path_factory, lambda base: _run_fault(kind, base))
+    return base / "run", BenchSecrets(**json.loads((base / "secrets.json").read_text()))
+
+
+def _run_fault(kind: str, base: Path) -> None:
+    secrets = BenchSecrets()
+    # Test secrets, beside the run (not in it): another test process reading the run searches it for them.
+    (base / "secrets.json").touch(mode=0o600)
+    (base / "secrets.json").write_text(json.dumps(asdict(secrets)))
+    form = {**TIMELINE, **SHORT_FORMS[kind]}
+    load = {**SHORT, "step_duration_s": form.pop("step_duration_s", SHORT["step_duration_s"])}
+    plan = short_plan(
+        ("original", "optimized"),
+        **load,
+        bench=BenchConfig(businesses=10, phones_per_business=2, service_env=SERVICE_ENV),
+        criteria_file=FAULT_CRITERIA_FILE,
+    )
+    with mock.patch("harness.bench.testbed.BenchSecrets", lambda: secrets):
+        run_comparison(fault_plan(plan, FaultSpec(kind, **form), base / "db"), RunControl(base / "run"))
 
 
 # -- figures ---------------------------------------------------------------------------------------
@@ -463,6 +468,7 @@ def _fault_results(kind: str, tmp_path_factory: pytest.TempPathFactory) -> tuple
 
 
 @pytest.mark.load
+@pytest.mark.shares_machine
 @pytest.mark.parametrize("kind", ["db-outage", "upstream-errors", "upstream-slow"])
 def test_a_fault_loses_and_doubles_nothing_and_both_services_recover(kind, tmp_path_factory):
     _, faults = _fault_results(kind, tmp_path_factory)
@@ -475,6 +481,7 @@ def test_a_fault_loses_and_doubles_nothing_and_both_services_recover(kind, tmp_p
 
 
 @pytest.mark.load
+@pytest.mark.shares_machine
 def test_a_worker_crash_doubles_only_in_its_crash_windows_and_the_lease_frees_what_it_held(tmp_path_factory):
     results, faults = _fault_results("worker-crash", tmp_path_factory)
     for service, fault in faults.items():
@@ -492,6 +499,7 @@ def test_a_worker_crash_doubles_only_in_its_crash_windows_and_the_lease_frees_wh
 
 
 @pytest.mark.load
+@pytest.mark.shares_machine
 @pytest.mark.parametrize("kind", ["db-slow", "db-cut"])
 def test_a_slow_or_cut_database_loses_and_doubles_nothing(kind, tmp_path_factory):
     _, faults = _fault_results(kind, tmp_path_factory)
@@ -502,6 +510,7 @@ def test_a_slow_or_cut_database_loses_and_doubles_nothing(kind, tmp_path_factory
 
 
 @pytest.mark.load
+@pytest.mark.shares_machine
 def test_throttled_sends_are_answered_503_with_retry_after_and_retried(tmp_path_factory):
     _, faults = _fault_results("graph-throttled", tmp_path_factory)
     for service, fault in faults.items():
@@ -513,6 +522,7 @@ def test_throttled_sends_are_answered_503_with_retry_after_and_retried(tmp_path_
 
 
 @pytest.mark.load
+@pytest.mark.shares_machine
 def test_sends_answered_at_the_timeout_edge_double_only_there(tmp_path_factory):
     results, faults = _fault_results("upstream-timeout-edge", tmp_path_factory)
     for service, fault in faults.items():
@@ -525,6 +535,7 @@ def test_sends_answered_at_the_timeout_edge_double_only_there(tmp_path_factory):
 
 
 @pytest.mark.load
+@pytest.mark.shares_machine
 def test_fault_reports_show_the_fault_section(tmp_path_factory):
     run_dir, _ = fault_run("upstream-errors", tmp_path_factory)
     summary = (run_dir / "summary.md").read_text()

@@ -8,7 +8,7 @@ import pytest
 
 from harness.records import load_run_records
 
-pytestmark = pytest.mark.load
+pytestmark = [pytest.mark.load, pytest.mark.shares_machine]  # the records' path, under any load
 
 
 def test_remote_workers_carry_the_load_and_their_records_reach_the_master(distributed_run):
