@@ -28,15 +28,16 @@ compare: $(STAMP)
 # 1. the tests that put no load on the machine share both cores (pytest-xdist, a module's tests on
 #    one worker, in their order, with their module fixtures made once);
 # 2. the load tests that measure nothing (faults, the shared compare and distributed runs, soak):
-#    unpinned, three at a time (their runs mostly wait); worksteal hands each worker a contiguous
-#    share, so the tests that read one run mostly meet on one worker (tests/shared_runs.py);
+#    unpinned, three at a time (their runs mostly wait), each worker taking the next test when
+#    it is free; a run several tests read is made once (tests/shared_runs.py), and its first
+#    reader is put early (tests/conftest.py);
 # 3. the load tests that measure, one at a time, alone on the machine.
 # All parts always run, so one CI run shows every failure. ARGS (paths, -k, -x) go to each;
 # exit 5 is "none selected in this part".
 test: lint
 	status=0; \
 	$(BIN)/python -m pytest -m "not load" -n 2 --dist loadfile $(ARGS) || [ $$? -eq 5 ] || status=1; \
-	$(BIN)/python -m pytest -m "load and shares_machine" -n 3 --dist worksteal $(ARGS) || [ $$? -eq 5 ] || status=1; \
+	$(BIN)/python -m pytest -m "load and shares_machine" -n 3 --dist load --maxschedchunk 1 $(ARGS) || [ $$? -eq 5 ] || status=1; \
 	$(BIN)/python -m pytest -m "load and not shares_machine" $(ARGS) || [ $$? -eq 5 ] || status=1; \
 	exit $$status
 

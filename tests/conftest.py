@@ -32,12 +32,34 @@ from tests.shared_runs import made_once
 _SHARED_RUNS = frozenset({"compare_run_dir", "distributed_run"})
 
 
+@pytest.hookimpl(trylast=True)  # after -m has deselected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that reads a shared run must share the machine, or `make test` would make the run
-    again, alone, for it."""
+    again, alone, for it. And the first test to read each shared run goes before the others that
+    read one: under ``--dist load --maxschedchunk 1`` the workers take tests in this order, so each
+    run is started early and no worker sits waiting on a run another worker is still making."""
     for item in items:
         if _SHARED_RUNS & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("shares_machine"):
             raise pytest.UsageError(f"{item.nodeid} reads a shared run: mark it shares_machine")
+    places = [n for n, item in enumerate(items) if item.get_closest_marker("shares_machine")]
+    started: set[str] = set()
+    first, later = [], []
+    for n in places:
+        runs = _shared_runs_of(items[n])
+        (later if runs & started else first).append(items[n])
+        started |= runs
+    for n, item in zip(places, first + later, strict=True):
+        items[n] = item
+
+
+def _shared_runs_of(item: pytest.Item) -> set[str]:
+    """The shared runs a test reads: the session's by fixture, a fault kind's by the test's ``kind``
+    parameter (tests/harness/test_faults.py's ``fault_run``). Only the order depends on it."""
+    runs = set(_SHARED_RUNS & set(getattr(item, "fixturenames", ())))
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "kind" in callspec.params:
+        runs.add(f"fault-{callspec.params['kind']}")
+    return runs
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -482,8 +482,9 @@ def test_a_fault_loses_and_doubles_nothing_and_both_services_recover(kind, tmp_p
 
 @pytest.mark.load
 @pytest.mark.shares_machine
-def test_a_worker_crash_doubles_only_in_its_crash_windows_and_the_lease_frees_what_it_held(tmp_path_factory):
-    results, faults = _fault_results("worker-crash", tmp_path_factory)
+@pytest.mark.parametrize("kind", ["worker-crash"])
+def test_a_worker_crash_doubles_only_in_its_crash_windows_and_the_lease_frees_what_it_held(kind, tmp_path_factory):
+    results, faults = _fault_results(kind, tmp_path_factory)
     for service, fault in faults.items():
         audit = fault.audit
         assert fault.kills and fault.kills >= 1 and fault.lease_s == 2.0, service
@@ -511,8 +512,9 @@ def test_a_slow_or_cut_database_loses_and_doubles_nothing(kind, tmp_path_factory
 
 @pytest.mark.load
 @pytest.mark.shares_machine
-def test_throttled_sends_are_answered_503_with_retry_after_and_retried(tmp_path_factory):
-    _, faults = _fault_results("graph-throttled", tmp_path_factory)
+@pytest.mark.parametrize("kind", ["graph-throttled"])
+def test_throttled_sends_are_answered_503_with_retry_after_and_retried(kind, tmp_path_factory):
+    _, faults = _fault_results(kind, tmp_path_factory)
     for service, fault in faults.items():
         assert fault.audit.doubled == 0, (service, fault.audit)
         assert fault.statuses_during.get("503", 0) > 0, f"{service}: no throttled send during the fault"
@@ -523,8 +525,9 @@ def test_throttled_sends_are_answered_503_with_retry_after_and_retried(tmp_path_
 
 @pytest.mark.load
 @pytest.mark.shares_machine
-def test_sends_answered_at_the_timeout_edge_double_only_there(tmp_path_factory):
-    results, faults = _fault_results("upstream-timeout-edge", tmp_path_factory)
+@pytest.mark.parametrize("kind", ["upstream-timeout-edge"])
+def test_sends_answered_at_the_timeout_edge_double_only_there(kind, tmp_path_factory):
+    results, faults = _fault_results(kind, tmp_path_factory)
     for service, fault in faults.items():
         audit = fault.audit
         assert fault.edge_sends and fault.edge_sends > 0, service
@@ -536,8 +539,9 @@ def test_sends_answered_at_the_timeout_edge_double_only_there(tmp_path_factory):
 
 @pytest.mark.load
 @pytest.mark.shares_machine
-def test_fault_reports_show_the_fault_section(tmp_path_factory):
-    run_dir, _ = fault_run("upstream-errors", tmp_path_factory)
+@pytest.mark.parametrize("kind", ["upstream-errors"])
+def test_fault_reports_show_the_fault_section(kind, tmp_path_factory):
+    run_dir, _ = fault_run(kind, tmp_path_factory)
     summary = (run_dir / "summary.md").read_text()
     assert "## Faults" in summary and "upstream-errors" in summary and "recovery" in summary
     html = (run_dir / "report.html").read_text()

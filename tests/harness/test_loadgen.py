@@ -26,6 +26,8 @@ from harness.processes import ManagedProcess, base_environment, free_port, wait_
 from harness.records import ABANDONED, RECORD_COLUMNS, RECORD_DTYPES
 from harness.records import read_record_files as read_records
 
+# Records, signatures, retries and crashes hold under any load (shares_machine); the open loop's
+# schedule is timing, so those tests run alone.
 pytestmark = [pytest.mark.load, pytest.mark.timeout(90)]
 
 APP_SECRET = "test-app-secret-0123456789"
@@ -128,6 +130,7 @@ def assert_all_gone(pids: list[int]) -> None:
 
 
 # -- closed loop --------------------------------------------------------------------------------
+@pytest.mark.shares_machine
 def test_a_closed_loop_step_records_every_request_with_the_schema_columns(echo, tmp_path):
     step = LoadStep(echo.url, profile(), duration_s=4)
     with LoadRun.start(step, tmp_path) as run:
@@ -164,6 +167,7 @@ def test_a_closed_loop_step_records_every_request_with_the_schema_columns(echo, 
     assert set(records[records.kind == "duplicate"].wamid) <= set(texts.wamid)
 
 
+@pytest.mark.shares_machine
 def test_posts_are_signed_retried_with_the_same_bytes_and_duplicates_resend_acknowledged_ones(tmp_path):
     backoff = 0.05
     with capture_server(tmp_path, FAIL_FIRST="1") as (url, captured):
@@ -214,6 +218,7 @@ def _messages(body: str) -> list[str]:
     return [m["id"] for e in payload["entry"] for c in e["changes"] for m in c["value"].get("messages", [])]
 
 
+@pytest.mark.shares_machine
 def test_a_master_and_a_worker_record_from_the_worker(echo, tmp_path):
     step = LoadStep(echo.url, profile(users=6), duration_s=3, locust_workers=1)
     with LoadRun.start(step, tmp_path) as run:
@@ -227,6 +232,7 @@ def test_a_master_and_a_worker_record_from_the_worker(echo, tmp_path):
     assert outcome.records.equals(read_records(tmp_path / "records"))
 
 
+@pytest.mark.shares_machine
 def test_a_worker_that_dies_mid_step_ends_the_wait_as_a_crash(echo, tmp_path):
     step = LoadStep(echo.url, profile(users=4), duration_s=30, locust_workers=1)
     with LoadRun.start(step, tmp_path) as run:
@@ -298,6 +304,7 @@ def test_open_loop_users_follow_the_rate_and_the_timeout_and_are_capped():
     assert open_loop_users(10, 2.0) == 20 and open_loop_users(0.1, 1.0) == 1 and open_loop_users(1000, 30) == 500
 
 
+@pytest.mark.shares_machine
 def test_a_locustfile_that_cannot_start_is_a_crash_with_its_log(echo, tmp_path, monkeypatch):
     step = LoadStep(echo.url, profile(), duration_s=2)
     broken = step.environment(tmp_path / "records") | {"LOAD_MIX": "text=nope"}
