@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,19 +36,22 @@ _SHARED_RUNS = frozenset({"compare_run_dir", "distributed_run"})
 @pytest.hookimpl(trylast=True)  # after -m has deselected
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """A test that reads a shared run must share the machine, or `make test` would make the run
-    again, alone, for it. And the first test to read each shared run goes before the others that
-    read one: under ``--dist load --maxschedchunk 1`` the workers take tests in this order, so each
-    run is started early and no worker sits waiting on a run another worker is still making."""
+    again, alone, for it. And the tests that share the machine go in the order that keeps their
+    workers busy (``--dist load --maxschedchunk 1`` hands them out in this order): first the test
+    that makes each run, the runs most tests read first; then the tests that read a run made
+    before them, so that no worker sits waiting on a run another worker is still making."""
     for item in items:
         if _SHARED_RUNS & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("shares_machine"):
             raise pytest.UsageError(f"{item.nodeid} reads a shared run: mark it shares_machine")
     places = [n for n, item in enumerate(items) if item.get_closest_marker("shares_machine")]
+    readers = Counter(run for n in places for run in _shared_runs_of(items[n]))
     started: set[str] = set()
     first, later = [], []
     for n in places:
         runs = _shared_runs_of(items[n])
         (later if runs & started else first).append(items[n])
         started |= runs
+    first.sort(key=lambda item: -max((readers[run] for run in _shared_runs_of(item)), default=0))
     for n, item in zip(places, first + later, strict=True):
         items[n] = item
 
