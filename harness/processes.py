@@ -104,9 +104,15 @@ class ManagedProcess:
         return popen.returncode if popen is not None else None
 
     def _signal(self, signum: int, *, group_only: bool = False) -> None:
+        """``signum`` to the process's group, which holds the process itself: once, because a
+        second SIGTERM that lands after the process has put its handler away ends a clean
+        shutdown by the default action. To the process alone when its group is gone."""
         assert self._popen is not None
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        try:
             os.killpg(self._popen.pid, signum)
+            return
+        except (ProcessLookupError, PermissionError):
+            pass
         if not group_only:
             with contextlib.suppress(ProcessLookupError):
                 self._popen.send_signal(signum)

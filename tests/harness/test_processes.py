@@ -27,6 +27,29 @@ def test_stop_by_pid_ends_the_process_and_its_children():
     assert wait_until(lambda: not psutil.pid_exists(child), 5)
 
 
+def test_stop_sends_sigterm_once_and_a_clean_shutdown_exits_0(monkeypatch):
+    # A second SIGTERM that lands after the process has put its handler away ends its clean
+    # shutdown by the default action (exit -15).
+    graceful = [
+        sys.executable,
+        "-c",
+        "import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(0)); time.sleep(60)",
+    ]
+    sent: list[int] = []
+    real_killpg = os.killpg
+
+    def killpg(pgid: int, signum: int) -> None:
+        sent.append(signum)
+        real_killpg(pgid, signum)
+
+    process = ManagedProcess("graceful", graceful).start()
+    monkeypatch.setattr(subprocess.Popen, "send_signal", lambda self, signum: sent.append(signum))
+    monkeypatch.setattr("harness.processes.os.killpg", killpg)
+    time.sleep(0.3)  # its handler is in place
+    assert process.stop() == 0
+    assert sent.count(signal.SIGTERM) == 1, sent
+
+
 def test_a_process_that_ignores_sigterm_is_killed():
     stubborn = [
         sys.executable,
