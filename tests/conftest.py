@@ -72,7 +72,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     (``shares_machine``) may run there, beside each other."""
     alone = item.get_closest_marker("load") and not item.get_closest_marker("shares_machine")
     if hasattr(item.config, "workerinput") and alone:
-        pytest.fail("a load test measures and must run alone: select it with -m load, without -n", pytrace=False)
+        message = "a load test that measures runs alone: select it with -m 'load and not shares_machine', without -n"
+        pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="session")
