@@ -276,6 +276,11 @@ class CpuLoad(_Schema):
         description="CPU time the virtual machine's host gave to others while this machine's CPUs had work "
         "(steal), in cores; None where the platform does not count it",
     )
+    service_steal_cores: float | None = Field(
+        None,
+        description="the steal on the services' CPUs alone, in cores (pinned runs): the part that lands "
+        "on the services' own CPU time",
+    )
 
     @property
     def pinned(self) -> bool:

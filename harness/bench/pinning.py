@@ -90,12 +90,14 @@ def pinned_here(cpus: Iterable[int] | None) -> Iterator[None]:
         os.sched_setaffinity(0, before)
 
 
-def steal_seconds(before: Sequence[object], after: Sequence[object]) -> float | None:
-    """CPU seconds the hypervisor took from every CPU between two ``psutil.cpu_times(percpu=True)``
-    (None where the platform has no steal counter: not a virtual machine's Linux)."""
+def steal_seconds(before: Sequence[object], after: Sequence[object], cpus: Iterable[int] | None = None) -> float | None:
+    """CPU seconds the hypervisor took from ``cpus`` (every CPU by default) between two
+    ``psutil.cpu_times(percpu=True)`` (None where the platform has no steal counter: not a virtual
+    machine's Linux)."""
     if not before or not hasattr(before[0], "steal"):
         return None
-    return sum(getattr(a, "steal", 0.0) - getattr(b, "steal", 0.0) for a, b in zip(after, before, strict=True))
+    chosen = range(len(after)) if cpus is None else cpus
+    return sum(getattr(after[cpu], "steal", 0.0) - getattr(before[cpu], "steal", 0.0) for cpu in chosen)
 
 
 def busy_cores(before: Sequence[object], after: Sequence[object], cpus: Iterable[int]) -> float:

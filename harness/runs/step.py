@@ -450,6 +450,7 @@ def _cpu_load(plan: CpuPlan, before: list[Any], after: list[Any], seconds: float
                 "bench_cpus": list(plan.bench),
                 "service_cores": busy_cores(before, after, plan.service) / seconds,
                 "bench_cores": busy_cores(before, after, plan.bench) / seconds,
+                "service_steal_cores": None if stolen is None else steal_seconds(before, after, plan.service) / seconds,
             }
         )
     return load
