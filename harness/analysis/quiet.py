@@ -2,15 +2,18 @@
 machine's host taking CPU (steal), slow whichever service they fall on: a level they touched
 measures the disturbance, not the design, and says so as its cause (:attr:`Unusable.DISTURBED`).
 
-Limits, as shares of the machine's cores. Outside work on a quiet 2-core VM is the harness's own
-process, 0.03-0.08 cores; a second busy process (a test suite, a build) takes most of a core.
-Steal on quiet runs was 0.00-0.16 cores; CI steps with 0.39-0.67 cores moved an A/A p95 ratio
-to 0.79 (the figures and their commands: docs/measurements.md).
+Limits, as shares of cores. Outside work on a quiet machine is the harness's own process; a
+second busy process (a test suite, a build) takes most of a core. Steal is a sign that the host
+is busy, and a busy host slows the guest by more than the time it takes: a step is disturbed when
+the host took more than half the practical margin of the machine's cores, or of the services'
+own CPUs in a pinned run, where the steal lands on the services' CPU time. The measured steal of
+quiet and disturbed steps, and what it did to an A/A run: docs/measurements.md.
 """
 
 from __future__ import annotations
 
-from ..results import Results, StepResult
+from ..metrics import PRACTICAL_MARGIN
+from ..results import CpuLoad, Results, StepResult
 
 __all__ = [
     "OTHER_WORK_LIMIT_SHARE",
@@ -18,11 +21,12 @@ __all__ = [
     "disturbance",
     "other_work_cores",
     "other_work_limit",
-    "steal_limit",
+    "steal_share",
 ]
 
 OTHER_WORK_LIMIT_SHARE = 0.25
-STEAL_LIMIT_SHARE = 0.10
+# Half the smallest difference the verdict acts on: the host's share alone must not reach it.
+STEAL_LIMIT_SHARE = PRACTICAL_MARGIN / 2
 
 
 def other_work_limit(results: Results) -> float:
@@ -30,9 +34,15 @@ def other_work_limit(results: Results) -> float:
     return OTHER_WORK_LIMIT_SHARE * max(results.machine.cpu_count, 1)
 
 
-def steal_limit(cpu_count: int) -> float:
-    """Cores the host may take from the machine during a step before its level is not used."""
-    return STEAL_LIMIT_SHARE * max(cpu_count, 1)
+def steal_share(load: CpuLoad) -> float | None:
+    """The share of CPU the host took during a step: of the machine's cores, or of the services'
+    CPUs in a pinned run, whichever is larger (None where the platform does not count steal)."""
+    if load.steal_cores is None:
+        return None
+    shares = [load.steal_cores / max(load.machine_cpus, 1)]
+    if load.service_cpus and load.service_steal_cores is not None:
+        shares.append(load.service_steal_cores / len(load.service_cpus))
+    return max(shares)
 
 
 def other_work_cores(step: StepResult) -> float | None:
@@ -53,8 +63,11 @@ def disturbance(step: StepResult) -> str | None:
     other = other_work_cores(step)
     if other is not None and other > OTHER_WORK_LIMIT_SHARE * max(load.machine_cpus, 1):
         causes.append(f"processes outside the bench took {other:.2f} cores")
-    if load.steal_cores is not None and load.steal_cores > steal_limit(load.machine_cpus):
-        causes.append(f"the VM's host took {load.steal_cores:.2f} cores (steal)")
+    share = steal_share(load)
+    if share is not None and share > STEAL_LIMIT_SHARE:
+        where = "" if load.service_steal_cores is None else f", {load.service_steal_cores:.2f} on the services' CPUs"
+        limit = f"limit {STEAL_LIMIT_SHARE:.0%} of the machine's or the services' cores"
+        causes.append(f"the VM's host took {load.steal_cores:.2f} cores (steal{where}; {limit})")
     if not causes:
         return None
     return f"trial {step.trial}: " + " and ".join(causes)

@@ -42,7 +42,7 @@ import pandas as pd
 from ..analysis.conclude import conclude, pair_view, rejudge
 from ..analysis.criteria import load_criteria
 from ..analysis.decision import acts_on, key_ratio
-from ..analysis.quiet import OTHER_WORK_LIMIT_SHARE, STEAL_LIMIT_SHARE, other_work_cores, other_work_limit
+from ..analysis.quiet import OTHER_WORK_LIMIT_SHARE, STEAL_LIMIT_SHARE, other_work_cores, other_work_limit, steal_share
 from ..bench import BenchConfig
 from ..bench.pinning import CpuPlan, cpu_plan
 from ..metrics import (
@@ -66,6 +66,7 @@ from ..terms import (
     Outcome,
     ReasonCode,
     TargetStatus,
+    Unusable,
     Verdict,
     load_label,
     outside_margin,
@@ -221,8 +222,8 @@ RUNS = (
 # the bootstrap's own resampling noise on a width of 1000 resamples (docs/measurements.md).
 ISOLATION_TOLERANCE = 0.05
 # The two A/A runs are minutes apart, and the host's steal moves an interval's width more than
-# pinning does (a CI run: steal 0.14 cores in the pinned run, 0.03 in the unpinned, widths 2.8x):
-# the widths are compared only when the pinned run lost no more than this many cores more.
+# pinning does (docs/measurements.md): the widths are compared only when the pinned run lost no
+# more than this many cores more.
 ISOLATION_STEAL_MARGIN_CORES = 0.05
 
 
@@ -399,31 +400,18 @@ def judge(scenario: SelftestCase, results: Results | None) -> tuple[list[Check],
         level = load_label(users, arrival_rate)
         ratios = {r.metric: r for r in results.decision.ratios if (r.users, r.arrival_rate) == (users, arrival_rate)}
         unusable = _level_problems(results, users, arrival_rate)
-        stolen = _steal_problem(results, users, arrival_rate)
-        if unusable and stolen is not None:
-            unusable.append(stolen)
         if unusable:
             checks += _unusable_level(scenario.name, level, unusable, ratios)
             continue
         judge_level = _judge_aa_level if scenario.identical else _judge_ab_level
-        level_checks = judge_level(scenario.name, level, ratios)
-        if stolen is not None:
-            if not _counts_despite_steal(scenario, results, users, arrival_rate, level_checks):
-                excused = Problem(
-                    stolen.code, f"{stolen.text}; a failure, or a pass the steal could have made, is not judged"
-                )
-                checks += _unusable_level(scenario.name, level, [excused], ratios)
-                continue
-            why = f"{stolen.text}; judged all the same: {_STEAL_NOT_THE_CAUSE[scenario.identical]}"
-            checks.append(Check(scenario.name, f"level {level}", "usable for both copies", why, "info"))
         judged.add((users, arrival_rate))
-        checks += level_checks
+        checks += judge_level(scenario.name, level, ratios)
     if not judged:
         return checks, [Problem(Cause.NO_USABLE_LEVEL, f"{scenario.name}: no load level was usable for both copies")]
     verdict = _judge_verdict(scenario, results, judged)
     if verdict.status == "unusable":
         problems += [
-            Problem(Cause.VERDICT_INCONCLUSIVE, f"{scenario.name}: verdict {Verdict.INCONCLUSIVE}: {reason.text}")
+            Problem(_cause(reason.code), f"{scenario.name}: verdict {Verdict.INCONCLUSIVE}: {reason.text}")
             for reason in results.decision.reasons
         ]
     return [*checks, verdict], problems
@@ -461,7 +449,9 @@ def _broken(results: Results) -> list[Problem]:
 
 
 def _level_problems(results: Results, users: int, arrival_rate: float) -> list[Problem]:
-    """Why a level cannot be judged: a copy missing or unusable, or the machine not quiet."""
+    """Why a level cannot be judged: a copy missing or unusable. A copy the analysis set aside
+    only because the machine was disturbed (:mod:`..analysis.quiet`, the verdict's own rule) is
+    the machine's problem, not the harness's."""
     at_level = [s for s in results.summaries if (s.users, s.arrival_rate) == (users, arrival_rate)]
     summaries = {s.service: s for s in at_level}
     problems = []
@@ -470,75 +460,17 @@ def _level_problems(results: Results, users: int, arrival_rate: float) -> list[P
         if summary is None:
             problems.append(Problem(Cause.COPY_MISSING, f"{copy} did not run"))
         elif not summary.usable:
-            causes = [issue.detail for issue in summary.unusable]
-            problems.append(Problem(Cause.LEVEL_UNUSABLE, f"{copy} not usable ({', '.join(causes)})"))
-    limit = other_work_limit(results)
-    disturbed = [
-        f"{step.service} trial {step.trial}: {other:.2f}"
-        for step in results.steps
-        if (step.users, step.arrival_rate) == (users, arrival_rate)
-        and (other := other_work_cores(step)) is not None
-        and other > limit
-    ]
-    if disturbed:
-        problems.append(
-            Problem(
-                Cause.NOT_QUIET,
-                f"processes outside the bench took cores ({', '.join(disturbed)}; limit {limit:.2g} of "
-                f"{results.machine.cpu_count}): the machine was not quiet; rerun when it is",
-            )
-        )
+            causes = ", ".join(issue.detail for issue in summary.unusable)
+            disturbed = all(issue.code is Unusable.DISTURBED for issue in summary.unusable)
+            code = Cause.NOT_QUIET if disturbed else Cause.LEVEL_UNUSABLE
+            rerun = "; rerun when it is quiet" if disturbed else ""
+            problems.append(Problem(code, f"{copy} not usable ({causes}){rerun}"))
     return problems
 
 
-_STEAL_NOT_THE_CAUSE = {
-    True: "steal makes identical copies look different, and these did not",
-    False: "steal makes the copy it hits look slower, and B lost no more to it than A",
-}
-
-
-def _steal_problem(results: Results, users: int, arrival_rate: float) -> Problem | None:
-    """The level's steps that lost more than STEAL_LIMIT_SHARE of the machine to its host."""
-    steal_limit = STEAL_LIMIT_SHARE * max(results.machine.cpu_count, 1)
-    stolen = [
-        f"{step.service} trial {step.trial}: {steal:.2f}"
-        for step in results.steps
-        if (step.users, step.arrival_rate) == (users, arrival_rate)
-        and step.cpu_load is not None
-        and (steal := step.cpu_load.steal_cores) is not None
-        and steal > steal_limit
-    ]
-    if not stolen:
-        return None
-    return Problem(
-        Cause.NOT_QUIET,
-        f"the virtual machine's host took cores from it (steal: {', '.join(stolen)}; limit "
-        f"{steal_limit:.2g} of {results.machine.cpu_count}): every process ran slower; rerun when it is quiet",
-    )
-
-
-def _counts_despite_steal(
-    scenario: SelftestCase, results: Results, users: int, arrival_rate: float, checks: Sequence[Check]
-) -> bool:
-    """Whether a level that lost CPU to the host still answers: its checks passed, and the
-    steal could not have pushed them that way (see STEAL_LIMIT_SHARE)."""
-    if any(check.status != "pass" for check in checks if check.status != "info"):
-        return False
-    if scenario.identical:
-        return True
-
-    def lost(copy: str) -> float:
-        return max(
-            (
-                step.cpu_load.steal_cores or 0.0
-                for step in results.steps
-                if (step.service, step.users, step.arrival_rate) == (copy, users, arrival_rate)
-                and step.cpu_load is not None
-            ),
-            default=0.0,
-        )
-
-    return lost(CANDIDATE) <= lost(BASELINE) + ISOLATION_STEAL_MARGIN_CORES
+def _cause(code: ReasonCode) -> Cause:
+    """Why an INCONCLUSIVE verdict leaves a case unjudged: a disturbed machine, or the run."""
+    return Cause.NOT_QUIET if code is ReasonCode.MACHINE_DISTURBED else Cause.VERDICT_INCONCLUSIVE
 
 
 def _acted_on(ratio: Ratio) -> bool:
@@ -634,15 +566,14 @@ def isolation_checks(pinned: Results | None, unpinned: Results | None) -> list[C
         subject = f"A/A p95 interval at {load_label(*level)}"
         measured = f"pinned {narrow:.4f} wide, unpinned {wide:.4f} ({narrow / wide:.2f}x)" if wide else "-"
         stolen = {key: _most_stolen(run, level) for key, run in (("pinned", pinned), ("unpinned", unpinned))}
-        limit = STEAL_LIMIT_SHARE * max(pinned.machine.cpu_count, 1)
-        # A width is the noisiest figure the self-test reads: under steal past the limit in either
-        # run (an A/A pass despite it counts, a width does not), or more in the pinned one, the
-        # comparison would measure the host.
-        if max(stolen.values()) > limit or stolen["pinned"] > stolen["unpinned"] + ISOLATION_STEAL_MARGIN_CORES:
+        # A width is the noisiest figure the self-test reads: under any steal past the limit, or
+        # more in the pinned run than in the unpinned one, the comparison would measure the host.
+        uneven = stolen["pinned"] > stolen["unpinned"] + ISOLATION_STEAL_MARGIN_CORES
+        if uneven or _past_steal_limit(pinned, unpinned, level):
             why = (
                 f"{measured}; not compared: the host took up to {stolen['pinned']:.2f} cores during the pinned run, "
-                f"{stolen['unpinned']:.2f} during the unpinned one (limit {limit:.2g}; the widths would measure "
-                "the host)"
+                f"{stolen['unpinned']:.2f} during the unpinned one (limit {STEAL_LIMIT_SHARE:.0%} of the cores; "
+                "the widths would measure the host)"
             )
             checks.append(Check(name, subject, expected, why, "unusable", causes=(Cause.NOT_QUIET,)))
             continue
@@ -661,6 +592,17 @@ def _most_stolen(results: Results, level: _Level) -> float:
         ),
         default=0.0,
     )
+
+
+def _past_steal_limit(pinned: Results, unpinned: Results, level: _Level) -> bool:
+    """Whether the host took more than the quiet-machine limit during any step of the level."""
+    shares = [
+        steal_share(step.cpu_load)
+        for run in (pinned, unpinned)
+        for step in run.steps
+        if (step.users, step.arrival_rate) == level and step.cpu_load is not None
+    ]
+    return any(share is not None and share > STEAL_LIMIT_SHARE for share in shares)
 
 
 def _p95_widths(results: Results) -> dict[_Level, float]:
@@ -770,7 +712,7 @@ def known_answers(ab: Results, records: pd.DataFrame | None, directory: Path) ->
         if check.status == "unusable":
             assert judged.decision is not None
             problems += [
-                Problem(Cause.VERDICT_INCONCLUSIVE, f"{case.name}: {reason.text}")
+                Problem(_cause(reason.code), f"{case.name}: {reason.text}")
                 for reason in judged.decision.reasons
                 if reason.code in _RUN_CAUSES
             ]

@@ -15,7 +15,7 @@ import pytest
 
 from harness.analysis import ratios as candidate_ratios
 from harness.analysis import step_result, summarize, summary_records
-from harness.analysis.quiet import disturbance, other_work_cores
+from harness.analysis.quiet import disturbance, other_work_cores, steal_share
 from harness.metrics import RATIO_METRICS
 from harness.results import (
     RECORD_COLUMNS,
@@ -378,12 +378,25 @@ def test_work_outside_the_bench_over_a_quarter_of_the_cores_disturbs_a_step(cpus
 
 @pytest.mark.parametrize(
     ("cpus", "steal", "disturbed"),
-    [(2, None, False), (2, 0.19, False), (2, 0.21, True), (4, 0.39, False), (4, 0.41, True)],
+    [(2, None, False), (2, 0.09, False), (2, 0.11, True), (4, 0.19, False), (4, 0.21, True)],
 )
-def test_steal_over_a_tenth_of_the_cores_disturbs_a_step(cpus, steal, disturbed):
+def test_steal_over_half_the_practical_margin_of_the_cores_disturbs_a_step(cpus, steal, disturbed):
     quiet = _machine_step(QUIET_BENCH, (1.07, cpus))
     step = quiet.model_copy(update={"cpu_load": quiet.cpu_load.model_copy(update={"steal_cores": steal})})
     assert (disturbance(step) is not None) is disturbed
+
+
+@pytest.mark.parametrize(("on_services", "disturbed"), [(0.04, False), (0.06, True)])
+def test_steal_on_a_pinned_runs_service_cpu_is_judged_against_that_cpu(on_services, disturbed):
+    # 0.07 cores of 2 is under the machine's limit; on the service's one CPU it may not be.
+    quiet = _machine_step(QUIET_BENCH, (1.07, 2))
+    load = quiet.cpu_load.model_copy(
+        update={"steal_cores": 0.07, "service_steal_cores": on_services, "service_cpus": [1], "bench_cpus": [0]}
+    )
+    assert steal_share(load) == pytest.approx(max(0.035, on_services))
+    why = disturbance(quiet.model_copy(update={"cpu_load": load}))
+    assert (why is not None) is disturbed
+    assert why is None or f"{on_services:.2f} on the services' CPUs" in why
 
 
 def test_a_step_without_machine_samples_is_not_called_disturbed():
