@@ -26,7 +26,7 @@ class CapacityCard:
     service: str
     workers: int
     tone: Tone
-    capacity: str  # "160.0 rps [160.0, 226.3]"
+    capacity: str  # its value and interval, as shown: "R rps [LOW, HIGH]"
     per_cpu: str
     against: str | None  # the ratio to the baseline, with its interval
     projection: str | None  # PROJECTED worker CPUs for the target, with the model

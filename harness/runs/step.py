@@ -52,12 +52,12 @@ _STATS_LAG_S = 2.0  # a distributed master hears of its workers' requests up to 
 _START_DETECTION_S = 3.0
 _SETTLE_S = 0.5  # after Locust stops: replies still in flight reach the upstream's ledger
 # A closed-loop window that holds fewer requests than a level needs (a saturated sync service
-# answers 11-18 a second: a 12 s window ends either side of 200) is extended, by at most this
-# share of its length, when the rate so far reaches them in that time; one that cannot is not.
+# answers so few a second that a quick window can end either side of the minimum) is extended,
+# by at most this share of its length, when the rate so far reaches them in that time; one that
+# cannot is not.
 _EXTENSION_SHARE = 1.0
 # Aim past the minimum: Locust counts answers in the window, the level counts requests sent in it
-# and answered before the load ends; at 500 users on a saturated service the second ran 10 %
-# short of the first (`make compare`, 2026-12-01: 197 requests where 220 answers were aimed at).
+# and answered before the load ends, and on a saturated service the second runs short of the first.
 _EXTENSION_AIM = 1.25
 _EXTENSION_ROUNDS = 3  # the rate is re-read after each round: a saturated service's drifts
 
@@ -73,8 +73,8 @@ class StepOutcome:
 Progress = Callable[[str], None]
 # Asked about once a second of the window with the seconds elapsed and Locust's live (requests/s,
 # p95 ms): True ends the window there and stops the load (a rate clearly over what is sustained).
-# A saturated service answers /metrics behind the webhook requests it has queued (the checklist's
-# at 250 users: about 9 s); a reading missed leaves the cache's hit rate unjudged.
+# A saturated service answers /metrics behind the webhook requests it has queued, seconds later;
+# a reading missed leaves the cache's hit rate unjudged.
 _METRICS_TIMEOUT_S = 20.0
 StopWhen = Callable[[float, tuple[float, float] | None], bool]
 
