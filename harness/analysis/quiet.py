@@ -21,6 +21,7 @@ __all__ = [
     "disturbance",
     "other_work_cores",
     "other_work_limit",
+    "steal_past_limit",
     "steal_share",
 ]
 
@@ -45,6 +46,12 @@ def steal_share(load: CpuLoad) -> float | None:
     return max(shares)
 
 
+def steal_past_limit(load: CpuLoad) -> bool:
+    """Whether the host took more than :data:`STEAL_LIMIT_SHARE` during the step."""
+    share = steal_share(load)
+    return share is not None and share > STEAL_LIMIT_SHARE
+
+
 def other_work_cores(step: StepResult) -> float | None:
     """CPU the rest of the machine used during the step's window, in cores: everything busy
     minus the service and the bench's own parts (None when the machine was not sampled)."""
@@ -63,8 +70,7 @@ def disturbance(step: StepResult) -> str | None:
     other = other_work_cores(step)
     if other is not None and other > OTHER_WORK_LIMIT_SHARE * max(load.machine_cpus, 1):
         causes.append(f"processes outside the bench took {other:.2f} cores")
-    share = steal_share(load)
-    if share is not None and share > STEAL_LIMIT_SHARE:
+    if steal_past_limit(load):
         where = "" if load.service_steal_cores is None else f", {load.service_steal_cores:.2f} on the services' CPUs"
         limit = f"limit {STEAL_LIMIT_SHARE:.0%} of the machine's or the services' cores"
         causes.append(f"the VM's host took {load.steal_cores:.2f} cores (steal{where}; {limit})")

@@ -42,7 +42,13 @@ import pandas as pd
 from ..analysis.conclude import conclude, pair_view, rejudge
 from ..analysis.criteria import load_criteria
 from ..analysis.decision import acts_on, key_ratio
-from ..analysis.quiet import OTHER_WORK_LIMIT_SHARE, STEAL_LIMIT_SHARE, other_work_cores, other_work_limit, steal_share
+from ..analysis.quiet import (
+    OTHER_WORK_LIMIT_SHARE,
+    STEAL_LIMIT_SHARE,
+    other_work_cores,
+    other_work_limit,
+    steal_past_limit,
+)
 from ..bench import BenchConfig
 from ..bench.pinning import CpuPlan, cpu_plan
 from ..metrics import (
@@ -596,13 +602,12 @@ def _most_stolen(results: Results, level: _Level) -> float:
 
 def _past_steal_limit(pinned: Results, unpinned: Results, level: _Level) -> bool:
     """Whether the host took more than the quiet-machine limit during any step of the level."""
-    shares = [
-        steal_share(step.cpu_load)
+    return any(
+        steal_past_limit(step.cpu_load)
         for run in (pinned, unpinned)
         for step in run.steps
         if (step.users, step.arrival_rate) == level and step.cpu_load is not None
-    ]
-    return any(share is not None and share > STEAL_LIMIT_SHARE for share in shares)
+    )
 
 
 def _p95_widths(results: Results) -> dict[_Level, float]:
