@@ -151,8 +151,9 @@ def disturbed(criteria, a_ms: float, b_ms: float, loads: dict[str, CpuLoad]):
 
 
 def test_a_step_disturbed_by_other_work_on_the_machine_is_unusable(criteria):
-    bench_cores = sum(u.cpu_cores_mean for u in concluded(criteria, 250.0, 300.0).steps[0].components.values())
-    limit = other_work_limit(concluded(criteria, 250.0, 300.0))
+    quiet = concluded(criteria, 250.0, 300.0)
+    bench_cores = sum(u.cpu_cores_mean for u in quiet.steps[0].components.values())
+    limit = other_work_limit(quiet)
     assert limit == pytest.approx(0.5)  # a quarter of 2 cores
     below = CpuLoad(machine_cores=bench_cores + limit - 0.1, machine_cpus=2)
     assert judge(A_B, disturbed(criteria, 250.0, 300.0, {"A": below}))[1] == []
